@@ -1,0 +1,98 @@
+"""Crash-safe writes: write to a temporary sibling, fsync, then rename over the target.
+
+A killed process leaves at most a `*.tmp-*` file behind, never a half-written target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+
+def _tmp_sibling(path: Path, suffix: str = "") -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it onto `path` if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(target, target.suffix)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file for writing (text or binary); gzip when the name ends in `.gz`."""
+    with atomic_path(path) as tmp:
+        binary = "b" in mode
+        if str(path).endswith(".gz"):
+            # mtime=0 keeps gzip output byte-identical across runs.
+            raw = open(tmp, "wb")  # noqa: SIM115
+            gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+            f: IO[Any] = gz if binary else io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+            try:
+                yield f
+            finally:
+                f.close()
+                raw.close()
+        elif binary:
+            with open(tmp, "wb") as fb:
+                yield fb
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as ft:
+                yield ft
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary directory; it replaces `path` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "x")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, *, indent: bool = True) -> None:
+    """Write JSON atomically with sorted-free, deterministic output (keys in insertion order)."""
+    opts = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
+    with atomic_open(path, "wb") as f:
+        f.write(orjson.dumps(obj, option=opts))
+        f.write(b"\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file (gzip when the name ends in `.gz`)."""
+    p = Path(path)
+    data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
+    return orjson.loads(data)

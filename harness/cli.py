@@ -1,0 +1,55 @@
+"""`mpd-harness` command line: one subcommand per pipeline step.
+
+Each command lives in its own module, which provides `add_arguments(parser)` and
+`run(args) -> int`. Errors meant for the user (HarnessError) print one clear line, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from harness import __version__
+from harness.errors import HarnessError
+
+# (command, module, one-line help), in pipeline order.
+COMMANDS: list[tuple[str, str, str]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpd-harness",
+        description="Benchmarking harness for playlist continuation on the Million Playlist Dataset.",
+    )
+    parser.add_argument("--version", action="version", version=f"mpd-harness {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module, help_ in COMMANDS:
+        mod = importlib.import_module(module)
+        p = sub.add_parser(
+            name, help=help_, description=(mod.__doc__ or help_).strip().splitlines()[0]
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except HarnessError as e:
+        print(f"mpd-harness {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(
+            f"mpd-harness {args.command}: interrupted; no partial output was kept", file=sys.stderr
+        )
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

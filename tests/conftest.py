@@ -1,0 +1,25 @@
+"""Shared fixtures: the hand-written real-format slice and its corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from harness.corpus import Corpus
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SLICE = FIXTURES / "mpd.slice.0-2.json"
+
+
+@pytest.fixture
+def slice_path() -> Path:
+    """A 3-playlist slice in the exact MPD format (unicode, a description, a repeated track)."""
+    return SLICE
+
+
+@pytest.fixture
+def fixture_corpus() -> Corpus:
+    """The fixture slice encoded with the reference encoder."""
+    return Corpus.from_playlists(orjson.loads(SLICE.read_bytes())["playlists"])
