@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -49,7 +49,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             # mtime=0 keeps gzip output byte-identical across runs.
             raw = open(tmp, "wb")  # noqa: SIM115
             gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-            f: IO[Any] = gz if binary else io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+            f: IO[Any] = (
+                cast(IO[Any], gz)
+                if binary
+                else io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+            )
             try:
                 yield f
             finally:
