@@ -1,0 +1,385 @@
+"""Challenge submission files: write, read, and verify them like the official verifier does.
+
+Format (mpd-facts §3): CSV, plain or gzip. `#` lines and blank lines are ignored and whitespace
+around commas is allowed. The first real line is `team_info,<team>,<email>` (the 2018 form
+`team_info,main|creative,<team>,<email>` is accepted too), then one line per challenge playlist:
+`pid,track_uri_1,...,track_uri_500`.
+
+`verify_submission` runs every check of the official `verify_submission.py` (team_info before the
+first data line; integer pid; pid in the challenge set; exactly 500 tracks; 500 distinct tracks; no
+seed track of that playlist; well-formed track URIs; as many distinct pids as challenge playlists)
+plus two of ours: a pid given on two lines (error) and track URIs absent from the training data
+(warning). It reports every problem with its line number, not just the first one.
+
+Command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+from collections.abc import Container, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyarrow.parquet as pq
+
+from harness.atomic import atomic_path, read_json
+from harness.errors import DataError
+
+N_TRACKS = 500
+TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}")
+_ROW_OF_URIS = re.compile(r"(?:spotify:track:[0-9A-Za-z]{22},)*spotify:track:[0-9A-Za-z]{22}")
+TRACK_URI_FORM = "spotify:track:<22 base-62 characters>"
+MAX_SHOWN = 20  # issues printed before "... and N more"
+GZIP_LEVEL = 6  # within 2% of level 9 on URI lists, about 3x faster
+
+
+class TeamInfo(NamedTuple):
+    team: str
+    email: str
+    track: str | None  # "main" or "creative" in the 2018 header, else None
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem, with the line it was found on (None: about the whole file)."""
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line is not None else self.message
+
+
+@dataclass
+class Report:
+    """What `verify_submission` found. Valid when there are no errors (warnings allowed)."""
+
+    path: str
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    n_playlists: int = 0  # distinct integer pids of the challenge set found in the file
+    team_info: TeamInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def format(self, max_shown: int = MAX_SHOWN) -> str:
+        """Errors then warnings, at most `max_shown` of each, with a count of the rest."""
+        lines: list[str] = []
+        for kind, issues in (("error", self.errors), ("warning", self.warnings)):
+            if not issues:
+                continue
+            lines.append(f"{self.path}: {len(issues)} {kind}{'s' if len(issues) != 1 else ''}")
+            lines += [f"  {kind}: {issue}" for issue in issues[:max_shown]]
+            if len(issues) > max_shown:
+                lines.append(f"  ... and {len(issues) - max_shown} more {kind}s")
+        return "\n".join(lines) if lines else f"{self.path}: OK"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def write_submission(
+    path: str | Path,
+    pids: Iterable[int],
+    recs_uris: Iterable[Sequence[str]],
+    team: str,
+    email: str,
+) -> None:
+    """Write a submission atomically (deterministic gzip when the name ends in `.gz`).
+
+    `recs_uris` holds one row of exactly 500 distinct track URIs per pid, best first (a 2-D
+    object array works); backfilling short rows is the runner's job, not this function's.
+    """
+    for name, value in (("team", team), ("email", email)):
+        if not value.strip() or any(c in value for c in ",\n\r"):
+            raise ValueError(f"{name} {value!r} must be non-empty, without commas or newlines")
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        raw = open(tmp, "wb")  # noqa: SIM115 - closed below, after the gzip layer
+        out: Any = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL)
+            if target.name.endswith(".gz")
+            else raw
+        )
+        try:
+            out.write(f"team_info,{team.strip()},{email.strip()}\n".encode())
+            for pid, row in zip(pids, recs_uris, strict=True):
+                uris = [str(u) for u in row]
+                if len(uris) != N_TRACKS or len(set(uris)) != N_TRACKS:
+                    raise ValueError(
+                        f"pid {pid}: {len(uris)} track URIs ({len(set(uris))} distinct); "
+                        f"a submission line needs exactly {N_TRACKS} distinct ones"
+                    )
+                out.write(f"{int(pid)},{','.join(uris)}\n".encode())
+        finally:
+            out.close()
+            raw.close()
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class Parsed:
+    """The lines of a submission, split into fields but not yet judged."""
+
+    team_info: TeamInfo | None
+    rows: list[tuple[int, str, list[str]]]  # (line number, pid field, track fields)
+    errors: list[Issue]  # problems of the file's structure (header, encoding)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) of a plain or gzip file (detected by its magic bytes)."""
+    with open(path, "rb") as probe:
+        is_gzip = probe.read(2) == b"\x1f\x8b"
+    try:
+        with gzip.open(path, "rb") if is_gzip else open(path, "rb") as f:
+            yield from enumerate(f, start=1)
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: unreadable {'gzip ' if is_gzip else ''}file ({e})") from e
+
+
+def _team_info(fields: list[str]) -> TeamInfo | None:
+    if len(fields) == 3:
+        team, email, track = fields[1], fields[2], None
+    elif len(fields) == 4 and fields[1].lower() in ("main", "creative"):
+        track, team, email = fields[1].lower(), fields[2], fields[3]
+    else:
+        return None
+    return TeamInfo(team, email, track) if team and email else None
+
+
+def parse_submission(path: str | Path) -> Parsed:
+    """Split a submission into header and rows, noting structural problems."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    team: TeamInfo | None = None
+    seen_header = False
+    rows: list[tuple[int, str, list[str]]] = []
+    errors: list[Issue] = []
+    for lineno, raw in _lines(path):
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
+        except UnicodeDecodeError as e:
+            errors.append(Issue(lineno, f"not UTF-8 text ({e.reason} at byte {e.start})"))
+            continue
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split(",")
+        if " " in line or "\t" in line:
+            fields = [f.strip() for f in fields]
+        if fields[0].lower() == "team_info":
+            if seen_header or rows:
+                errors.append(Issue(lineno, "a second team_info line, or one after the data"))
+                continue
+            seen_header = True
+            team = _team_info(fields)
+            if team is None:
+                errors.append(
+                    Issue(
+                        lineno,
+                        "team_info must read team_info,<team name>,<contact email> (or "
+                        f"team_info,main|creative,<team name>,<contact email>); got {line[:80]!r}",
+                    )
+                )
+            continue
+        if not seen_header and not rows:
+            errors.append(Issue(lineno, "team_info line missing before the first data line"))
+        rows.append((lineno, fields[0], fields[1:]))
+    return Parsed(team, rows, errors)
+
+
+def read_submission(
+    path: str | Path,
+) -> tuple[TeamInfo | None, dict[int, list[str]], dict[int, int]]:
+    """(team_info, pid -> track URIs, pid -> line number) of a submission.
+
+    Lenient about content (counts, URIs, seeds are `verify_submission`'s business) but not about
+    what makes the mapping ambiguous: a non-integer pid or a pid on two lines raises DataError.
+    """
+    parsed = parse_submission(path)
+    recs: dict[int, list[str]] = {}
+    lines: dict[int, int] = {}
+    for lineno, pid_field, tracks in parsed.rows:
+        pid = _int(pid_field)
+        if pid is None:
+            raise DataError(f"{path}:{lineno}: pid {pid_field!r} is not an integer")
+        if pid in recs:
+            raise DataError(f"{path}:{lineno}: pid {pid} already given on line {lines[pid]}")
+        recs[pid] = tracks
+        lines[pid] = lineno
+    return parsed.team_info, recs, lines
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------- verifying
+
+
+def load_challenge_seeds(path: str | Path) -> dict[int, frozenset[str]]:
+    """pid -> seed track URIs of each playlist of a challenge_set.json, in file order."""
+    doc = read_json(path)
+    playlists = doc.get("playlists") if isinstance(doc, dict) else None
+    if not isinstance(playlists, list):
+        raise DataError(f"{path}: no 'playlists' list; is this a challenge_set.json?")
+    seeds: dict[int, frozenset[str]] = {}
+    for i, p in enumerate(playlists):
+        pid = p.get("pid") if isinstance(p, dict) else None
+        tracks = p.get("tracks") if isinstance(p, dict) else None
+        if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(tracks, list):
+            raise DataError(f"{path}: playlists[{i}]: needs an integer 'pid' and a 'tracks' list")
+        if pid in seeds:
+            raise DataError(f"{path}: playlists[{i}]: pid {pid} appears twice")
+        try:
+            seeds[pid] = frozenset(t["track_uri"] for t in tracks)
+        except (TypeError, KeyError) as e:
+            raise DataError(f"{path}: playlists[{i}] (pid {pid}): a track lacks 'track_uri'") from e
+    return seeds
+
+
+def load_known_tracks(path: str | Path) -> set[str]:
+    """Track URIs of the training catalogue from a split's track_artists.parquet."""
+    try:
+        column = pq.read_table(path, columns=["track_uri"]).column("track_uri")
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: cannot read a 'track_uri' column ({e})") from e
+    return set(column.to_pylist())
+
+
+def _examples(items: Sequence[str], n: int = 3) -> str:
+    shown = ", ".join(repr(x) for x in items[:n])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def verify_parsed(
+    parsed: Parsed,
+    seeds: dict[int, frozenset[str]],
+    known_uris: Container[str] | None = None,
+    path: str = "",
+) -> Report:
+    """Run every check on an already parsed submission (see the module docstring)."""
+    report = Report(path=path, errors=list(parsed.errors), team_info=parsed.team_info)
+    if parsed.team_info is None and not parsed.rows and not parsed.errors:
+        report.errors.append(Issue(None, "team_info line missing (the file has no content)"))
+    first_line: dict[int, int] = {}
+    unknown: list[tuple[int, str]] = []  # the first few, with their line
+    unknown_uris: set[str] = set()
+    n_unknown = 0
+    for lineno, pid_field, tracks in parsed.rows:
+        pid = _int(pid_field)
+        if pid is None:
+            report.errors.append(Issue(lineno, f"pid {pid_field!r} is not an integer"))
+            what = f"pid {pid_field!r}"
+        else:
+            what = f"pid {pid}"
+            if pid not in seeds:
+                report.errors.append(Issue(lineno, f"pid {pid} is not in the challenge set"))
+            elif pid in first_line:
+                report.errors.append(
+                    Issue(lineno, f"pid {pid} already given on line {first_line[pid]}")
+                )
+            else:
+                first_line[pid] = lineno
+        distinct = set(tracks)
+        if len(tracks) != N_TRACKS:
+            report.errors.append(Issue(lineno, f"{what}: {len(tracks)} tracks, need {N_TRACKS}"))
+        if len(distinct) != len(tracks):
+            repeated = sorted({t for t in tracks if tracks.count(t) > 1})
+            report.errors.append(
+                Issue(
+                    lineno,
+                    f"{what}: {len(distinct)} distinct tracks, need {N_TRACKS}; repeated: "
+                    + _examples(repeated),
+                )
+            )
+        if tracks and not _ROW_OF_URIS.fullmatch(",".join(tracks)):  # one regex call per line
+            bad = [t for t in tracks if not TRACK_URI.fullmatch(t)]
+            message = f"{len(bad)} malformed track URI(s), not {TRACK_URI_FORM}"
+            report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(bad)}"))
+        if pid is not None and pid in seeds:
+            present = sorted(distinct & seeds[pid])
+            if present:
+                message = f"{len(present)} seed track(s) of this playlist recommended"
+                report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(present)}"))
+        if known_uris is not None:
+            if isinstance(known_uris, (set, frozenset)):
+                candidates: Iterable[str] = distinct.difference(known_uris)
+            else:
+                candidates = (t for t in distinct if t not in known_uris)
+            missing = [t for t in candidates if TRACK_URI.fullmatch(t)]
+            n_unknown += len(missing)
+            unknown_uris.update(missing)
+            unknown += [(lineno, t) for t in sorted(missing)[: 3 - len(unknown)]]
+    report.n_playlists = len(first_line)
+    if len(first_line) != len(seeds):
+        absent = [p for p in seeds if p not in first_line]
+        report.errors.append(
+            Issue(
+                None,
+                f"{len(first_line)} distinct challenge pids in the file, the challenge set has "
+                f"{len(seeds)} playlists"
+                + (f"; missing pids: {_examples([str(p) for p in absent])}" if absent else ""),
+            )
+        )
+    if n_unknown:
+        shown = "; ".join(f"line {ln}: {t}" for ln, t in unknown)
+        what = f"{n_unknown} recommendation(s), {len(unknown_uris)} distinct track URI(s)"
+        report.warnings.append(Issue(None, f"{what}, not in the training data ({shown})"))
+    return report
+
+
+def verify_submission(
+    path: str | Path,
+    challenge_set_path: str | Path,
+    known_uris: Container[str] | None = None,
+) -> Report:
+    """Check a submission against a challenge set; `known_uris` enables the unknown-URI warning."""
+    seeds = load_challenge_seeds(challenge_set_path)
+    return verify_parsed(parse_submission(path), seeds, known_uris, path=str(path))
+
+
+# ---------------------------------------------------------------------------- command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
+    parser.add_argument(
+        "--challenge-set", type=Path, required=True, help="the challenge_set.json it answers"
+    )
+    parser.add_argument(
+        "--known-tracks",
+        type=Path,
+        default=None,
+        help="a split's track_artists.parquet: warn about track URIs not in the training data",
+    )
+    parser.add_argument(
+        "--max-shown", type=int, default=MAX_SHOWN, help="issues listed before '... and N more'"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    known = load_known_tracks(args.known_tracks) if args.known_tracks is not None else None
+    report = verify_submission(args.submission, args.challenge_set, known)
+    if report.ok:
+        team = report.team_info.team if report.team_info else "?"
+        print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}")
+        if report.warnings:
+            print(report.format(args.max_shown))
+        return 0
+    print(report.format(args.max_shown))
+    return 1
