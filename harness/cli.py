@@ -14,7 +14,12 @@ from harness import __version__
 from harness.errors import HarnessError
 
 # (command, module, one-line help), in pipeline order.
-COMMANDS: list[tuple[str, str, str]] = []
+COMMANDS: list[tuple[str, str, str]] = [
+    ("stats", "harness.stats", "summary statistics of an MPD, like the official stats.py"),
+    ("split", "harness.split", "draw the ten-category challenge split from a corpus"),
+    ("verify", "harness.submission", "check a submission file like the official verifier"),
+    ("score", "harness.scoring", "score a challenge-format submission against a split"),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -201,7 +201,7 @@ class Corpus:
 
 
 def _write_table(path: Path, **cols: ObjArray) -> None:
-    table = pa.table({k: pa.array(list(v), type=pa.string()) for k, v in cols.items()})
+    table = pa.table({k: pa.array(v, type=pa.string(), from_pandas=True) for k, v in cols.items()})
     pq.write_table(table, path, compression="zstd")
 
 

@@ -1,0 +1,172 @@
+"""Summary statistics of an MPD like the official stats.py, as Rich tables or one JSON object.
+
+`mpd-harness stats PATH [--json] [--lenient] [--cache-dir DIR]`.
+
+Same counts and the same top-20 histograms as the organisers' script: titles are normalised,
+tracks are keyed by "<track name> by <artist name>" and artists by name (as there), ties are
+listed in order of first appearance (as `Counter.most_common` does). Days of `modified_at` are
+UTC dates (the dataset rounds them to midnight GMT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from rich.console import Console
+from rich.table import Table
+
+from harness.corpus import Corpus
+from harness.data import load_corpus
+
+TOP = 20
+SUMMARY_KEYS = (
+    "playlists",
+    "tracks",
+    "unique_tracks",
+    "unique_albums",
+    "unique_artists",
+    "unique_titles",
+    "unique_normalized_titles",
+    "playlists_with_descriptions",
+    "avg_playlist_length",
+)
+# histogram key -> (table title, value column header), in the official script's order
+HISTOGRAMS = {
+    "top_titles": ("top playlist titles (normalised)", "title"),
+    "top_tracks": ("top tracks", "track"),
+    "top_artists": ("top artists", "artist"),
+    "num_edits": ("num_edits histogram", "num_edits"),
+    "modified_at_days": ("last modified histogram", "day (UTC)"),
+    "playlist_lengths": ("playlist length histogram", "num_tracks"),
+    "num_followers": ("num_followers histogram", "num_followers"),
+}
+
+
+def _top(pairs: Iterable[tuple[Hashable, int]], k: int = TOP) -> list[dict[str, Any]]:
+    """The k largest (value, count) pairs; equal counts keep their order of first appearance."""
+    counts: Counter[Hashable] = Counter()
+    for value, c in pairs:
+        counts[value] += c
+    return [{"value": v, "count": int(c)} for v, c in counts.most_common(k)]
+
+
+def _top_ints(values: NDArray[np.integer[Any]], k: int = TOP) -> list[dict[str, Any]]:
+    """`_top` of an integer column, vectorised (first appearance breaks ties)."""
+    uniq, first, counts = np.unique(values, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))[:k]
+    return [{"value": int(uniq[i]), "count": int(counts[i])} for i in order]
+
+
+def compute_stats(corpus: Corpus) -> dict[str, Any]:
+    """The official summary numbers and top-20 histograms of `corpus`."""
+    c = corpus
+    n, n_occ = c.n_playlists, len(c.track_ids)
+    norm = c.normalized_names
+    track_counts = np.bincount(c.track_ids, minlength=c.n_tracks)  # (n_tracks,)
+    artist_counts = np.bincount(c.track_artist, weights=track_counts, minlength=c.n_artists)
+    artist_of = c.artist_names[c.track_artist]  # (n_tracks,) artist name of each track
+    days = c.modified_at // 86400
+    top_days = _top_ints(days)
+    for row in top_days:
+        row["value"] = dt.datetime.fromtimestamp(row["value"] * 86400, dt.timezone.utc).strftime(
+            "%Y-%m-%d"
+        )
+    out: dict[str, Any] = {
+        "playlists": n,
+        "tracks": n_occ,
+        # Tracks, albums and artists counted over what the playlists use (the corpus tables
+        # hold exactly those).
+        "unique_tracks": int((track_counts > 0).sum()),
+        "unique_albums": len(np.unique(c.track_album[track_counts > 0])),
+        "unique_artists": len(np.unique(c.track_artist[track_counts > 0])),
+        "unique_titles": len(set(c.names.tolist())),
+        "unique_normalized_titles": len(set(norm.tolist())),
+        "playlists_with_descriptions": int(sum(d is not None for d in c.descriptions)),
+        "avg_playlist_length": n_occ / n if n else 0.0,
+        "synthetic": bool(c.source.get("synthetic", False)),
+        "source": {k: c.source.get(k) for k in ("path", "fingerprint", "n_files", "skipped")},
+        "top_titles": _top((t, 1) for t in norm.tolist()),
+        "top_tracks": _top(
+            zip(
+                (f"{t} by {a}" for t, a in zip(c.track_names, artist_of, strict=True)),
+                track_counts.tolist(),
+                strict=True,
+            )
+        ),
+        "top_artists": _top(
+            zip(c.artist_names.tolist(), artist_counts.astype(np.int64).tolist(), strict=True)
+        ),
+        "num_edits": _top_ints(c.num_edits),
+        "modified_at_days": top_days,
+        "playlist_lengths": _top_ints(c.lengths),
+        "num_followers": _top_ints(c.num_followers),
+    }
+    return out
+
+
+def summary_table(stats: dict[str, Any]) -> Table:
+    label = " (SYNTHETIC data)" if stats["synthetic"] else ""
+    t = Table(title=f"MPD statistics{label}", title_justify="left")
+    t.add_column("statistic")
+    t.add_column("value", justify="right")
+    for key in SUMMARY_KEYS:
+        v = stats[key]
+        t.add_row(key.replace("_", " "), f"{v:,.6f}" if isinstance(v, float) else f"{v:,}")
+    return t
+
+
+def histogram_table(stats: dict[str, Any], key: str) -> Table:
+    title, header = HISTOGRAMS[key]
+    label = " (SYNTHETIC)" if stats["synthetic"] else ""
+    t = Table(title=f"{title}{label}", title_justify="left")
+    t.add_column("count", justify="right")
+    t.add_column(header)
+    for row in stats[key]:
+        t.add_row(f"{row['count']:,}", str(row["value"]))
+    return t
+
+
+def render(stats: dict[str, Any], console: Console) -> None:
+    """Print the summary and every histogram."""
+    console.print(summary_table(stats))
+    for key in HISTOGRAMS:
+        console.print(histogram_table(stats, key))
+    if stats["synthetic"]:
+        console.print("These statistics describe SYNTHETIC data, not the real MPD.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="folder of mpd.slice.*.json, one slice, or the zip")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--lenient", action="store_true", help="skip and count invalid playlists")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="corpus cache folder (default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus = load_corpus(
+        args.path,
+        cache_dir=args.cache_dir,
+        lenient=args.lenient,
+        progress=not args.json and sys.stderr.isatty(),
+    )
+    stats = compute_stats(corpus)
+    if args.json:
+        sys.stdout.write(orjson.dumps(stats).decode() + "\n")
+    else:
+        render(stats, Console())
+    return 0
