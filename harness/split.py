@@ -85,7 +85,7 @@ SELECTION_ORDER = (9, 10, 7, 8, 4, 5, 6, 1, 2, 3)  # scarcest lengths first
 METHOD = "length-quota-tilt"
 # "official": every seed and held-out track still occurs in training (the challenge's rule);
 # "none": no such requirement, for corpora too small to meet it (the manifest counts the misses)
-COVERAGE = ("official", "none")
+COVERAGE = ("official", "best-effort", "none")
 
 
 def default_per_category(n_playlists: int) -> int:
@@ -218,12 +218,17 @@ def _select(
     counts: NDArray[np.int64],
     rng: np.random.Generator,
     context: dict[str, int],
-    enforce: bool,
+    coverage: str,
+    fill_pool: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.int64], dict[str, Any]]:
     """Choose n playlists of category `cat` from `pool`, updating track `counts` in place.
 
-    enforce: accept a candidate only if all its tracks keep occurring in training.
+    coverage "official" / "best-effort": accept a candidate only if all its tracks keep
+    occurring in training. When that cannot give n playlists, "official" fails and
+    "best-effort" completes the category from `fill_pool` with the candidates that take the
+    fewest tracks out of training (`_fill_fewest_lost`).
     """
+    enforce = coverage != "none"
     lengths = corpus.lengths
     bins = np.arange(cat.lo, cat.hi + 1)  # (n_bins,)
     cand = np.flatnonzero(pool & (lengths >= cat.lo) & (lengths <= cat.hi))
@@ -234,7 +239,7 @@ def _select(
     avail = ends - starts
 
     def fail(got: int, rejected: int) -> UsageError:
-        hint = " or --coverage none (test tracks may then be missing from training)"
+        hint = ", or --coverage best-effort / none (test tracks may then be missing from training)"
         return UsageError(
             f"category {cat.number} (num_tracks {cat.lo}-{cat.hi}) needs {n} playlists but only "
             f"{got} could be chosen: the corpus has {context['in_range']} playlists in that "
@@ -244,7 +249,7 @@ def _select(
             f"--per-category, a larger corpus{hint if enforce else ''}"
         )
 
-    if avail.sum() < n:
+    if avail.sum() < n and coverage != "best-effort":
         raise fail(int(avail.sum()), 0)
     pmf, info = _target_pmf(avail, bins, cat)
     u = float(rng.random())
@@ -255,7 +260,18 @@ def _select(
     while len(chosen) < n:
         caps = got + (ends - ptr)
         if caps.sum() < n:
-            raise fail(len(chosen), rejected)
+            if coverage != "best-effort" or fill_pool is None:
+                raise fail(len(chosen), rejected)
+            mask = fill_pool & (lengths >= cat.lo) & (lengths <= cat.hi)
+            mask[chosen] = False
+            if mask.sum() < n - len(chosen):
+                raise fail(len(chosen) + int(mask.sum()), rejected)
+            extra, lost = _fill_fewest_lost(
+                np.flatnonzero(mask), n - len(chosen), corpus, counts, rng
+            )
+            chosen.extend(int(i) for i in extra)
+            info["best_effort"] = {"filled": len(extra), "tracks_lost": lost}
+            break
         want = _water_fill(pmf, caps, n, u) - got
         for b in np.flatnonzero(want > 0):
             while want[b] > 0 and ptr[b] < ends[b]:
@@ -270,6 +286,38 @@ def _select(
     info["rejected"] = rejected
     info["candidates"] = int(avail.sum())
     return np.sort(np.asarray(chosen, dtype=np.int64)), info
+
+
+def _fill_fewest_lost(
+    cand: NDArray[np.int64],
+    need: int,
+    corpus: Corpus,
+    counts: NDArray[np.int64],
+    rng: np.random.Generator,
+) -> tuple[list[int], int]:
+    """Take `need` candidates, fewest training-track losses first (ties at random).
+
+    A candidate's loss is the number of its distinct tracks that would no longer occur in
+    training if it became a test playlist. Returns the chosen indices and the total loss.
+    """
+    cand = cand[rng.permutation(len(cand))]
+    loss = np.empty(len(cand), dtype=np.int64)
+    for j, i in enumerate(cand):
+        u, m = np.unique(
+            corpus.track_ids[corpus.offsets[i] : corpus.offsets[i + 1]], return_counts=True
+        )
+        loss[j] = int((counts[u] <= m).sum())
+    chosen: list[int] = []
+    total = 0
+    for j in np.argsort(loss, kind="stable")[:need]:
+        i = int(cand[j])
+        u, m = np.unique(
+            corpus.track_ids[corpus.offsets[i] : corpus.offsets[i + 1]], return_counts=True
+        )
+        total += int((counts[u] <= m).sum())  # recomputed: earlier picks may share tracks
+        counts[u] = np.maximum(counts[u] - m, 0)
+        chosen.append(i)
+    return chosen, total
 
 
 def _seed_positions(cat: Category, length: int, rng: np.random.Generator) -> NDArray[np.int64]:
@@ -303,16 +351,19 @@ def make_split(
     *,
     seed: int = 0,
     per_category: int | None = None,
-    coverage: str = "official",
+    coverage: str = "best-effort",
 ) -> Split:
     """Draw the ten challenge categories from `corpus` (see the module docstring for the rules).
 
-    coverage: "official" (every test track still occurs in training) or "none".
+    coverage: "official" (every test track still occurs in training; fails when the corpus
+    cannot give that), "best-effort" (the official rule wherever the corpus allows it, then
+    the candidates that take the fewest tracks out of training; the report counts them) or
+    "none" (no rule).
     Raises UsageError when the corpus cannot give `per_category` playlists to a category.
     """
     if coverage not in COVERAGE:
         raise UsageError(f"coverage {coverage!r}: choose one of {', '.join(COVERAGE)}")
-    enforce = coverage == "official"
+    enforce = coverage != "none"
     n_pl = corpus.n_playlists
     n = default_per_category(n_pl) if per_category is None else int(per_category)
     if n < 1:
@@ -349,7 +400,7 @@ def make_split(
             "private": int((ranged & single & ~taken).sum()),
         }
         rng = np.random.default_rng([seed, number])
-        idx, info = _select(c, n, corpus, pool, counts, rng, context, enforce)
+        idx, info = _select(c, n, corpus, pool, counts, rng, context, coverage, fill_pool=~taken)
         pool[idx] = False
         taken[idx] = True
         chosen[number] = idx
@@ -419,7 +470,7 @@ def make_split(
     return split
 
 
-def split_settings(per_category: int, coverage: str = "official") -> dict[str, Any]:
+def split_settings(per_category: int, coverage: str = "best-effort") -> dict[str, Any]:
     """Everything besides the seed that determines a split."""
     return {
         "per_category": per_category,
@@ -715,9 +766,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--coverage",
         choices=COVERAGE,
-        default="official",
-        help="official (default): every seed and held-out track still occurs in training; "
-        "none: no such rule, for corpora too small to meet it",
+        default="best-effort",
+        help="best-effort (default): the official rule (every seed and held-out track still "
+        "occurs in training) wherever the corpus allows it, then the playlists that take the "
+        "fewest tracks out of training, counted in the manifest; official: fail instead; "
+        "none: no such rule",
     )
     parser.add_argument("--cache-dir", default=None, help="corpus cache directory")
     parser.add_argument(

@@ -91,7 +91,7 @@ def corpus() -> Corpus:
 
 @pytest.fixture(scope="module")
 def split(corpus: Corpus) -> Split:
-    return make_split(corpus, seed=0)
+    return make_split(corpus, seed=0, coverage="official")
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +186,7 @@ def test_lengths_match_published_targets_when_the_corpus_allows() -> None:
 
 
 def test_same_seed_gives_identical_files(split_dir: Path, corpus: Corpus, tmp_path: Path) -> None:
-    again = make_split(corpus, seed=0)
+    again = make_split(corpus, seed=0, coverage="official")
     write_split(again, corpus, tmp_path / "again")
     for name in (
         "challenge_set.json",
@@ -341,14 +341,41 @@ def test_split_command_writes_a_split(
 
 def test_coverage_none_is_explicit_and_counted() -> None:
     tiny = random_corpus(2000, seed=4, private_every=1)  # every playlist has a private track
-    with pytest.raises(UsageError, match=r"category 9 .* 0 could be chosen.*--coverage none"):
-        make_split(tiny)
+    with pytest.raises(UsageError, match=r"category 9 .* 0 could be chosen.*--coverage"):
+        make_split(tiny, coverage="official")
     s = make_split(tiny, coverage="none")
     assert s.settings["coverage"] == "none" and s.n_test == 100
     missing = s.report["9"]["not_in_train"]
     assert missing["seeds"] + missing["holdouts"] >= 10  # each test playlist loses its own track
     with pytest.raises(UsageError, match="coverage 'some'"):
         make_split(tiny, coverage="some")
+
+
+def test_best_effort_equals_official_where_the_corpus_allows(split: Split, corpus: Corpus) -> None:
+    best = make_split(corpus, seed=0, coverage="best-effort")
+    np.testing.assert_array_equal(best.test_idx, split.test_idx)
+    np.testing.assert_array_equal(best.queries.seed_pos, split.queries.seed_pos)
+    assert all("best_effort" not in r for r in best.report.values())
+
+
+def test_best_effort_completes_with_fewest_lost_tracks() -> None:
+    tiny = random_corpus(2000, seed=4, private_every=1)  # every playlist has a private track
+    best = make_split(tiny, coverage="best-effort")
+    none = make_split(tiny, coverage="none")
+    assert best.n_test == none.n_test == 100
+    assert best.settings["coverage"] == "best-effort"
+    r9 = best.report["9"]
+    assert r9["best_effort"]["filled"] == 10
+    assert r9["best_effort"]["tracks_lost"] >= 10  # at least each playlist's private track
+
+    def lost(s: Split) -> int:
+        return sum(sum(r["not_in_train"].values()) for r in s.report.values())
+
+    assert lost(best) < lost(none)
+
+
+def test_default_coverage_is_best_effort(corpus: Corpus) -> None:
+    assert make_split(corpus, seed=0, per_category=5).settings["coverage"] == "best-effort"
 
 
 def test_official_split_reports_no_missing_track(split: Split) -> None:
