@@ -127,7 +127,7 @@ def _playlist(pid: int, rng: np.random.Generator, cdf: Any, t: dict[str, Any]) -
 
 def _write_slices(out_dir: Path, n_playlists: int, seed: int) -> str:
     try:
-        from harness.synthetic import write_synthetic  # type: ignore[attr-defined]
+        from harness.synthetic import write_synthetic
     except ImportError:
         write_mpd_like(out_dir, n_playlists, seed)
         return "bench.write_mpd_like"

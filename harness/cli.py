@@ -15,6 +15,7 @@ from harness.errors import HarnessError
 
 # (command, module, one-line help), in pipeline order.
 COMMANDS: list[tuple[str, str, str]] = [
+    ("synth", "harness.synthetic", "write a synthetic MPD (real slice format) from a seed"),
     ("stats", "harness.stats", "summary statistics of an MPD, like the official stats.py"),
     ("split", "harness.split", "draw the ten-category challenge split from a corpus"),
     ("verify", "harness.submission", "check a submission file like the official verifier"),
