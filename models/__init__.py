@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from models.base import Queries, Recommender, TrainSet
+from models.item_knn import ItemKNNRecommender
+from models.knn import KNNRecommender
 from models.popular import PopularRecommender
 from models.title import TitleRecommender
 
 MODELS: dict[str, type[Recommender]] = {
     "popular": PopularRecommender,
     "title": TitleRecommender,
+    "knn": KNNRecommender,
+    "item_knn": ItemKNNRecommender,
 }
 
 

@@ -1,0 +1,133 @@
+"""`item_knn`: track-based k-NN from playlist co-occurrence, top-M neighbours per track.
+
+Fit computes the track × track similarity C_ij / (df_i^a df_j^(1-a) + shrink) (a = 0.5, shrink = 0:
+the plain cosine of the binary track columns; C = co-occurrence counts, df = playlist counts) in blocks of tracks: one block is the sparse product B[:, block].T @ B, cut
+so that its work (and so its nonzeros) stays under a budget, then pruned to the M best neighbours
+of each track before the next block. The whole track × track product never exists at once.
+A query scores each track by the sum over its seeds of the seed's neighbour row (similarity^alpha);
+seeds are removed and the top k taken from the nonzeros of each row.
+
+Seedless queries are delegated to the shared title baseline (`cold_start = "title"`); called
+directly on one, `recommend` returns a row of -1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from typing_extensions import Self
+
+from models.base import IntArray, Queries, Recommender, TrainSet
+from models.knn import query_matrix, recommend_rows, sparse_from_csr, top_k_sparse, work_batches
+
+
+class ItemKNNRecommender(Recommender):
+    """Item-item k-NN: each seed brings its M most similar tracks, weighted by similarity^alpha.
+
+    Parameters
+    ----------
+    n_neighbors : neighbours M kept per track.
+    alpha : exponent on the similarities when scoring (higher: trust the closest more).
+    asymmetry : a in C_ij / (df_i^a df_j^(1-a) + shrink); 0.5 is the cosine, 1 the conditional
+        probability P(j | i) (which favours popular j).
+    shrink : added to the denominator, so that similarities resting on few co-occurrences
+        (rare tracks, which the cosine rates highly) count less.
+    work_budget : upper bound on the sparse-product work of one block (memory knob).
+    """
+
+    cold_start = "title"
+
+    def __init__(
+        self,
+        n_neighbors: int = 100,
+        alpha: float = 1.0,
+        asymmetry: float = 0.75,
+        shrink: float = 20.0,
+        work_budget: int = 20_000_000,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.alpha = alpha
+        self.asymmetry = asymmetry
+        self.shrink = shrink
+        self.work_budget = work_budget
+
+    def fit(self, train: TrainSet) -> Self:
+        if self.n_neighbors < 1:
+            raise ValueError(f"item_knn: n_neighbors must be >= 1, got {self.n_neighbors}")
+        if not 0.0 <= self.asymmetry <= 1.0:
+            raise ValueError(f"item_knn: asymmetry must be in [0, 1], got {self.asymmetry}")
+        if self.shrink < 0:
+            raise ValueError(f"item_knn: shrink must be >= 0, got {self.shrink}")
+        T = train.n_tracks
+        B = sparse_from_csr(train.offsets, train.track_ids, T)  # (P, T) binary
+        BT = B.T.tocsr()  # (T, P)
+        df = np.diff(BT.indptr).astype(np.float64)  # (T,) playlists per track
+        lens = np.diff(B.indptr).astype(np.float64)  # (P,)
+        work = BT @ lens  # (T,) nonzero bound of each track's co-occurrence row
+        left = np.power(df, self.asymmetry, out=np.ones(T), where=df > 0)  # df_i^a
+        right = np.power(df, 1.0 - self.asymmetry, out=np.ones(T), where=df > 0)  # df_j^(1-a)
+        # filled block by block into arrays sized by a bound on the kept entries, so the
+        # pruned matrix never exists twice (a list of blocks + its concatenation would)
+        bound = int(np.minimum(work, self.n_neighbors).sum())
+        indices = np.empty(bound, dtype=np.int32)
+        data = np.empty(bound, dtype=np.float32)
+        indptr = np.zeros(T + 1, dtype=np.int64)
+        nnz = 0
+        for sl in work_batches(work, self.work_budget, max_rows=65536):
+            cols, vals, counts = self._block(BT[sl], B, sl.start, left, right)
+            indices[nnz : nnz + len(cols)] = cols
+            data[nnz : nnz + len(vals)] = vals
+            indptr[sl.start + 1 : sl.stop + 1] = nnz + np.cumsum(counts)
+            nnz += len(cols)
+        if nnz < 0.9 * bound:  # trim: the copy is small next to the bound
+            indices, data = indices[:nnz].copy(), data[:nnz].copy()
+        self.sim_ = sp.csr_matrix(
+            (data[:nnz], indices[:nnz], indptr), shape=(T, T)
+        )  # (T, T), <= M nonzeros per row
+        self.n_tracks_ = T
+        return self
+
+    def _block(
+        self,
+        BT_block: sp.csr_matrix,
+        B: sp.csr_matrix,
+        first: int,
+        left: np.ndarray,
+        right: np.ndarray,
+    ) -> tuple[IntArray, np.ndarray, np.ndarray]:
+        """Top-M neighbours of tracks first..first+b: (cols, vals, per-row counts)."""
+        C = (BT_block @ B).tocsr()  # (b, T) co-occurrence counts
+        b = C.shape[0]
+        row = np.repeat(np.arange(b), np.diff(C.indptr))  # (nnz,) block row of each entry
+        C.data /= (left[first + row] * right[C.indices] + self.shrink).astype(np.float32)
+        C.data[C.indices == first + row] = 0.0  # a track is not its own neighbour
+        keep = C.data > 0
+        M = self.n_neighbors
+        for j in np.flatnonzero(np.diff(C.indptr) > M):
+            a, e = C.indptr[j], C.indptr[j + 1]
+            pos = top_k_sparse(C.indices[a:e], C.data[a:e], M)
+            keep[a:e] = False
+            keep[a + pos] = True
+        counts = np.bincount(row[keep], minlength=b)  # (b,)
+        # entries stay in row order because `keep` only filters
+        return C.indices[keep].astype(np.int32), C.data[keep], counts
+
+    def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        n = len(queries)
+        out = np.full((n, k), -1, dtype=np.int32)  # (n, k)
+        with_seeds = np.flatnonzero(queries.n_seeds > 0)
+        if not len(with_seeds):
+            return out
+        S = self.sim_
+        if self.alpha != 1.0:
+            S = S.copy()
+            S.data = np.power(S.data, np.float32(self.alpha), dtype=np.float32)
+        nnz_row = np.diff(S.indptr).astype(np.float64)  # (T,)
+        seeds = np.clip(queries.seed_ids, 0, self.n_tracks_ - 1)
+        work = np.add.reduceat(nnz_row[seeds], queries.seed_offsets[with_seeds]) + 1.0
+        for sl in work_batches(work, self.work_budget, max_rows=1024):
+            rows = with_seeds[sl]
+            Q = query_matrix(queries, rows, self.n_tracks_)  # (b, T)
+            scores = (Q @ S).tocsr()  # (b, T) summed neighbour rows
+            recommend_rows(scores, queries, rows, k, out)
+        return out
