@@ -8,6 +8,7 @@ from models.base import Queries, Recommender, TrainSet
 from models.item_knn import ItemKNNRecommender
 from models.knn import KNNRecommender
 from models.popular import PopularRecommender
+from models.sgns import SGNSRecommender
 from models.title import TitleRecommender
 
 MODELS: dict[str, type[Recommender]] = {
@@ -15,6 +16,7 @@ MODELS: dict[str, type[Recommender]] = {
     "title": TitleRecommender,
     "knn": KNNRecommender,
     "item_knn": ItemKNNRecommender,
+    "sgns": SGNSRecommender,
 }
 
 

@@ -1,0 +1,244 @@
+"""Tests for models/sgns.py: the closed-form gradients against autograd, training behaviour,
+determinism, the softmax size limit, and CUDA checks that skip without a GPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from harness.errors import UsageError
+from models import get_model
+from models.base import Queries, TrainSet
+from models.sgns import (
+    SOFTMAX_MAX_TRACKS,
+    Batch,
+    SGNSRecommender,
+    SkipGram,
+    batch_pairs,
+    keep_probability,
+    negative_cdf,
+)
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def make_train(playlists: list[list[int]], n_tracks: int) -> TrainSet:
+    lens = [len(p) for p in playlists]
+    offsets = np.zeros(len(playlists) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    return TrainSet(
+        offsets=offsets,
+        track_ids=np.concatenate(playlists).astype(np.int32),
+        titles=np.array([""] * len(playlists), dtype=object),
+        n_tracks=n_tracks,
+        track_artist=np.zeros(n_tracks, dtype=np.int32),
+        track_album=np.zeros(n_tracks, dtype=np.int32),
+    )
+
+
+def two_clusters(
+    n_playlists: int = 200, per: int = 10, length: int = 12, seed: int = 0
+) -> TrainSet:
+    """Playlists drawn from tracks 0..per-1 or per..2per-1, never both."""
+    rng = np.random.default_rng(seed)
+    pls = [(rng.integers(0, per, length) + per * (i % 2)).tolist() for i in range(n_playlists)]
+    return make_train(pls, 2 * per)
+
+
+def tiny_batch(gen: torch.Generator, k: int = 3) -> tuple[SkipGram, Batch]:
+    model = SkipGram(7, 4, gen)
+    with torch.no_grad():
+        model.out.normal_(0, 0.5, generator=gen)  # non-zero so that every term has a gradient
+        model.inp.normal_(0, 0.5, generator=gen)
+    tokens = torch.tensor([0, 1, 2, 1, 3, 4, 5, 6, 0, 2])  # (B,)
+    seg = torch.tensor([0, 0, 0, 0, 1, 1, 2, 3, 3, 3])  # (B,) playlists 4, 2, 1, 3 long
+    win = torch.tensor([1, 2, 3, 1, 2, 1, 3, 2, 1, 3])  # (B,)
+    neg = torch.randint(0, 7, (10, k), generator=gen)  # (B, K)
+    return model, Batch(tokens, seg, win, neg, window=3)
+
+
+def brute_pairs(b: Batch) -> list[tuple[int, int]]:
+    """(input position, output position) by the definition: same playlist, |i-j| <= win[j]."""
+    n = len(b.tokens)
+    return [
+        (i, j)
+        for i in range(n)
+        for j in range(n)
+        if i != j and b.seg[i] == b.seg[j] and abs(i - j) <= min(int(b.win[j]), b.window)
+    ]
+
+
+def test_closed_form_gradients_match_autograd() -> None:
+    gen = torch.Generator().manual_seed(0)
+    model, b = tiny_batch(gen)
+    pairs = brute_pairs(b)
+    x = torch.tensor([int(b.tokens[i]) for i, _ in pairs])
+    y = torch.tensor([int(b.tokens[j]) for _, j in pairs])
+    n_pos = torch.tensor([sum(1 for i, _ in pairs if i == p) for p in range(len(b.tokens))])
+    ref = model.pair_loss(x, y) + model.negative_loss(b.tokens, b.neg, n_pos.float())
+    ref.backward()
+    loss, g_inp, g_tok, g_neg, _ = model.batch_grads(b)
+    dense_inp = torch.zeros_like(model.inp).index_add_(0, b.tokens, g_inp)
+    dense_out = torch.zeros_like(model.out).index_add_(0, b.tokens, g_tok)
+    dense_out.index_add_(0, b.neg.reshape(-1), g_neg.reshape(-1, 4))
+    assert model.inp.grad is not None and model.out.grad is not None
+    torch.testing.assert_close(float(loss), float(ref.detach()), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(dense_inp, model.inp.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dense_out, model.out.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_pair_mode_gradients_match_autograd() -> None:
+    """neg_mode="pair": K negatives for each (token, offset slot), word2vec's scheme."""
+    gen = torch.Generator().manual_seed(5)
+    model, b0 = tiny_batch(gen, k=2 * 3 * 2)  # W=3 window, K=2 per slot
+    model.neg_per_slot = 2
+    b = Batch(b0.tokens, b0.seg, b0.win, b0.neg, window=3)
+    pairs = brute_pairs(b)
+    x = torch.tensor([int(b.tokens[i]) for i, _ in pairs])
+    y = torch.tensor([int(b.tokens[j]) for _, j in pairs])
+    slots = [j - i + 3 if j < i else j - i + 2 for i, j in pairs]  # offsets -3..-1, 1..3 -> 0..5
+    negs = torch.stack(
+        [b.neg[i, 2 * s : 2 * s + 2] for (i, _), s in zip(pairs, slots, strict=True)]
+    )
+    ref = model.pair_loss(x, y) + model.negative_loss(x, negs, torch.ones(len(pairs)))
+    ref.backward()
+    loss, g_inp, g_tok, g_neg, _ = model.batch_grads(b)
+    dense_inp = torch.zeros_like(model.inp).index_add_(0, b.tokens, g_inp)
+    dense_out = torch.zeros_like(model.out).index_add_(0, b.tokens, g_tok)
+    dense_out.index_add_(0, b.neg.reshape(-1), g_neg.reshape(-1, 4))
+    assert model.inp.grad is not None and model.out.grad is not None
+    torch.testing.assert_close(float(loss), float(ref.detach()), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(dense_inp, model.inp.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dense_out, model.out.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_batch_pairs_match_the_definition() -> None:
+    _, b = tiny_batch(torch.Generator().manual_seed(1))
+    x, y = batch_pairs(b)
+    got = sorted(zip(x.tolist(), y.tolist(), strict=True))
+    want = sorted((int(b.tokens[i]), int(b.tokens[j])) for i, j in brute_pairs(b))
+    assert got == want
+
+
+def test_sgd_step_applies_minus_lr_times_gradient() -> None:
+    gen = torch.Generator().manual_seed(2)
+    model, b = tiny_batch(gen)
+    before_inp, before_out = model.inp.detach().clone(), model.out.detach().clone()
+    _, g_inp, g_tok, g_neg, _ = model.batch_grads(b)
+    model.sgd_step(b, lr=0.1, row_power=0.0, scratch=torch.zeros(7))
+    want_inp = before_inp.index_add(0, b.tokens, g_inp, alpha=-0.1)
+    want_out = before_out.index_add(0, b.tokens, g_tok, alpha=-0.1)
+    want_out.index_add_(0, b.neg.reshape(-1), g_neg.reshape(-1, 4), alpha=-0.1)
+    assert not torch.equal(model.inp.detach(), before_inp)
+    assert not torch.equal(model.out.detach(), before_out)
+    torch.testing.assert_close(model.inp.detach(), want_inp)
+    torch.testing.assert_close(model.out.detach(), want_out)
+
+
+def test_loss_falls_and_two_clusters_separate() -> None:
+    train = two_clusters()
+    # 20 tracks: with big batches every row would get ~100 summed gradients per step; small
+    # batches (2 playlists) keep the steps sequential-like (see docs/sgns.md)
+    m = SGNSRecommender(dim=16, window=3, epochs=5, seed=0, threads=1, sample=0, batch_tokens=24)
+    m.fit(train)
+    losses = m.fit_info_["loss_per_pair"]
+    assert losses[-1] < losses[0]
+    v = m.vectors_  # (20, 16) unit rows
+    sims = v @ v.T  # (20, 20)
+    same = np.zeros_like(sims, dtype=bool)
+    same[:10, :10] = same[10:, 10:] = True
+    np.fill_diagonal(same, False)
+    diff = ~same
+    np.fill_diagonal(diff, False)
+    assert sims[same].mean() > sims[diff].mean() + 0.5
+    # every track's nearest neighbour is in its own cluster
+    np.fill_diagonal(sims, -np.inf)
+    assert ((sims.argmax(1) < 10) == (np.arange(20) < 10)).all()
+
+
+def test_deterministic_on_cpu_for_a_seed() -> None:
+    train = two_clusters(n_playlists=60)
+    kw: dict[str, Any] = {"dim": 8, "window": 2, "epochs": 2, "threads": 1, "device": "cpu"}
+    a = SGNSRecommender(seed=3, **kw).fit(train).vectors_
+    b = SGNSRecommender(seed=3, **kw).fit(train).vectors_
+    c = SGNSRecommender(seed=4, **kw).fit(train).vectors_
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_min_count_rows_are_zero_and_recommend_skips_them() -> None:
+    train = make_train([[0, 1, 2, 3], [0, 1, 2, 4], [0, 1, 3, 2]], n_tracks=6)
+    m = SGNSRecommender(dim=4, window=2, epochs=2, min_count=2, threads=1).fit(train)
+    assert not m.vectors_[4].any() and not m.vectors_[5].any()
+    np.testing.assert_allclose(np.linalg.norm(m.vectors_[:4], axis=1), 1.0, rtol=1e-5)
+    q = Queries(
+        pids=np.array([7]),
+        seed_offsets=np.array([0, 1]),
+        seed_ids=np.array([0], dtype=np.int32),
+        seed_pos=np.array([0], dtype=np.int32),
+        titles=np.array([None], dtype=object),
+        categories=np.array([2], dtype=np.int8),
+    )
+    recs = m.recommend(q, k=5)
+    assert recs.shape == (1, 5)
+    assert sorted(recs[0, :3].tolist()) == [1, 2, 3] and (recs[0, 3:] == -1).all()
+
+
+def test_whole_playlist_window_trains() -> None:
+    m = SGNSRecommender(dim=8, window=0, epochs=2, threads=1, sample=0).fit(two_clusters(40))
+    assert m.fit_info_["final_loss"] is not None and np.isfinite(m.vectors_).all()
+
+
+def test_softmax_trains_small_and_refuses_large() -> None:
+    m = SGNSRecommender(dim=8, window=2, epochs=3, loss="softmax", threads=1, sample=0)
+    m.fit(two_clusters(60))
+    assert m.fit_info_["loss_per_pair"][-1] < m.fit_info_["loss_per_pair"][0]
+    n = SOFTMAX_MAX_TRACKS + 1
+    big = make_train([list(range(n))], n_tracks=n)
+    with pytest.raises(UsageError, match="SOFTMAX_MAX_TRACKS"):
+        SGNSRecommender(loss="softmax").fit(big)
+
+
+def test_subsampling_and_negative_distribution() -> None:
+    counts = np.array([0, 1, 10, 1000])
+    p = keep_probability(counts, 1e-3)
+    assert p[1] == 1.0 and p[3] < p[2] <= 1.0
+    assert (keep_probability(counts, 0) == 1).all()
+    for alpha in (0.75, 0.0, -0.5):
+        cdf = negative_cdf(counts, alpha)
+        w = np.diff(np.concatenate([[0.0], cdf]))
+        assert w[0] == 0.0 and cdf[-1] == pytest.approx(1.0)
+        want = np.array([1.0, 10.0, 1000.0]) ** alpha
+        np.testing.assert_allclose(w[1:], want / want.sum())
+
+
+def test_registered_and_bad_parameters_refused() -> None:
+    assert isinstance(get_model("sgns", dim=8), SGNSRecommender)
+    with pytest.raises(UsageError, match="negative"):
+        SGNSRecommender(negative=0).fit(two_clusters(4))
+
+
+@pytest.mark.cuda
+@cuda
+def test_cuda_gradients_match_cpu() -> None:
+    gen = torch.Generator().manual_seed(0)
+    model, b = tiny_batch(gen)
+    cpu = model.batch_grads(b)
+    gpu_b = Batch(b.tokens.cuda(), b.seg.cuda(), b.win.cuda(), b.neg.cuda(), window=b.window)
+    gpu = model.cuda().batch_grads(gpu_b)
+    for c, g in zip(cpu, gpu, strict=True):
+        torch.testing.assert_close(g.cpu(), c, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.cuda
+@cuda
+def test_cuda_two_clusters_separate() -> None:
+    m = SGNSRecommender(dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24)
+    m.fit(two_clusters())
+    v = m.vectors_
+    sims = v @ v.T
+    np.fill_diagonal(sims, -np.inf)
+    assert ((sims.argmax(1) < 10) == (np.arange(20) < 10)).all()
