@@ -10,12 +10,14 @@ from models.knn import KNNRecommender
 from models.popular import PopularRecommender
 from models.sgns import SGNSRecommender
 from models.title import TitleRecommender
+from models.w2v import W2VRecommender
 
 MODELS: dict[str, type[Recommender]] = {
     "popular": PopularRecommender,
     "title": TitleRecommender,
     "knn": KNNRecommender,
     "item_knn": ItemKNNRecommender,
+    "w2v": W2VRecommender,
     "sgns": SGNSRecommender,
 }
 
