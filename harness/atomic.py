@@ -17,6 +17,14 @@ from typing import IO, Any, cast
 
 import orjson
 
+from harness.errors import DataError
+from harness.testhooks import kill_point
+
+
+class JSONFileError(DataError, ValueError):
+    """A file that is not valid JSON; the message names it. Still a ValueError for callers that
+    treat an unreadable file as absent (e.g. a cache or an incomplete run)."""
+
 
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix, dir=path.parent)
@@ -38,6 +46,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        kill_point(f"replace:{target.name}")
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -77,8 +86,13 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes the folder private (0700); give it the permissions a plain mkdir() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     try:
         yield tmp
+        kill_point(f"replace:{target.name}")
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, old / "x")
@@ -103,4 +117,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file (gzip when the name ends in `.gz`)."""
     p = Path(path)
     data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
-    return orjson.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise JSONFileError(f"{p}: not valid JSON ({e})") from None

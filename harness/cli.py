@@ -18,8 +18,12 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("synth", "harness.synthetic", "write a synthetic MPD (real slice format) from a seed"),
     ("stats", "harness.stats", "summary statistics of an MPD, like the official stats.py"),
     ("split", "harness.split", "draw the ten-category challenge split from a corpus"),
+    ("evaluate", "harness.runner", "fit and score models on a split; write runs and submissions"),
+    ("leaderboard", "harness.leaderboard", "re-render the leaderboard of a run folder"),
     ("verify", "harness.submission", "check a submission file like the official verifier"),
     ("score", "harness.scoring", "score a challenge-format submission against a split"),
+    ("report", "harness.report", "HTML report of a run: CIs, significance vs the best, plots"),
+    ("generate", "harness.generate", "continue a playlist with a model of a run (refitted)"),
 ]
 
 
@@ -55,6 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as e:  # disk full, permissions, a file where a folder should be: no traceback
+        print(f"mpd-harness {args.command}: error: {_describe_os_error(e)}", file=sys.stderr)
+        return 1
+
+
+def _describe_os_error(e: OSError) -> str:
+    """`path: reason`, with a hint where the errno alone puzzles."""
+    where = f"{e.filename}: " if e.filename else ""
+    text = f"{where}{e.strerror or e}"
+    if isinstance(e, FileExistsError | NotADirectoryError):
+        text += " (a file stands where a folder is needed)"
+    return text
 
 
 if __name__ == "__main__":

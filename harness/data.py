@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +39,7 @@ from numpy.typing import NDArray
 
 from harness.corpus import FORMAT_VERSION, Corpus
 from harness.errors import DataError
+from harness.testhooks import kill_point
 
 # Bump when parsing or validation changes what a cached corpus holds.
 DATA_VERSION = 1
@@ -876,7 +878,12 @@ def _pool(workers: int) -> Any:
     never through a file."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ctx.Pool(workers)
+    return ctx.Pool(workers, initializer=_ignore_sigint)
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which terminates them (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parse_job(job: tuple[SliceRef, bool]) -> SliceResult:
@@ -927,6 +934,7 @@ def _ingest(
             advance = lambda: bar.advance(task)  # noqa: E731
         for r in results:
             merger.add(r)
+            kill_point(f"ingest:{r.name.rsplit('/', 1)[-1]}")
             advance()
     return merger
 

@@ -243,7 +243,12 @@ def score_submission(
     gt = load_ground_truth(split / "ground_truth.json")
     seeds = load_challenge_seeds(split / "challenge_set.json")
     if set(seeds) != set(gt.pids.tolist()):
-        raise DataError(f"{split}: challenge_set.json and ground_truth.json list different pids")
+        only_cs = sorted(set(seeds) - set(gt.pids.tolist()))[:3]
+        only_gt = sorted(set(gt.pids.tolist()) - set(seeds))[:3]
+        raise DataError(
+            f"{split}: challenge_set.json and ground_truth.json list different pids (only in "
+            f"challenge_set.json: {only_cs}; only in ground_truth.json: {only_gt})"
+        )
     catalogue = load_track_artists(split / "track_artists.parquet")
     parsed = parse_submission(submission)
     report = None
@@ -272,6 +277,12 @@ def score_submission(
     )
     n = len(gt.pids)
     present = [pid in rows for pid in gt.pids.tolist()]
+    if rows and not any(present):  # scoring would print zeros for a submission to another split
+        raise DataError(
+            f"{submission}: none of the submission's {len(rows)} pids (e.g. "
+            f"{sorted(rows)[:3]}) are in the split {split} (e.g. {gt.pids[:3].tolist()}); "
+            "was it made for another split?"
+        )
     sub_rows = [rows[pid] for pid, ok in zip(gt.pids.tolist(), present, strict=True) if ok]
     lengths = np.array([len(r) for r in sub_rows], dtype=np.int64)
     # Hash the recommendations once, then look up only their distinct URIs.

@@ -133,6 +133,8 @@ def _target_pmf(
 
     avail: (n_bins,) candidates per length; lengths: (n_bins,) the lengths lo..hi.
     """
+    if avail.sum() == 0:  # no candidate left in the range: the caller fills or fails
+        return np.zeros(len(avail)), {"method": "none"}
     base = avail / avail.sum()  # (n_bins,)
     if cat.mean is None or cat.std is None:
         return base, {"method": "natural"}
@@ -266,15 +268,23 @@ def _select(
             mask[chosen] = False
             if mask.sum() < n - len(chosen):
                 raise fail(len(chosen) + int(mask.sum()), rejected)
-            extra, lost = _fill_fewest_lost(
-                np.flatnonzero(mask), n - len(chosen), corpus, counts, rng
-            )
+            rest = np.flatnonzero(mask)
+            rest_bins = lengths[rest] - cat.lo  # (n_rest,)
+            # the same length target over everything left in range, minus what is already taken
+            caps_all = got + np.bincount(rest_bins, minlength=len(bins))
+            pmf_all, _ = _target_pmf(caps_all, bins, cat)
+            quota = _water_fill(pmf_all, caps_all, n, u)
+            want = np.maximum(quota - got, 0)
+            while want.sum() > n - len(chosen):  # bins already above quota: trim the fullest
+                over = np.where(want > 0, got + want - quota, -(10**9))
+                want[int(np.argmax(over))] -= 1
+            extra, lost = _fill_fewest_lost(rest, rest_bins, want, corpus, counts, rng)
             chosen.extend(int(i) for i in extra)
             info["best_effort"] = {"filled": len(extra), "tracks_lost": lost}
             break
         want = _water_fill(pmf, caps, n, u) - got
         for b in np.flatnonzero(want > 0):
-            while want[b] > 0 and ptr[b] < ends[b]:
+            while want[b] > 0 and ptr[b] < ends[b] and len(chosen) < n:
                 i = int(cand[ptr[b]])
                 ptr[b] += 1
                 if not enforce or _try_take(i, corpus, counts):
@@ -290,33 +300,40 @@ def _select(
 
 def _fill_fewest_lost(
     cand: NDArray[np.int64],
-    need: int,
+    cand_bins: NDArray[np.int64],
+    want: NDArray[np.int64],
     corpus: Corpus,
     counts: NDArray[np.int64],
     rng: np.random.Generator,
 ) -> tuple[list[int], int]:
-    """Take `need` candidates, fewest training-track losses first (ties at random).
+    """Take `want[b]` candidates of each length bin b, fewest training-track losses first.
 
     A candidate's loss is the number of its distinct tracks that would no longer occur in
-    training if it became a test playlist. Returns the chosen indices and the total loss.
+    training if it became a test playlist (ties at random). Returns the chosen indices and the
+    total loss, recomputed as they are taken (earlier picks may share tracks).
     """
-    cand = cand[rng.permutation(len(cand))]
-    loss = np.empty(len(cand), dtype=np.int64)
-    for j, i in enumerate(cand):
-        u, m = np.unique(
+    perm = rng.permutation(len(cand))
+    cand, cand_bins = cand[perm], cand_bins[perm]
+
+    def tracks(i: int) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        return np.unique(
             corpus.track_ids[corpus.offsets[i] : corpus.offsets[i + 1]], return_counts=True
         )
-        loss[j] = int((counts[u] <= m).sum())
+
     chosen: list[int] = []
     total = 0
-    for j in np.argsort(loss, kind="stable")[:need]:
-        i = int(cand[j])
-        u, m = np.unique(
-            corpus.track_ids[corpus.offsets[i] : corpus.offsets[i + 1]], return_counts=True
-        )
-        total += int((counts[u] <= m).sum())  # recomputed: earlier picks may share tracks
-        counts[u] = np.maximum(counts[u] - m, 0)
-        chosen.append(i)
+    for b in np.flatnonzero(want > 0):
+        in_bin = cand[cand_bins == b]
+        loss = np.empty(len(in_bin), dtype=np.int64)
+        for j, i in enumerate(in_bin):
+            u, m = tracks(int(i))
+            loss[j] = int((counts[u] <= m).sum())
+        for j in np.argsort(loss, kind="stable")[: want[b]]:
+            i = int(in_bin[j])
+            u, m = tracks(i)
+            total += int((counts[u] <= m).sum())
+            counts[u] = np.maximum(counts[u] - m, 0)
+            chosen.append(i)
     return chosen, total
 
 

@@ -23,8 +23,8 @@ import datetime as dt
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -1009,6 +1009,12 @@ def _init_worker(seed: int, params: SynthParams) -> None:
     _WORKER = SyntheticMPD(seed, params)
 
 
+def _init_pool_worker(seed: int, params: SynthParams) -> None:
+    """A pool worker leaves Ctrl-C to the parent, which stops the pool (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(seed, params)
+
+
 def _write_one(task: tuple[str, int, int]) -> str:
     """Sample, render and atomically write one slice (runs in a worker or in-process)."""
     out_dir, index, n = task
@@ -1055,10 +1061,10 @@ def write_synthetic(
         paths = [_write_one(t) for t in tasks]
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(seed, params)
-        ) as pool:
-            paths = list(pool.map(_write_one, tasks))
+        # Pool, not ProcessPoolExecutor: leaving the block on Ctrl-C terminates the workers
+        # instead of waiting for every queued slice.
+        with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(seed, params)) as pool:
+            paths = pool.map(_write_one, tasks, chunksize=1)
     return [Path(p) for p in paths]
 
 

@@ -1,0 +1,160 @@
+"""`nox -s bench`: every stage of the harness at 10k and 100k playlists (1M with --full).
+
+Each stage runs in its own process (bench/stage.py) so that wall time and peak RSS are measured
+per stage, not estimated. Writes bench/results.json, bench/results.md and bench/scaling.png.
+All data is synthetic (harness.synthetic); the results say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent
+MODELS = ["popular", "title", "knn", "item_knn", "w2v", "sgns"]
+# Skip-gram epochs per corpus size, so that the 1M evaluate stays within the time budget
+# (one gensim epoch over the full MPD is ~10 min on 2 cores).
+EPOCHS = {10_000: 5, 100_000: 3, 1_000_000: 1}
+
+
+def _epochs(n: int) -> int:
+    return next((e for size, e in sorted(EPOCHS.items()) if n <= size), 1)
+
+
+def run_stage(stage: str, n: int, work: Path, extra: list[str]) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(ROOT / "stage.py"),
+        stage,
+        "--n",
+        str(n),
+        "--work",
+        str(work),
+        *extra,
+    ]
+    print("$", " ".join(cmd[1:]), flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return {"stage": stage, "n": n, "error": proc.stderr.strip().splitlines()[-1:]}
+    res: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    print(
+        f"  {res['stage']:<16} n={n:<8} {res['wall_s']:8.1f} s  {res['peak_rss_mb']:8.0f} MB",
+        flush=True,
+    )
+    return res
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"cores": os.cpu_count(), "platform": platform.platform()}
+    try:
+        info["ram_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    try:
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        info["gpu"] = None
+    return info
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    sizes = sorted({r["n"] for r in results})
+    stages = list(dict.fromkeys(r["stage"] for r in results))
+    by = {(r["stage"], r["n"]): r for r in results}
+    head = "| stage | " + " | ".join(f"{n:,} playlists: s / peak MB" for n in sizes) + " |"
+    lines = [head, "|---|" + "---|" * len(sizes)]
+    for st in stages:
+        cells = []
+        for n in sizes:
+            r = by.get((st, n))
+            if r is None:
+                cells.append("–")
+            elif "error" in r:
+                cells.append("error")
+            else:
+                cells.append(f"{r['wall_s']:.1f} / {r['peak_rss_mb']:.0f}")
+        lines.append(f"| {st} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in results if "error" not in r]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for st in dict.fromkeys(r["stage"] for r in ok):
+        rs = sorted((r for r in ok if r["stage"] == st), key=lambda r: r["n"])
+        xs = [r["n"] for r in rs]
+        a.plot(xs, [max(r["wall_s"], 1e-3) for r in rs], marker="o", label=st)
+        b.plot(xs, [r["peak_rss_mb"] for r in rs], marker="o", label=st)
+    for ax, title in ((a, "wall time (s)"), (b, "peak RSS (MB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("playlists (synthetic MPD)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    a.legend(fontsize=7, ncol=2)
+    fig.suptitle("mpd-harness scaling on synthetic data (2-core machine)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--full", action="store_true", help="also run the 1M-playlist corpus")
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--stages", default="synth,ingest,reload,split,models")
+    ap.add_argument("--work", type=Path, default=ROOT / "out")
+    ap.add_argument("--results", type=Path, default=ROOT / "results.json")
+    a = ap.parse_args()
+    sizes = a.sizes or ([10_000, 100_000] + ([1_000_000] if a.full else []))
+    stages = a.stages.split(",")
+    results: list[dict[str, Any]] = []
+    if a.results.exists():  # keep rows of sizes not re-run now
+        old = orjson.loads(a.results.read_bytes()).get("results", [])
+        results = [r for r in old if r["n"] not in sizes]
+    for n in sizes:
+        for st in ["synth", "ingest", "reload", "split"]:
+            if st in stages:
+                results.append(run_stage(st, n, a.work, []))
+        if "models" in stages:
+            for m in a.models.split(","):
+                extra = ["--model", m]
+                if m in ("w2v", "sgns"):
+                    extra += ["-p", f"epochs={_epochs(n)}"]
+                results.append(run_stage("model", n, a.work, extra))
+    doc = {
+        "data": "synthetic MPD (harness.synthetic)",
+        "date": dt.date.today().isoformat(),
+        "machine": machine(),
+        "results": results,
+    }
+    a.results.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    md = a.results.with_suffix(".md")
+    md.write_text(
+        f"Synthetic MPD; {doc['date']}; {doc['machine']['cores']} cores, "
+        f"{doc['machine'].get('ram_gb')} GB RAM, GPU: {doc['machine']['gpu']}\n\n"
+        + markdown(results)
+    )
+    plot(results, a.results.with_name("scaling.png"))
+    print(f"wrote {a.results}, {md}, {a.results.with_name('scaling.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

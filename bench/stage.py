@@ -1,0 +1,155 @@
+"""One benchmark stage in its own process, so that its peak RSS is its own.
+
+Usage: python bench/stage.py STAGE --n N --work DIR [--model NAME] [-p key=value ...]
+Prints one JSON line: {"stage", "n", "wall_s", "peak_rss_mb", ...extras}.
+Stages: synth, ingest, reload, split, model, score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _paths(work: Path, n: int) -> dict[str, Path]:
+    base = work / f"n{n}"
+    return {
+        "data": base / "mpd",
+        "cache": base / "cache",
+        "split": base / "split",
+        "runs": base / "runs",
+    }
+
+
+def stage_synth(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
+    from harness.synthetic import write_synthetic
+
+    if p["data"].exists():
+        shutil.rmtree(p["data"])
+    files = write_synthetic(p["data"], n, seed)
+    return {"files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+
+
+def stage_ingest(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
+    from harness.data import load_corpus
+
+    if p["cache"].exists():
+        shutil.rmtree(p["cache"])
+    size = sum(f.stat().st_size for f in p["data"].glob("mpd.slice.*.json"))
+    t = time.perf_counter()
+    c = load_corpus(p["data"], cache_dir=p["cache"])
+    dt = time.perf_counter() - t
+    return {
+        "mb_per_s": size / 1e6 / dt,
+        "playlists_per_s": c.n_playlists / dt,
+        "tracks": c.n_tracks,
+    }
+
+
+def stage_reload(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
+    from harness.data import load_corpus
+
+    c = load_corpus(p["data"], cache_dir=p["cache"])
+    return {"tracks": c.n_tracks, "occurrences": len(c.track_ids)}
+
+
+def stage_split(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
+    from harness.data import load_corpus
+    from harness.split import make_split, write_split
+
+    c = load_corpus(p["data"], cache_dir=p["cache"])
+    t = time.perf_counter()
+    s = make_split(c, seed=seed)
+    write_split(s, c, p["split"])
+    return {"split_only_s": time.perf_counter() - t, "test_playlists": len(s.test_idx)}
+
+
+def stage_model(
+    p: dict[str, Path], n: int, seed: int, model: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    import numpy as np
+
+    from harness.data import load_corpus
+    from harness.metrics import compute_metrics
+    from harness.split import load_split, train_set
+    from models import get_model
+
+    c = load_corpus(p["data"], cache_dir=p["cache"])
+    s = load_split(p["split"], c)
+    train = train_set(c, s)
+    m = get_model(model, **params)
+    t = time.perf_counter()
+    m.fit(train)
+    fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    recs = m.recommend(s.queries, k=500)
+    rec_s = time.perf_counter() - t
+    rec_art = np.where(recs >= 0, c.track_artist[np.maximum(recs, 0)], -1)
+    gt_art = c.track_artist[s.holdout_ids]
+    t = time.perf_counter()
+    vals = compute_metrics(recs, s.holdout_offsets, s.holdout_ids, gt_art, rec_art)
+    score_s = time.perf_counter() - t
+    out: dict[str, Any] = {
+        "model": model,
+        "params": params,
+        "fit_s": fit_s,
+        "recommend_s": rec_s,
+        "queries": len(s.queries),
+        "score_s": score_s,
+        "r_precision": float(vals["r_precision"].mean()),
+        "ndcg": float(vals["ndcg"].mean()),
+    }
+    info = getattr(m, "fit_info_", None)
+    if isinstance(info, dict):
+        out["fit_info"] = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["synth", "ingest", "reload", "split", "model"])
+    ap.add_argument("--n", type=int, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model")
+    ap.add_argument("-p", action="append", default=[], metavar="KEY=VALUE")
+    a = ap.parse_args()
+    paths = _paths(a.work, a.n)
+    t0 = time.perf_counter()
+    if a.stage == "model":
+        params = {}
+        for kv in a.p:
+            k, _, v = kv.partition("=")
+            try:
+                params[k] = ast.literal_eval(v)
+            except (ValueError, SyntaxError):
+                params[k] = v
+        extra = stage_model(paths, a.n, a.seed, a.model, params)
+    else:
+        extra = globals()[f"stage_{a.stage}"](paths, a.n, a.seed)
+    res = {
+        "stage": a.stage if a.stage != "model" else f"model:{a.model}",
+        "n": a.n,
+        "wall_s": time.perf_counter() - t0,
+        "peak_rss_mb": _peak_rss_mb(),
+        **extra,
+    }
+    print(orjson.dumps(res).decode())
+
+
+if __name__ == "__main__":
+    main()

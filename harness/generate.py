@@ -1,0 +1,350 @@
+"""Continue a playlist with a model of a run: `mpd-harness generate`, printed as a Rich table.
+
+Runs keep recommendations, not fitted models (nothing is pickled), so the model is REFITTED here
+from its run manifest's hyperparameters on the run's own training data: the corpus recorded in
+`run.json` (its fingerprint is checked) minus the run's test playlists (the split is loaded and
+verified; a challenge-set run trains on the whole corpus). For a deterministic model of a split
+run, the refit is checked against the stored `recs.npz` on a few test playlists and the result
+is printed.
+
+Continuation is iterative: at each step the model is asked for the next tracks of the playlist
+so far (title + seeds + every track chosen before; a chosen track is thus a seed of the next step
+and never repeated). Without `--sample` the top track is taken; with `--sample` one of the top M
+(`--top`) is drawn with probability softmax(-ln(rank) / T), i.e. proportional to rank^(-1/T)
+(T = `--temperature`: T -> 0 is the top item, large T is uniform over the top M), from
+`np.random.default_rng(--seed)`. As in the runner, seedless steps of a model whose `cold_start`
+is "title" go to the title baseline, and empty slots are backfilled with popular tracks.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rich.console import Console
+from rich.table import Table
+
+from harness.atomic import read_json
+from harness.errors import HarnessError, UsageError
+from models.base import IntArray, Queries, Recommender, TrainSet
+
+if TYPE_CHECKING:
+    from harness.corpus import Corpus
+
+DEFAULT_LENGTH = 20
+DEFAULT_TOP = 50
+DEFAULT_TEMPERATURE = 1.0
+CHECK_QUERIES = 20  # stored test playlists the refit is compared on
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+@dataclass
+class Fitted:
+    """A model refitted on a run's training data, with what generation needs around it."""
+
+    name: str
+    model: Recommender
+    corpus: Corpus
+    train: TrainSet
+    ranking: IntArray  # training tracks, most popular first (backfill)
+    run: dict[str, Any]
+    split: Any  # harness.split.Split, or None for a challenge-set run
+    _title: Recommender | None = None
+
+    def title_model(self) -> Recommender:
+        """The shared cold-start baseline (fitted on first use), as in the runner."""
+        if self._title is None:
+            from models.title import TitleRecommender
+
+            self._title = TitleRecommender().fit(self.train)
+        return self._title
+
+
+def _run_files(run_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run.json, the model's manifest.json) of `run_dir`; errors list the models it holds."""
+    run_file = run_dir / "run.json"
+    if not run_file.is_file():
+        raise UsageError(f"{run_file}: not found; is {run_dir} a folder written by evaluate?")
+    manifest_file = run_dir / name / "manifest.json"
+    if not manifest_file.is_file():
+        have = sorted(
+            p.name
+            for p in run_dir.iterdir()
+            if (p / "manifest.json").is_file() and p.name != "split"
+        )
+        there = ", ".join(have) or "none"
+        raise UsageError(f"--model {name}: no complete run in {run_dir}; models there: {there}")
+    return read_json(run_file), read_json(manifest_file)
+
+
+def refit(
+    run_dir: str | Path, name: str, *, cache_dir: Path | None = None, console: Console | None = None
+) -> Fitted:
+    """Load the run's corpus and split, and fit model `name` with its stored hyperparameters."""
+    from harness.data import load_corpus
+    from harness.report import resolve_split_dir
+    from harness.runner import build_model, whole_train_set
+    from harness.split import load_split, train_set
+    from models.popular import popularity_ranking
+
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    run, manifest = _run_files(run_dir, name)
+    for what in ("data", "split"):
+        if manifest.get(what, {}).get("fingerprint") != run.get(what, {}).get("fingerprint"):
+            raise HarnessError(
+                f"{run_dir / name / 'manifest.json'}: made on other {what} than "
+                f"{run_dir / 'run.json'}"
+            )
+    data_path = Path(str(run["data"]["path"]))
+    if not data_path.exists():
+        raise HarnessError(
+            f"data {data_path} of run {run_dir} not found (paths in run.json are relative to the "
+            "folder evaluate ran in; run from there)"
+        )
+    corpus = load_corpus(data_path, cache_dir=cache_dir)
+    fp = corpus.source.get("fingerprint")
+    if fp != run["data"].get("fingerprint"):
+        raise HarnessError(
+            f"{data_path}: corpus fingerprint {fp} differs from the run's "
+            f"{run['data'].get('fingerprint')}: the data changed since the run"
+        )
+    split = None
+    if run.get("mode") == "split":
+        split = load_split(resolve_split_dir(run_dir, run["split"]), corpus)
+        train = train_set(corpus, split)
+    else:
+        train = whole_train_set(corpus)
+    model = build_model(name, dict(manifest.get("params", {})))
+    console.print(
+        f"refitting {name} on {train.n_playlists:,} training playlists with the run's "
+        "hyperparameters (runs store recommendations, not fitted models)",
+        highlight=False,
+    )
+    model.fit(train)
+    return Fitted(name, model, corpus, train, popularity_ranking(train), run, split)
+
+
+def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[int, int]:
+    """(identical rows, rows compared): the refit's top-k vs `recs.npz` on seeded test queries.
+
+    Only queries with seeds are compared, so the model itself (not the title baseline) answers.
+    """
+    from harness.runner import backfill, check_recs, read_recs
+
+    if fitted.split is None:
+        return (0, 0)
+    pids, stored, _ = read_recs(run_dir / fitted.name / "recs.npz")
+    q = fitted.split.queries
+    idx = np.flatnonzero(q.n_seeds > 0)[:n]
+    row_of = {int(p): i for i, p in enumerate(pids.tolist())}
+    if not len(idx) or any(int(q.pids[i]) not in row_of for i in idx):
+        raise HarnessError(f"{run_dir / fitted.name / 'recs.npz'}: pids differ from the split")
+    sub = q.subset(idx)
+    k = stored.shape[1]
+    recs = check_recs(fitted.model.recommend(sub, k), sub, fitted.train.n_tracks, k, fitted.name)
+    recs, _ = backfill(recs, sub, fitted.ranking, k)
+    want = stored[[row_of[int(p)] for p in sub.pids]]  # (len(idx), k)
+    same = int(np.all(recs == want, axis=1).sum())
+    return (same, len(idx))
+
+
+# ---------------------------------------------------------------------------- generation
+
+
+def one_query(seeds: list[int], title: str | None) -> Queries:
+    """A single query: the playlist so far (seeds at positions 0..) and its normalised title."""
+    ids = np.array(seeds, dtype=np.int32)  # (n_seeds,)
+    return Queries(
+        pids=np.zeros(1, dtype=np.int64),
+        seed_offsets=np.array([0, len(ids)], dtype=np.int64),
+        seed_ids=ids,
+        seed_pos=np.arange(len(ids), dtype=np.int32),
+        titles=np.array([title], dtype=object),
+        categories=np.zeros(1, dtype=np.int8),
+    )
+
+
+def rank_probabilities(m: int, temperature: float) -> NDArray[np.float64]:
+    """(m,) softmax(-ln(rank) / T) over ranks 1..m, i.e. proportional to rank^(-1/T)."""
+    logits = -np.log(np.arange(1, m + 1, dtype=np.float64)) / temperature  # (m,)
+    p = np.exp(logits - logits.max())
+    return p / p.sum()
+
+
+@dataclass
+class Step:
+    """One generated position: the track id and how it was chosen."""
+
+    track_id: int
+    rank: int  # 1-based rank of the choice in the model's list at that step
+    probability: float | None  # its sampling probability (None: top item taken)
+    via_title: bool  # answered by the title baseline (seedless step of a "title" model)
+
+
+def continue_playlist(
+    fitted: Fitted,
+    seeds: list[int],
+    title: str | None,
+    length: int,
+    *,
+    sample: bool = False,
+    top: int = DEFAULT_TOP,
+    temperature: float = DEFAULT_TEMPERATURE,
+    seed: int = 0,
+) -> list[Step]:
+    """`length` more tracks after `seeds`, chosen one at a time (see the module docstring)."""
+    from harness.runner import backfill, check_recs
+
+    if not seeds and title is None:
+        raise UsageError("give --seed-track or --title: the model needs something to continue")
+    if sample and (top < 1 or not temperature > 0):
+        raise UsageError(f"--top {top} must be >= 1 and --temperature {temperature} > 0")
+    rng = np.random.default_rng(seed)
+    k = top if sample else 1
+    playlist = list(seeds)
+    steps: list[Step] = []
+    for _ in range(length):
+        q = one_query(playlist, title)
+        via_title = not playlist and fitted.model.cold_start == "title"
+        who = fitted.title_model() if via_title else fitted.model
+        label = f"{fitted.name} (via title baseline)" if via_title else fitted.name
+        raw = check_recs(who.recommend(q, k), q, fitted.train.n_tracks, k, label)
+        row = backfill(raw, q, fitted.ranking, k)[0][0]  # (k,)
+        if sample:
+            p = rank_probabilities(k, temperature)
+            j = int(rng.choice(k, p=p))
+            steps.append(Step(int(row[j]), j + 1, float(p[j]), via_title))
+        else:
+            steps.append(Step(int(row[0]), 1, None, via_title))
+        playlist.append(steps[-1].track_id)
+    return steps
+
+
+def seed_ids(corpus: Corpus, uris: list[str]) -> list[int]:
+    """Track ids of seed URIs; an unknown URI is an error naming it."""
+    index = corpus.track_index
+    missing = [u for u in uris if u not in index]
+    if missing:
+        raise UsageError(f"--seed-track {missing[0]}: not a track of the run's corpus")
+    return [index[u] for u in uris]
+
+
+def playlist_table(
+    corpus: Corpus, seeds: list[int], steps: list[Step], title: str | None, caption: str
+) -> Table:
+    """Seeds then generated tracks: position, track, artist, album, how chosen (pure)."""
+    heading = f"“{title}”" if title else "untitled playlist"
+    table = Table(title=f"{heading} continued", caption=caption)
+    for col in ("#", "track", "artist", "album", "chosen"):
+        table.add_column(col, justify="right" if col == "#" else "left")
+
+    def add(pos: int, t: int, how: str) -> None:
+        artist = corpus.artist_names[corpus.track_artist[t]]
+        album = corpus.album_names[corpus.track_album[t]]
+        table.add_row(str(pos), str(corpus.track_names[t]), str(artist), str(album), how)
+
+    for i, t in enumerate(seeds):
+        add(i + 1, t, "seed")
+    for i, s in enumerate(steps):
+        how = "top" if s.probability is None else f"rank {s.rank} (p={s.probability:.3f})"
+        add(len(seeds) + i + 1, s.track_id, how + (" · title baseline" if s.via_title else ""))
+    return table
+
+
+# ---------------------------------------------------------------------------- command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="NAME", help="a model of the run")
+    parser.add_argument(
+        "--run", required=True, type=Path, metavar="RUN_DIR", help="folder written by evaluate"
+    )
+    parser.add_argument(
+        "--seed-track",
+        dest="seed_tracks",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="URI",
+        help="seed track URIs in playlist order (repeatable)",
+    )
+    parser.add_argument("--title", metavar="TEXT", help="playlist title (normalised like the MPD)")
+    parser.add_argument(
+        "--length",
+        type=int,
+        default=DEFAULT_LENGTH,
+        metavar="N",
+        help=f"tracks to add (default {DEFAULT_LENGTH})",
+    )
+    parser.add_argument(
+        "--sample", action="store_true", help="draw from the top M instead of taking the top item"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=DEFAULT_TEMPERATURE,
+        metavar="T",
+        help=f"sampling: p ∝ rank^(-1/T) (default {DEFAULT_TEMPERATURE})",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=DEFAULT_TOP,
+        metavar="M",
+        help=f"sampling: candidates per step (default {DEFAULT_TOP})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="corpus cache folder")
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip comparing the refit with the stored run"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.corpus import normalize_name
+
+    if args.length < 1:
+        raise UsageError(f"--length {args.length}: must be at least 1")
+    if not args.seed_tracks and args.title is None:
+        raise UsageError("give --seed-track URI ... or --title TEXT (or both)")
+    title = normalize_name(args.title) if args.title is not None else None
+    if title == "":
+        raise UsageError(f"--title {args.title!r}: empty after normalisation")
+    err = Console(stderr=True)
+    run_dir = Path(args.run)
+    fitted = refit(run_dir, args.model, cache_dir=args.cache_dir, console=err)
+    seeds = seed_ids(fitted.corpus, list(args.seed_tracks))
+    if not args.no_check and fitted.split is not None and fitted.model.deterministic:
+        same, n = check_refit(fitted, run_dir)
+        verdict = "matches" if same == n else "DIFFERS from"
+        err.print(
+            f"refit check: {verdict} the stored recommendations on {same}/{n} test playlists",
+            highlight=False,
+        )
+    steps = continue_playlist(
+        fitted,
+        seeds,
+        title,
+        args.length,
+        sample=args.sample,
+        top=args.top,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
+    how = (
+        f"sampled from the top {args.top}, p ∝ rank^(-1/{args.temperature:g}), seed {args.seed}"
+        if args.sample
+        else "top track at each step"
+    )
+    data = fitted.run.get("data", {})
+    what = "synthetic data" if data.get("synthetic") else "MPD"
+    caption = f"{args.model} refitted on {what} {data.get('name')}; {how}; one track per step"
+    Console().print(playlist_table(fitted.corpus, seeds, steps, title, caption))
+    return 0
