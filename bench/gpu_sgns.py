@@ -143,7 +143,9 @@ def cuda_checks() -> dict[str, Any]:
     offsets = np.zeros(201, dtype=np.int64)
     np.cumsum([12] * 200, out=offsets[1:])
     train = train_set(offsets, np.concatenate(pls).astype(np.int32), 20)
-    m = SGNSRecommender(dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24)
+    m = SGNSRecommender(
+        dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24, min_count=1
+    )
     m.fit(train)
     sims = m.vectors_ @ m.vectors_.T  # (20, 20)
     np.fill_diagonal(sims, -np.inf)
@@ -232,6 +234,7 @@ def main() -> int:
     res["runs"] = []
     for lr in [float(x) for x in args.lrs.split(",")]:
         kw: dict[str, Any] = {"dim": args.dim, "epochs": args.epochs, "device": args.device}
+        kw.update(window=5, min_count=1)  # every track trained, as in the full-MPD target
         kw.update(lr=lr, threads=args.threads)
         if args.batch_tokens:
             kw["batch_tokens"] = args.batch_tokens

@@ -105,7 +105,7 @@ class W2VRecommender(Recommender):
         ns_exponent: float = -0.5,
         sample: float = 1e-3,
         epochs: int = 20,
-        min_count: int = 20,
+        min_count: int = 50,
         candidate_min_count: int = 0,
         workers: int = 1,
         seed: int = 0,

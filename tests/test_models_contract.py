@@ -20,7 +20,16 @@ from models import MODELS, Queries, Recommender, TrainSet, get_model
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     # no subsampling: on a 30-track vocabulary it would drop most of the tiny corpus
     "w2v": {"epochs": 30, "dim": 16, "sample": 0.0, "workers": 1, "min_count": 1, "seed": 0},
-    "sgns": {"epochs": 30, "dim": 16, "sample": 0.0, "device": "cpu", "threads": 1, "seed": 0},
+    "sgns": {
+        "epochs": 30,
+        "dim": 16,
+        "sample": 0.0,
+        "min_count": 1,
+        "window": 5,
+        "device": "cpu",
+        "threads": 1,
+        "seed": 0,
+    },
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
 }

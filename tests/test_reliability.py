@@ -961,7 +961,7 @@ def test_the_static_check_passes_safe_code() -> None:
 
 DETERMINISM_PARAMS = [
     "-p", "w2v.epochs=2", "-p", "w2v.min_count=1", "-p", "w2v.workers=1",
-    "-p", "sgns.epochs=1", "-p", "sgns.device='cpu'", "-p", "sgns.threads=1",
+    "-p", "sgns.epochs=1", "-p", "sgns.min_count=1", "-p", "sgns.device='cpu'", "-p", "sgns.threads=1",
 ]  # fmt: skip
 
 

@@ -142,7 +142,9 @@ def test_loss_falls_and_two_clusters_separate() -> None:
     train = two_clusters()
     # 20 tracks: with big batches every row would get ~100 summed gradients per step; small
     # batches (2 playlists) keep the steps sequential-like (see docs/sgns.md)
-    m = SGNSRecommender(dim=16, window=3, epochs=5, seed=0, threads=1, sample=0, batch_tokens=24)
+    m = SGNSRecommender(
+        dim=16, window=3, epochs=5, seed=0, threads=1, sample=0, batch_tokens=24, min_count=1
+    )
     m.fit(train)
     losses = m.fit_info_["loss_per_pair"]
     assert losses[-1] < losses[0]
@@ -161,7 +163,14 @@ def test_loss_falls_and_two_clusters_separate() -> None:
 
 def test_deterministic_on_cpu_for_a_seed() -> None:
     train = two_clusters(n_playlists=60)
-    kw: dict[str, Any] = {"dim": 8, "window": 2, "epochs": 2, "threads": 1, "device": "cpu"}
+    kw: dict[str, Any] = {
+        "dim": 8,
+        "window": 2,
+        "epochs": 2,
+        "threads": 1,
+        "device": "cpu",
+        "min_count": 1,
+    }
     a = SGNSRecommender(seed=3, **kw).fit(train).vectors_
     b = SGNSRecommender(seed=3, **kw).fit(train).vectors_
     c = SGNSRecommender(seed=4, **kw).fit(train).vectors_
@@ -188,18 +197,20 @@ def test_min_count_rows_are_zero_and_recommend_skips_them() -> None:
 
 
 def test_whole_playlist_window_trains() -> None:
-    m = SGNSRecommender(dim=8, window=0, epochs=2, threads=1, sample=0).fit(two_clusters(40))
+    m = SGNSRecommender(dim=8, window=0, epochs=2, threads=1, sample=0, min_count=1).fit(
+        two_clusters(40)
+    )
     assert m.fit_info_["final_loss"] is not None and np.isfinite(m.vectors_).all()
 
 
 def test_softmax_trains_small_and_refuses_large() -> None:
-    m = SGNSRecommender(dim=8, window=2, epochs=3, loss="softmax", threads=1, sample=0)
+    m = SGNSRecommender(dim=8, window=2, epochs=3, loss="softmax", threads=1, sample=0, min_count=1)
     m.fit(two_clusters(60))
     assert m.fit_info_["loss_per_pair"][-1] < m.fit_info_["loss_per_pair"][0]
     n = SOFTMAX_MAX_TRACKS + 1
     big = make_train([list(range(n))], n_tracks=n)
     with pytest.raises(UsageError, match="SOFTMAX_MAX_TRACKS"):
-        SGNSRecommender(loss="softmax").fit(big)
+        SGNSRecommender(loss="softmax", min_count=1).fit(big)
 
 
 def test_subsampling_and_negative_distribution() -> None:
@@ -236,7 +247,9 @@ def test_cuda_gradients_match_cpu() -> None:
 @pytest.mark.cuda
 @cuda
 def test_cuda_two_clusters_separate() -> None:
-    m = SGNSRecommender(dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24)
+    m = SGNSRecommender(
+        dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24, min_count=1
+    )
     m.fit(two_clusters())
     v = m.vectors_
     sims = v @ v.T
