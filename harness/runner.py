@@ -732,7 +732,8 @@ def evaluate_model(
         "rss_note": RSS_NOTE,
         "stages": stages,
         "fit_info": jsonable(getattr(model, "fit_info_", None)),
-        "deterministic": bool(model.deterministic),
+        # the effective value for the settings used, where the model knows it
+        "deterministic": bool(getattr(model, "deterministic_", model.deterministic)),
         "determinism_note": model.determinism_note,
         "cold_start": model.cold_start,
         "title_routed": int(routed.sum()),

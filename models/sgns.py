@@ -431,6 +431,8 @@ class SGNSRecommender(Recommender):
             raise UsageError(f"sgns: training diverged (non-finite vectors); lower lr={self.lr}")
         self.vectors_ = vectors
         self.device_ = str(dev)
+        # CUDA index_add_ uses atomics: repeatable on CPU only
+        self.deterministic_ = dev.type == "cpu"
         self.fit_info_: dict[str, Any] = {
             "device": str(dev),
             "threads": torch.get_num_threads() if dev.type == "cpu" else None,

@@ -228,6 +228,8 @@ class W2VRecommender(Recommender):
         vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, dim)
         vectors[keys] = normalize_rows(model.wv.vectors)
         self.vectors_ = vectors
+        # several gensim worker threads update the vectors Hogwild-style: not repeatable
+        self.deterministic_ = self.workers == 1
         self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
         self.fit_info_: dict[str, Any] = {
             "pythonhashseed": os.environ.get("PYTHONHASHSEED"),

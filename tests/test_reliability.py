@@ -1005,12 +1005,6 @@ def test_atomic_dir_gets_the_permissions_of_a_plain_mkdir(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in models/w2v.py + harness/runner.py: the manifest's `deterministic` is the class "
-    "attribute, True even with w2v.workers>1 (Hogwild threads, not repeatable); it should "
-    "describe the settings actually used",
-)
 def test_manifest_says_a_multithreaded_w2v_run_is_not_deterministic(
     base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
