@@ -130,7 +130,33 @@ def build(run_dir: Path) -> Leaderboard:
         ranking = borda({e["name"]: e["overall"] for e in board.models})
         board.borda = {name: (int(points), int(rank)) for name, points, rank in ranking}
         board.models.sort(key=lambda e: (board.borda[e["name"]][1], e["name"]))
+        _add_confidence(board, run_dir)
     return board
+
+
+def _add_confidence(board: Leaderboard, run_dir: Path) -> None:
+    """Per model, the 95% bootstrap CI of each metric and a paired test against the best.
+
+    From the per-playlist values (harness.report.confidence_table: seeded bootstrap, Wilcoxon
+    signed-rank, Holm correction across models); stored under "ci" in leaderboard.json.
+    """
+    from harness.report import confidence_table
+
+    table = confidence_table(run_dir, models=[e["name"] for e in board.models])["models"]
+    keep = ("mean", "lo", "hi", "best", "p", "p_holm", "significant")
+    for e in board.models:
+        cells = table.get(e["name"], {}).get("overall", {})
+        e["ci"] = {m: {k: c[k] for k in keep if k in c} for m, c in cells.items()}
+
+
+def _vs_best(e: dict[str, Any]) -> str:
+    """R-precision against the best model: best, ≈ (not significant) or lower (significant)."""
+    c = e.get("ci", {}).get("r_precision")
+    if not c:
+        return ""
+    if c.get("best") == e["name"]:
+        return "best"
+    return f"{'lower' if c['significant'] else '≈ best'} (p={c['p_holm']:.2g})"
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -176,7 +202,7 @@ def _fmt(metric: str, v: float) -> str:
 def _rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
     """Header and cells (text, is_best) of the overall table, shared by Rich and Markdown."""
     header = ["Borda", "model", *(label for _, label, _ in RANKED)]
-    header += ["fit s", "rec s", "peak MB", "seedless"]
+    header += ["R-prec 95% CI", "vs best", "fit s", "rec s", "peak MB", "seedless"]
     best = {
         metric: _best([e["overall"][metric] for e in board.models], higher)
         for metric, _, higher in RANKED
@@ -190,7 +216,10 @@ def _rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
             (_fmt(metric, e["overall"][metric]), e["overall"][metric] == best[metric])
             for metric, _, _ in RANKED
         ]
+        ci = e.get("ci", {}).get("r_precision", {})
         row += [
+            (f"[{ci['lo']:.4f}, {ci['hi']:.4f}]" if ci else "", False),
+            (_vs_best(e), False),
             (f"{e['fit_s']:.1f}", False),
             (f"{e['recommend_s']:.1f}", False),
             (f"{e['peak_rss_mb']:,.0f}", False),

@@ -92,7 +92,10 @@ def test_build_uses_only_matching_complete_runs(run: Path) -> None:
         "recommend_s",
         "peak_rss_mb",
         "submission",
+        "ci",
     }
+    assert good["ci"]["r_precision"]["lo"] <= good["overall"]["r_precision"]
+    assert good["ci"]["r_precision"]["hi"] >= good["overall"]["r_precision"]
     # 18 of 20 playlists at 0.5, category 1 at 0
     assert good["overall"]["r_precision"] == pytest.approx(0.45)
     assert good["overall"]["ndcg"] == pytest.approx(0.6)
