@@ -128,31 +128,38 @@ def main() -> int:
     if a.results.exists():  # keep rows of sizes not re-run now
         old = orjson.loads(a.results.read_bytes()).get("results", [])
         results = [r for r in old if r["n"] not in sizes]
+
+    def save() -> None:  # after every stage, so an interrupted benchmark keeps its rows
+        doc = {
+            "data": "synthetic MPD (harness.synthetic)",
+            "date": dt.date.today().isoformat(),
+            "machine": machine(),
+            "results": results,
+        }
+        a.results.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        md = a.results.with_suffix(".md")
+        md.write_text(
+            f"Synthetic MPD; {doc['date']}; {doc['machine']['cores']} cores, "
+            f"{doc['machine'].get('ram_gb')} GB RAM, GPU: {doc['machine']['gpu']}\n\n"
+            + markdown(results)
+        )
+        plot(results, a.results.with_name("scaling.png"))
+
     for n in sizes:
         for st in ["synth", "ingest", "reload", "split"]:
             if st in stages:
                 results.append(run_stage(st, n, a.work, []))
+                save()
         if "models" in stages:
             for m in a.models.split(","):
                 extra = ["--model", m]
                 if m in ("w2v", "sgns"):
                     extra += ["-p", f"epochs={_epochs(n)}"]
                 results.append(run_stage("model", n, a.work, extra))
-    doc = {
-        "data": "synthetic MPD (harness.synthetic)",
-        "date": dt.date.today().isoformat(),
-        "machine": machine(),
-        "results": results,
-    }
-    a.results.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    md = a.results.with_suffix(".md")
-    md.write_text(
-        f"Synthetic MPD; {doc['date']}; {doc['machine']['cores']} cores, "
-        f"{doc['machine'].get('ram_gb')} GB RAM, GPU: {doc['machine']['gpu']}\n\n"
-        + markdown(results)
+                save()
+    print(
+        f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"
     )
-    plot(results, a.results.with_name("scaling.png"))
-    print(f"wrote {a.results}, {md}, {a.results.with_name('scaling.png')}")
     return 0
 
 
