@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -63,7 +64,7 @@ class Leaderboard:
 # ---------------------------------------------------------------------------- building
 
 
-def _model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+def model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     """(folder, manifest) of every complete model run (the split folder's manifest is not one)."""
     out = []
     for d in sorted(p for p in run_dir.iterdir() if (p / "manifest.json").is_file()):
@@ -73,9 +74,16 @@ def _model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     return out
 
 
+def read_metrics(path: Path) -> dict[str, NDArray[Any]]:
+    """The columns of a metrics.parquet (pyarrow only: no model code is imported)."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path)
+    return {c: t.column(c).to_numpy() for c in t.column_names}
+
+
 def build(run_dir: Path) -> Leaderboard:
     """Aggregate every complete model run of `run_dir` that matches its data and split."""
-    from harness.runner import read_metrics
     from harness.scoring import aggregate, borda
 
     run_dir = Path(run_dir)
@@ -87,7 +95,7 @@ def build(run_dir: Path) -> Leaderboard:
         raise UsageError(f"{run_dir}: a challenge-set run has no ground truth, so no leaderboard")
     data, split = run["data"], run["split"]
     board = Leaderboard(data=data, split=split, models=[])
-    for d, m in _model_runs(run_dir):
+    for d, m in model_runs(run_dir):
         if m.get("mode") != "split":
             board.skipped.append(f"{d.name} (a challenge-set run)")
             continue

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import atomic_open, atomic_path, read_json
 from harness.errors import HarnessError, UsageError
+from harness.leaderboard import model_runs, read_metrics
 from harness.metrics import HIGHER_IS_BETTER, METRICS
 from harness.significance import bootstrap_ci, compare_to_best
 
@@ -153,24 +154,6 @@ def _align(
     return out
 
 
-def read_metrics(path: Path) -> dict[str, NDArray[Any]]:
-    """The columns of a metrics.parquet (pyarrow only: no model code is imported)."""
-    import pyarrow.parquet as pq
-
-    t = pq.read_table(path)
-    return {c: t.column(c).to_numpy() for c in t.column_names}
-
-
-def _model_dirs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """(folder, manifest) of every complete model run of `run_dir` (the split's is not one)."""
-    out = []
-    for d in sorted(p for p in run_dir.iterdir() if (p / "manifest.json").is_file()):
-        m = read_json(d / "manifest.json")
-        if isinstance(m, dict) and "model" in m and "key" in m:
-            out.append((d, m))
-    return out
-
-
 def load_run_metrics(
     run_dir: str | Path, models: Iterable[str] | None = None
 ) -> dict[str, dict[str, NDArray[Any]]]:
@@ -188,7 +171,7 @@ def load_run_metrics(
     data_fp = run.get("data", {}).get("fingerprint")
     split_fp = run.get("split", {}).get("fingerprint")
     found: dict[str, dict[str, NDArray[Any]]] = {}
-    for d, m in _model_dirs(run_dir):
+    for d, m in model_runs(run_dir):
         same = (
             m.get("mode") == "split"
             and m.get("data", {}).get("fingerprint") == data_fp

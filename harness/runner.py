@@ -41,6 +41,7 @@ from rich.progress import (
 
 from harness.atomic import atomic_dir, atomic_open, atomic_path, read_json, write_json
 from harness.errors import HarnessError, UsageError
+from harness.leaderboard import read_metrics
 from harness.manifest import RssSampler, fingerprint, jsonable, machine, ru_maxrss_mb, versions
 from models.base import IntArray, Queries, Recommender, TrainSet
 
@@ -638,11 +639,6 @@ def write_metrics(
     cols.update({m: np.asarray(v, dtype=np.float64) for m, v in values.items()})
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(cols), tmp)
-
-
-def read_metrics(path: Path) -> dict[str, NDArray[Any]]:
-    t = pq.read_table(path)
-    return {c: t.column(c).to_numpy() for c in t.column_names}
 
 
 def write_and_verify_submission(

@@ -355,6 +355,7 @@ LEADERBOARD_ENTRY = {
     "recommend_s",
     "peak_rss_mb",
     "submission",
+    "ci",  # 95% bootstrap CIs and the paired test vs the best (issue 12)
 }
 OVERALL = {"r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks", "n", "missing"}
 
