@@ -82,6 +82,18 @@ def read_metrics(path: Path) -> dict[str, NDArray[Any]]:
     return {c: t.column(c).to_numpy() for c in t.column_names}
 
 
+def model_metrics(model_dir: Path) -> dict[str, NDArray[Any]]:
+    """The per-playlist metrics of a complete model run, with every column checked present."""
+    path = model_dir / "metrics.parquet"
+    if not path.is_file():
+        raise HarnessError(f"{path}: missing although {model_dir / 'manifest.json'} exists")
+    cols = read_metrics(path)
+    absent = [c for c in ("pid", "category", *METRIC_NAMES) if c not in cols]
+    if absent:
+        raise HarnessError(f"{path}: missing column(s) {', '.join(absent)}")
+    return cols
+
+
 def build(run_dir: Path) -> Leaderboard:
     """Aggregate every complete model run of `run_dir` that matches its data and split."""
     from harness.scoring import aggregate, borda
@@ -106,12 +118,7 @@ def build(run_dir: Path) -> Leaderboard:
             board.skipped.append(f"{d.name} (another split)")
             continue
         metrics_path = d / "metrics.parquet"
-        if not metrics_path.is_file():
-            raise HarnessError(f"{metrics_path}: missing although {d / 'manifest.json'} exists")
-        cols = read_metrics(metrics_path)
-        absent = [c for c in ("pid", "category", *METRIC_NAMES) if c not in cols]
-        if absent:
-            raise HarnessError(f"{metrics_path}: missing column(s) {', '.join(absent)}")
+        cols = model_metrics(d)
         if len(cols["pid"]) != split.get("n_queries"):
             raise HarnessError(
                 f"{metrics_path}: {len(cols['pid'])} playlists, the split has {split['n_queries']}"

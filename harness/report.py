@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import atomic_open, atomic_path, read_json
 from harness.errors import HarnessError, UsageError
-from harness.leaderboard import model_runs, read_metrics
+from harness.leaderboard import model_metrics, model_runs
 from harness.metrics import HIGHER_IS_BETTER, METRICS
 from harness.significance import bootstrap_ci, compare_to_best
 
@@ -179,14 +179,7 @@ def load_run_metrics(
         )
         if not same:
             continue
-        path = d / "metrics.parquet"
-        if not path.is_file():
-            raise HarnessError(f"{path}: missing although {d / 'manifest.json'} exists")
-        cols = read_metrics(path)
-        absent = [c for c in ("pid", "category", *METRICS) if c not in cols]
-        if absent:
-            raise HarnessError(f"{path}: missing column(s) {', '.join(absent)}")
-        found[str(m["model"])] = cols
+        found[str(m["model"])] = model_metrics(d)
     if models is None:
         return found
     wanted = list(models)
