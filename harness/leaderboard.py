@@ -94,17 +94,23 @@ def model_metrics(model_dir: Path) -> dict[str, NDArray[Any]]:
     return cols
 
 
+def read_run(run_dir: Path, purpose: str) -> dict[str, Any]:
+    """RUN_DIR/run.json of a run scored against a split (`purpose` names what needs it)."""
+    run_file = run_dir / "run.json"
+    if not run_file.is_file():
+        raise UsageError(f"{run_file}: not found; is {run_dir} a folder written by evaluate?")
+    run: dict[str, Any] = read_json(run_file)
+    if run.get("mode") != "split":
+        raise UsageError(f"{run_dir}: a challenge-set run has no ground truth, so no {purpose}")
+    return run
+
+
 def build(run_dir: Path) -> Leaderboard:
     """Aggregate every complete model run of `run_dir` that matches its data and split."""
     from harness.scoring import aggregate, borda
 
     run_dir = Path(run_dir)
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        raise UsageError(f"{run_file}: not found; is {run_dir} a folder written by evaluate?")
-    run = read_json(run_file)
-    if run.get("mode") != "split":
-        raise UsageError(f"{run_dir}: a challenge-set run has no ground truth, so no leaderboard")
+    run = read_run(run_dir, "leaderboard")
     data, split = run["data"], run["split"]
     board = Leaderboard(data=data, split=split, models=[])
     for d, m in model_runs(run_dir):

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import atomic_open, atomic_path, read_json
 from harness.errors import HarnessError, UsageError
-from harness.leaderboard import model_metrics, model_runs
+from harness.leaderboard import model_metrics, model_runs, read_run
 from harness.metrics import HIGHER_IS_BETTER, METRICS
 from harness.significance import bootstrap_ci, compare_to_best
 
@@ -162,12 +162,7 @@ def load_run_metrics(
     `models`: only these (e.g. the leaderboard's), in this order; all matching runs by default.
     """
     run_dir = Path(run_dir)
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        raise UsageError(f"{run_file}: not found; is {run_dir} a folder written by evaluate?")
-    run = read_json(run_file)
-    if run.get("mode") != "split":
-        raise UsageError(f"{run_dir}: a challenge-set run has no ground truth, so no statistics")
+    run = read_run(run_dir, "statistics")
     data_fp = run.get("data", {}).get("fingerprint")
     split_fp = run.get("split", {}).get("fingerprint")
     found: dict[str, dict[str, NDArray[Any]]] = {}
