@@ -44,7 +44,8 @@ def run_stage(stage: str, n: int, work: Path, extra: list[str]) -> dict[str, Any
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         print(proc.stderr[-3000:], file=sys.stderr)
-        return {"stage": stage, "n": n, "error": proc.stderr.strip().splitlines()[-1:]}
+        name = f"model:{extra[extra.index('--model') + 1]}" if "--model" in extra else stage
+        return {"stage": name, "n": n, "error": proc.stderr.strip().splitlines()[-1:]}
     res: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
     print(
         f"  {res['stage']:<16} n={n:<8} {res['wall_s']:8.1f} s  {res['peak_rss_mb']:8.0f} MB",
@@ -125,9 +126,12 @@ def main() -> int:
     sizes = a.sizes or ([10_000, 100_000] + ([1_000_000] if a.full else []))
     stages = a.stages.split(",")
     results: list[dict[str, Any]] = []
-    if a.results.exists():  # keep rows of sizes not re-run now
-        old = orjson.loads(a.results.read_bytes()).get("results", [])
-        results = [r for r in old if r["n"] not in sizes]
+    if a.results.exists():  # keep earlier rows; a stage re-run now replaces its own row
+        results = orjson.loads(a.results.read_bytes()).get("results", [])
+
+    def put(row: dict[str, Any]) -> None:
+        key = (row["stage"], row["n"])
+        results[:] = [r for r in results if (r["stage"], r["n"]) != key] + [row]
 
     def save() -> None:  # after every stage, so an interrupted benchmark keeps its rows
         doc = {
@@ -148,14 +152,14 @@ def main() -> int:
     for n in sizes:
         for st in ["synth", "ingest", "reload", "split"]:
             if st in stages:
-                results.append(run_stage(st, n, a.work, []))
+                put(run_stage(st, n, a.work, []))
                 save()
         if "models" in stages:
             for m in a.models.split(","):
                 extra = ["--model", m]
                 if m in ("w2v", "sgns"):
                     extra += ["-p", f"epochs={_epochs(n)}"]
-                results.append(run_stage("model", n, a.work, extra))
+                put(run_stage("model", n, a.work, extra))
                 save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"

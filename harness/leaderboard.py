@@ -23,6 +23,7 @@ from rich.table import Table
 
 from harness.atomic import atomic_open, read_json, write_json
 from harness.errors import HarnessError, UsageError
+from harness.significance import format_p
 
 METRIC_NAMES = ("r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks")
 # the three leaderboard metrics of the challenge, and whether higher is better
@@ -177,7 +178,7 @@ def _vs_best(e: dict[str, Any]) -> str:
         return ""
     if c.get("best") == e["name"]:
         return "best"
-    return f"{'lower' if c['significant'] else '≈ best'} (p={c['p_holm']:.2g})"
+    return f"{'lower' if c['significant'] else '≈ best'} ({format_p(c['p_holm'])})"
 
 
 # ---------------------------------------------------------------------------- rendering

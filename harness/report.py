@@ -36,7 +36,7 @@ from harness.atomic import atomic_open, atomic_path, read_json
 from harness.errors import HarnessError, UsageError
 from harness.leaderboard import model_metrics, model_runs, read_run
 from harness.metrics import HIGHER_IS_BETTER, METRICS
-from harness.significance import bootstrap_ci, compare_to_best
+from harness.significance import bootstrap_ci, compare_to_best, format_p
 
 if TYPE_CHECKING:
     from harness.leaderboard import Leaderboard
@@ -405,9 +405,9 @@ def _cell(metric: str, cell: Mapping[str, Any] | None) -> str:
     if cell["best"] == _cell_model(cell):
         cls, mark = "best", "best"
     elif not cell["significant"]:
-        cls, mark = "tie", f"≈ best (p_holm={cell['p_holm']:.2g})"
+        cls, mark = "tie", f"≈ best ({format_p(cell['p_holm'], 'p_holm')})"
     else:
-        cls, mark = "worse", f"differs (p_holm={cell['p_holm']:.2g})"
+        cls, mark = "worse", f"differs ({format_p(cell['p_holm'], 'p_holm')})"
     return f"<td class='{cls}'>{text}<span class='mark'>{_e(mark)}</span></td>"
 
 

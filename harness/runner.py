@@ -347,19 +347,26 @@ def resolve_data(args: argparse.Namespace, console: Console) -> DataSource:
 
 
 def ensure_synthetic(preset: str, seed: int, root: Path, console: Console) -> Path:
-    """`root/<preset>-s<seed>/`, generated unless present.
+    """`root/<preset>-s<seed>/`, generated unless present and made by this generator version.
 
     Generated into a temporary folder renamed into place at the end, so a folder that exists
     is complete and an interrupted generation is never reused.
     """
-    from harness.synthetic import PRESETS, write_synthetic
+    from harness.synthetic import PRESETS, marker, read_marker, write_synthetic
 
     if preset not in PRESETS:
         raise UsageError(f"--synthetic {preset!r}: unknown preset; available: {', '.join(PRESETS)}")
     target = root / f"{preset}-s{seed}"
-    if target.is_dir():
-        return target
     n = PRESETS[preset]
+    if target.is_dir():
+        found = read_marker(target)
+        if found == jsonable(marker(n, seed)):
+            return target
+        made_by = f"generator version {found.get('generator_version')}" if found else "no marker"
+        console.print(
+            f"[yellow]{target}: made by another synthetic generator ({made_by}); "
+            "regenerating[/yellow]"
+        )
     with (
         _spinner(console, f"generating synthetic MPD {preset!r} ({n:,} playlists)"),
         atomic_dir(target) as tmp,

@@ -66,6 +66,14 @@ def paired_test(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
     return float(res.pvalue)
 
 
+P_FLOOR = 1e-16  # below this the normal approximation's tail says nothing more
+
+
+def format_p(p: float, name: str = "p") -> str:
+    """`p=0.031`, or `p<1e-16` where the p-value is tiny (it may underflow to 0.0)."""
+    return f"{name}<{P_FLOOR:.0e}" if p < P_FLOOR else f"{name}={p:.2g}"
+
+
 def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
     """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
     names = sorted(pvalues, key=lambda n: (pvalues[n], n))

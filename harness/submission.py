@@ -22,11 +22,11 @@ import re
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pyarrow.parquet as pq
 
-from harness.atomic import atomic_path, read_json
+from harness.atomic import atomic_open, read_json
 from harness.errors import DataError
 
 N_TRACKS = 500
@@ -34,7 +34,6 @@ TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}")
 _ROW_OF_URIS = re.compile(r"(?:spotify:track:[0-9A-Za-z]{22},)*spotify:track:[0-9A-Za-z]{22}")
 TRACK_URI_FORM = "spotify:track:<22 base-62 characters>"
 MAX_SHOWN = 20  # issues printed before "... and N more"
-GZIP_LEVEL = 6  # within 2% of level 9 on URI lists, about 3x faster
 
 
 class TeamInfo(NamedTuple):
@@ -102,27 +101,16 @@ def write_submission(
     for name, value in (("team", team), ("email", email)):
         if not value.strip() or any(c in value for c in ",\n\r"):
             raise ValueError(f"{name} {value!r} must be non-empty, without commas or newlines")
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        raw = open(tmp, "wb")  # noqa: SIM115 - closed below, after the gzip layer
-        out: Any = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL)
-            if target.name.endswith(".gz")
-            else raw
-        )
-        try:
-            out.write(f"team_info,{team.strip()},{email.strip()}\n".encode())
-            for pid, row in zip(pids, recs_uris, strict=True):
-                uris = [str(u) for u in row]
-                if len(uris) != N_TRACKS or len(set(uris)) != N_TRACKS:
-                    raise ValueError(
-                        f"pid {pid}: {len(uris)} track URIs ({len(set(uris))} distinct); "
-                        f"a submission line needs exactly {N_TRACKS} distinct ones"
-                    )
-                out.write(f"{int(pid)},{','.join(uris)}\n".encode())
-        finally:
-            out.close()
-            raw.close()
+    with atomic_open(path, "wb") as out:
+        out.write(f"team_info,{team.strip()},{email.strip()}\n".encode())
+        for pid, row in zip(pids, recs_uris, strict=True):
+            uris = [str(u) for u in row]
+            if len(uris) != N_TRACKS or len(set(uris)) != N_TRACKS:
+                raise ValueError(
+                    f"pid {pid}: {len(uris)} track URIs ({len(set(uris))} distinct); "
+                    f"a submission line needs exactly {N_TRACKS} distinct ones"
+                )
+            out.write(f"{int(pid)},{','.join(uris)}\n".encode())
 
 
 # ---------------------------------------------------------------------------- parsing

@@ -25,7 +25,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ import orjson
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from harness.atomic import atomic_open
+from harness.atomic import atomic_dir, atomic_open, write_json
 from harness.errors import UsageError
 
 PRESETS: dict[str, int] = {
@@ -45,6 +45,10 @@ PRESETS: dict[str, int] = {
     "full": 1_000_000,  # the size of the real MPD
 }
 SLICE_SIZE = 1_000
+# Bump whenever the bytes written for a seed change (tests/test_synthetic.py pins a digest per
+# version). `synthetic.json` records it, so `evaluate` regenerates data made by another version.
+GENERATOR_VERSION = 2
+MARKER = "synthetic.json"
 MAX_TRACKS = 250
 MIN_TRACKS = 5
 
@@ -1065,7 +1069,27 @@ def write_synthetic(
         # instead of waiting for every queued slice.
         with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(seed, params)) as pool:
             paths = pool.map(_write_one, tasks, chunksize=1)
+    write_json(out / MARKER, marker(n_playlists, seed, params))  # last: only complete output
     return [Path(p) for p in paths]
+
+
+def marker(n_playlists: int, seed: int, params: SynthParams | None = None) -> dict[str, Any]:
+    """What `synthetic.json` says about a folder that `write_synthetic` completed."""
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "playlists": n_playlists,
+        "seed": seed,
+        "params": asdict(params or SynthParams()),
+    }
+
+
+def read_marker(folder: Path) -> dict[str, Any] | None:
+    """The folder's `synthetic.json`, or None when absent or unreadable (treated as stale)."""
+    try:
+        doc = orjson.loads((folder / MARKER).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def iter_samples(
@@ -1104,7 +1128,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         n, label = args.playlists, str(args.playlists)
     out = args.out or Path("data/synthetic") / f"{label}-s{args.seed}"
-    paths = write_synthetic(out, n, args.seed, workers=args.workers)
+    if out.exists():  # each slice atomically, synthetic.json last
+        paths = write_synthetic(out, n, args.seed, workers=args.workers)
+    else:  # the whole folder appears at once: a killed run leaves nothing that looks like an MPD
+        with atomic_dir(out) as tmp:
+            names = [p.name for p in write_synthetic(tmp, n, args.seed, workers=args.workers)]
+        paths = [out / name for name in names]
     size = sum(p.stat().st_size for p in paths)
     print(f"wrote {n:,} synthetic playlists in {len(paths)} slices to {out} ({size / 1e6:,.1f} MB)")
     return 0

@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from models.base import Queries, Recommender, TrainSet
-from models.item_knn import ItemKNNRecommender
-from models.knn import KNNRecommender
-from models.popular import PopularRecommender
-from models.sgns import SGNSRecommender
-from models.title import TitleRecommender
-from models.w2v import W2VRecommender
 
-MODELS: dict[str, type[Recommender]] = {
-    "popular": PopularRecommender,
-    "title": TitleRecommender,
-    "knn": KNNRecommender,
-    "item_knn": ItemKNNRecommender,
-    "w2v": W2VRecommender,
-    "sgns": SGNSRecommender,
-}
+
+class Registry(MutableMapping[str, type[Recommender]]):
+    """Name -> Recommender class, each imported on first use.
+
+    Why lazy: torch and gensim take seconds to import, and commands that run no model (stats,
+    split, verify, score, leaderboard) should not pay for them. Entries are classes or
+    "module:Class" strings; a string is resolved (and cached) when the entry is read.
+    """
+
+    def __init__(self, entries: dict[str, type[Recommender] | str]) -> None:
+        self._entries = dict(entries)
+
+    def __getitem__(self, name: str) -> type[Recommender]:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module, _, cls = entry.partition(":")
+            entry = getattr(importlib.import_module(module), cls)
+            self._entries[name] = entry
+        return entry
+
+    def __setitem__(self, name: str, cls: type[Recommender] | str) -> None:
+        self._entries[name] = cls
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+MODELS = Registry(
+    {
+        "popular": "models.popular:PopularRecommender",
+        "title": "models.title:TitleRecommender",
+        "knn": "models.knn:KNNRecommender",
+        "item_knn": "models.item_knn:ItemKNNRecommender",
+        "w2v": "models.w2v:W2VRecommender",
+        "sgns": "models.sgns:SGNSRecommender",
+    }
+)
 
 
 def get_model(name: str, **params: Any) -> Recommender:
@@ -39,4 +70,4 @@ def get_model(name: str, **params: Any) -> Recommender:
     return cls(**params)
 
 
-__all__ = ["MODELS", "Queries", "Recommender", "TrainSet", "get_model"]
+__all__ = ["MODELS", "Queries", "Recommender", "Registry", "TrainSet", "get_model"]

@@ -198,3 +198,16 @@ def test_ctrl_c_during_a_parallel_ingest_shows_no_worker_traceback(
     ]
     assert _complete_caches(cache) == []
     assert load_corpus(mpd, cache_dir=cache).n_playlists == 10 * n
+
+
+def test_kill_during_synth_leaves_no_folder(tmp_path: Path) -> None:
+    out = tmp_path / "mpd"
+    argv = ["synth", "--playlists", "1500", "--workers", "1", "--out", str(out)]
+    _killed(_run_stopped(argv, tmp_path, kill_at="replace:mpd.slice.1000-1499.json"))
+    assert not out.exists()  # not a folder of the first slice that reads as a smaller MPD
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "mpd.slice.0-999.json",
+        "mpd.slice.1000-1499.json",
+        "synthetic.json",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.significance import bootstrap_ci, compare_to_best, holm, paired_test
+from harness.significance import bootstrap_ci, compare_to_best, format_p, holm, paired_test
 
 
 def test_bootstrap_ci_contains_mean_and_shrinks_with_n() -> None:
@@ -59,3 +59,11 @@ def test_holm_matches_hand_computation() -> None:
 def test_paired_test_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="shape"):
         paired_test(np.zeros(3), np.zeros(4))
+
+
+def test_format_p_never_prints_zero() -> None:
+    big = np.arange(1, 4001, dtype=np.float64)
+    p = paired_test(big, np.zeros_like(big))  # a dominating system: p underflows
+    assert format_p(p) == "p<1e-16"
+    assert format_p(0.0312, "p_holm") == "p_holm=0.031"
+    assert format_p(1.0) == "p=1"

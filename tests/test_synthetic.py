@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 from collections import Counter
 from pathlib import Path
@@ -277,3 +278,48 @@ def test_cli_writes_and_refuses_stale_slices(
     assert "holds other MPD slices" in capsys.readouterr().err
     with pytest.raises(UsageError):
         syn.write_synthetic(tmp_path / "zero", 0)
+
+
+# sha256 of slice 0 (seed 0) per generator version: a change to the generator's output must come
+# with a new GENERATOR_VERSION, so that `evaluate` regenerates data made by the old generator.
+SLICE0_SHA256 = {2: "8ac038c7b41b04a375102ccf8ebb47ee926a676968ae6cf5e5512c5bc46027b8"}
+
+
+def test_output_change_bumps_generator_version(paths: list[Path]) -> None:
+    digest = hashlib.sha256(paths[0].read_bytes()).hexdigest()
+    assert digest == SLICE0_SHA256.get(syn.GENERATOR_VERSION), (
+        "the synthetic generator's output changed: bump GENERATOR_VERSION and record the new "
+        f"digest {digest} in SLICE0_SHA256"
+    )
+
+
+def test_marker_is_written_last_and_describes_the_output(corpus_dir: Path) -> None:
+    doc = orjson.loads((corpus_dir / syn.MARKER).read_bytes())
+    assert doc == orjson.loads(orjson.dumps(syn.marker(N, 0)))
+    assert doc["generator_version"] == syn.GENERATOR_VERSION and doc["playlists"] == N
+
+
+def test_evaluate_regenerates_data_of_another_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from harness.runner import ensure_synthetic
+
+    monkeypatch.setitem(syn.PRESETS, "micro", 40)
+    console = Console(file=io.StringIO())
+    target = ensure_synthetic("micro", 0, tmp_path, console)
+    slice0 = target / "mpd.slice.0-39.json"
+    first = slice0.stat().st_mtime_ns
+    assert ensure_synthetic("micro", 0, tmp_path, console) == target
+    assert slice0.stat().st_mtime_ns == first  # same generator: reused, not rewritten
+    old = orjson.loads((target / syn.MARKER).read_bytes())
+    old["generator_version"] = syn.GENERATOR_VERSION - 1
+    (target / syn.MARKER).write_bytes(orjson.dumps(old))
+    slice0.write_bytes(b"stale")
+    ensure_synthetic("micro", 0, tmp_path, console)
+    assert orjson.loads(slice0.read_bytes())["info"]["synthetic_seed"] == 0
+    assert "another synthetic generator" in console.file.getvalue()  # type: ignore[attr-defined]
+    (target / syn.MARKER).unlink()  # a folder from before markers: regenerated too
+    ensure_synthetic("micro", 0, tmp_path, console)
+    assert syn.read_marker(target) == orjson.loads(orjson.dumps(syn.marker(40, 0)))
