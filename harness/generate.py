@@ -13,7 +13,8 @@ and never repeated). Without `--sample` the top track is taken; with `--sample` 
 (`--top`) is drawn with probability softmax(-ln(rank) / T), i.e. proportional to rank^(-1/T)
 (T = `--temperature`: T -> 0 is the top item, large T is uniform over the top M), from
 `np.random.default_rng(--seed)`. As in the runner, seedless steps of a model whose `cold_start`
-is "title" go to the title baseline, and empty slots are backfilled with popular tracks.
+is "title" go to the title baseline, as do steps the model leaves wholly empty, and empty slots
+are backfilled with popular tracks.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ class Step:
     track_id: int
     rank: int  # 1-based rank of the choice in the model's list at that step
     probability: float | None  # its sampling probability (None: top item taken)
-    via_title: bool  # answered by the title baseline (seedless step of a "title" model)
+    via_title: bool  # answered by the title baseline (seedless or unanswered, "title" models)
 
 
 def continue_playlist(
@@ -216,6 +217,10 @@ def continue_playlist(
         who = fitted.title_model() if via_title else fitted.model
         label = f"{fitted.name} (via title baseline)" if via_title else fitted.name
         raw = check_recs(who.recommend(q, k), q, fitted.train.n_tracks, k, label)
+        if not via_title and fitted.model.cold_start == "title" and (raw < 0).all():
+            via_title, who = True, fitted.title_model()  # the model knows no seed: as the runner
+            label = f"{fitted.name} (unanswered, via title baseline)"
+            raw = check_recs(who.recommend(q, k), q, fitted.train.n_tracks, k, label)
         row = backfill(raw, q, fitted.ranking, k)[0][0]  # (k,)
         if sample:
             p = rank_probabilities(k, temperature)

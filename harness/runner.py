@@ -8,7 +8,8 @@ A model whose manifest matches (model, params, data, split, k) is reused, not re
 
 The runner, not the models, checks every recommendation matrix (shape, dtype, id range, no
 duplicates, no seeds) and backfills empty (-1) slots with the most popular training tracks.
-Seedless queries of models with `cold_start == "title"` go to the shared title baseline.
+Seedless queries of models with `cold_start == "title"` go to the shared title baseline, and so
+do the queries such a model leaves wholly empty (no seed it knows).
 """
 
 from __future__ import annotations
@@ -519,9 +520,15 @@ class Evaluation:
         return self._title
 
 
+# Bump when the runner's treatment of a model's output changes (routing, checks, backfill), so
+# that runs stored by an older runner are recomputed rather than reused.
+RUNNER_VERSION = 2
+
+
 def run_key(ev: Evaluation, name: str, params: dict[str, Any]) -> dict[str, Any]:
     """What a stored run must match to be reused."""
     return {
+        "runner": RUNNER_VERSION,
         "model": name,
         "params": jsonable(params),
         "mode": ev.mode,
@@ -582,22 +589,24 @@ def _spinner(console: Console, description: str) -> Iterator[None]:
 
 def recommend_all(
     ev: Evaluation, name: str, model: Recommender, progress: Progress | None = None
-) -> tuple[IntArray, NDArray[np.bool_], float]:
+) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
     """Checked (n, k) recommendations for every query, before backfill.
 
-    Returns the matrix, which queries went to the title baseline, and the seconds spent inside
-    `recommend` calls (checks excluded).
+    Models with `cold_start == "title"` hand two kinds of query to the shared title baseline:
+    seedless ones (routed before the model runs) and those the model left wholly empty, e.g.
+    when no seed has a vector (answered after). Returns the matrix, both masks and the seconds
+    spent inside `recommend` calls (checks excluded).
     """
     q, k, n = ev.queries, ev.k, len(ev.queries)
     recs = np.full((n, k), -1, dtype=np.int32)  # (n, k)
-    routed = (q.n_seeds == 0) if model.cold_start == "title" else np.zeros(n, dtype=bool)
+    to_title = model.cold_start == "title"
+    routed = (q.n_seeds == 0) if to_title else np.zeros(n, dtype=bool)
     own = np.flatnonzero(~routed)
     task = progress.add_task(f"{name}: recommend", total=n) if progress is not None else None
     seconds = 0.0
-    jobs = [(model, name, own[s : s + CHUNK]) for s in range(0, len(own), CHUNK)]
-    if routed.any():
-        jobs.append((ev.title_model(), f"{name} (via title baseline)", np.flatnonzero(routed)))
-    for who, label, idx in jobs:
+
+    def run(who: Recommender, label: str, idx: IntArray) -> None:
+        nonlocal seconds
         sub = q.subset(idx)
         t0 = time.perf_counter()
         out = who.recommend(sub, k)
@@ -605,7 +614,17 @@ def recommend_all(
         recs[idx] = check_recs(out, sub, ev.train.n_tracks, k, label, ev.corpus.track_uris)
         if progress is not None and task is not None:
             progress.advance(task, len(idx))
-    return recs, routed, seconds
+
+    for s in range(0, len(own), CHUNK):
+        run(model, name, own[s : s + CHUNK])
+    if routed.any():
+        run(ev.title_model(), f"{name} (via title baseline)", np.flatnonzero(routed))
+    empty = ~routed & (recs < 0).all(axis=1) if to_title else np.zeros(n, dtype=bool)
+    if empty.any():
+        if progress is not None and task is not None:
+            progress.update(task, total=n + int(empty.sum()))
+        run(ev.title_model(), f"{name} (unanswered, via title baseline)", np.flatnonzero(empty))
+    return recs, routed, empty, seconds
 
 
 def score(ev: Evaluation, recs: IntArray) -> dict[str, NDArray[np.float64]]:
@@ -693,7 +712,7 @@ def evaluate_model(
             model.fit(ev.train)
         progress.remove_task(task)
         with RssSampler() as rec:
-            raw, routed, rec_s = recommend_all(ev, name, model, progress)
+            raw, routed, unanswered, rec_s = recommend_all(ev, name, model, progress)
     stages: dict[str, float] = {}
     with _timed(stages, "backfill_s"):
         recs, backfilled = backfill(raw, ev.queries, ev.ranking, ev.k)
@@ -740,7 +759,8 @@ def evaluate_model(
         "determinism_note": model.determinism_note,
         "cold_start": model.cold_start,
         "title_routed": int(routed.sum()),
-        "title_fit_s": round(ev.title_fit_s, 3) if routed.any() else None,
+        "title_unanswered": int(unanswered.sum()),
+        "title_fit_s": round(ev.title_fit_s, 3) if (routed | unanswered).any() else None,
         "backfill": {
             "slots": int(backfilled.sum()),
             "queries": int((backfilled > 0).sum()),

@@ -130,6 +130,15 @@ def test_every_model_continues_a_playlist(name: str, corpus: Corpus) -> None:
     assert not any(s.via_title for s in from_title[1:])
 
 
+def test_a_step_the_model_leaves_empty_goes_to_the_title_baseline(corpus: Corpus) -> None:
+    f = fitted("w2v", corpus)
+    f.model.vectors_[:] = 0  # no track has a vector: the model can answer nothing
+    steps = continue_playlist(f, seed_ids(corpus, [uri("track", 12)]), "chill", 3)
+    assert all(s.via_title for s in steps)
+    title_first = f.title_model().recommend(one_query([12], "chill"), 1)[0, 0]
+    assert steps[0].track_id == int(title_first) != int(f.ranking[0])  # not popularity backfill
+
+
 def test_playlist_table_names_tracks_artists_albums(corpus: Corpus) -> None:
     f = fitted("popular", corpus)
     seeds = seed_ids(corpus, [uri("track", 3)])

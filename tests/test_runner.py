@@ -269,6 +269,17 @@ def challenge_eval(tmp_path: Path, k: int = 5) -> Evaluation:
     )
 
 
+def test_rows_a_model_leaves_empty_go_to_the_title_baseline(tmp_path: Path, registry: None) -> None:
+    ev = challenge_eval(tmp_path)
+    manifest = evaluate_model(ev, "halves", {"n": 0}, force=False)  # answers nothing
+    _, recs, _ = read_recs(ev.run_dir / "halves" / "recs.npz")
+    assert manifest["title_routed"] == 2 and manifest["title_unanswered"] == 2
+    expected, _ = backfill(ev.title_model().recommend(ev.queries, 5), ev.queries, ev.ranking, 5)
+    assert recs.tolist() == expected.tolist()
+    answered = evaluate_model(ev, "halves", {"n": 1}, force=False)  # one own track: kept
+    assert answered["title_unanswered"] == 0
+
+
 def test_evaluate_model_writes_files_routes_title_and_backfills(
     tmp_path: Path, registry: None
 ) -> None:
@@ -285,6 +296,7 @@ def test_evaluate_model_writes_files_routes_title_and_backfills(
         assert len(set(recs[i].tolist())) == 5
         assert not set(seeds) & set(recs[i].tolist())
     assert manifest["cold_start"] == "title" and manifest["title_routed"] == 2
+    assert manifest["title_unanswered"] == 0
     assert manifest["backfill"] == {"slots": int(backfilled.sum()), "queries": 2, "max": 3}
     assert manifest["params"] == {"n": 2}
     assert manifest["fit_info"] == {"n_playlists": 24}
