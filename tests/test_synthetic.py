@@ -271,6 +271,7 @@ def test_cli_writes_and_refuses_stale_slices(
     assert sorted(p.name for p in out.iterdir()) == [
         "mpd.slice.0-999.json",
         "mpd.slice.1000-1199.json",
+        "synthetic.json",
     ]
     assert "1,200 synthetic playlists" in capsys.readouterr().out
     # a smaller corpus into the same folder would leave the second slice behind
