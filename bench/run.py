@@ -1,5 +1,8 @@
 """`nox -s bench`: every stage of the harness at 10k and 100k playlists (1M with --full).
 
+With a CUDA GPU present, `sgns` also trains on it (rows "model:sgns-cuda"); on a GPU machine that
+has only the working tree (no msgspec, gensim or nox), `bench/gpu_sgns.py` is the standalone check.
+
 Each stage runs in its own process (bench/stage.py) so that wall time and peak RSS are measured
 per stage, not estimated. Writes bench/results.json, bench/results.md and bench/scaling.png.
 All data is synthetic (harness.synthetic); the results say so.
@@ -45,6 +48,7 @@ def run_stage(stage: str, n: int, work: Path, extra: list[str]) -> dict[str, Any
     if proc.returncode != 0:
         print(proc.stderr[-3000:], file=sys.stderr)
         name = f"model:{extra[extra.index('--model') + 1]}" if "--model" in extra else stage
+        name += "-cuda" if "device='cuda'" in extra else ""
         return {"stage": name, "n": n, "error": proc.stderr.strip().splitlines()[-1:]}
     res: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
     print(
@@ -120,11 +124,13 @@ def main() -> int:
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--stages", default="synth,ingest,reload,split,models")
+    ap.add_argument("--no-gpu", action="store_true", help="skip the CUDA rows even with a GPU")
     ap.add_argument("--work", type=Path, default=ROOT / "out")
     ap.add_argument("--results", type=Path, default=ROOT / "results.json")
     a = ap.parse_args()
     sizes = a.sizes or ([10_000, 100_000] + ([1_000_000] if a.full else []))
     stages = a.stages.split(",")
+    gpu = machine()["gpu"] is not None and not a.no_gpu
     results: list[dict[str, Any]] = []
     if a.results.exists():  # keep earlier rows; a stage re-run now replaces its own row
         results = orjson.loads(a.results.read_bytes()).get("results", [])
@@ -161,6 +167,9 @@ def main() -> int:
                     extra += ["-p", f"epochs={_epochs(n)}"]
                 put(run_stage("model", n, a.work, extra))
                 save()
+                if m == "sgns" and gpu:  # the same training on the GPU: row "model:sgns-cuda"
+                    put(run_stage("model", n, a.work, [*extra, "-p", "device='cuda'"]))
+                    save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"
     )

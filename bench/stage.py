@@ -116,10 +116,19 @@ def stage_model(
         "r_precision": float(vals["r_precision"].mean()),
         "ndcg": float(vals["ndcg"].mean()),
     }
+    if _suffix(params):
+        import torch
+
+        out["peak_gpu_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
     info = getattr(m, "fit_info_", None)
     if isinstance(info, dict):
         out["fit_info"] = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
     return out
+
+
+def _suffix(params: dict[str, Any]) -> str:
+    """The row suffix "-cuda" for a model trained on the GPU, beside its CPU row."""
+    return "-cuda" if str(params.get("device", "")).startswith("cuda") else ""
 
 
 def main() -> None:
@@ -133,8 +142,8 @@ def main() -> None:
     a = ap.parse_args()
     paths = _paths(a.work, a.n)
     t0 = time.perf_counter()
+    params: dict[str, Any] = {}
     if a.stage == "model":
-        params = {}
         for kv in a.p:
             k, _, v = kv.partition("=")
             try:
@@ -145,7 +154,7 @@ def main() -> None:
     else:
         extra = globals()[f"stage_{a.stage}"](paths, a.n, a.seed)
     res = {
-        "stage": a.stage if a.stage != "model" else f"model:{a.model}",
+        "stage": a.stage if a.stage != "model" else f"model:{a.model}{_suffix(params)}",
         "n": a.n,
         "wall_s": time.perf_counter() - t0,
         "peak_rss_mb": _peak_rss_mb(),

@@ -1,0 +1,44 @@
+"""The benchmark driver (bench/run.py) at a toy size: every stage runs in its own process and
+lands in results.json, the Markdown table and the plot; a re-run replaces only its own rows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+    results = tmp_path / "results.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "300", "--no-gpu"]
+    cmd += ["--work", str(tmp_path / "work"), "--results", str(results), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return orjson.loads(results.read_bytes())
+
+
+def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path) -> None:
+    doc = _bench(tmp_path, "--models", "popular")
+    rows = {r["stage"]: r for r in doc["results"]}
+    assert list(rows) == ["synth", "ingest", "reload", "split", "model:popular"]
+    assert all("error" not in r and r["n"] == 300 for r in rows.values())
+    assert all(r["wall_s"] > 0 and r["peak_rss_mb"] > 10 for r in rows.values())
+    assert 0 <= rows["model:popular"]["r_precision"] <= 1 and rows["reload"]["occurrences"] > 0
+    assert doc["data"].startswith("synthetic") and doc["machine"]["cores"] >= 1
+    md = (tmp_path / "results.md").read_text()
+    assert md.startswith("Synthetic MPD") and "| model:popular | " in md
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = _bench(tmp_path, "--stages", "reload")
+    rows2 = {r["stage"]: r for r in again["results"]}
+    assert sorted(rows2) == sorted(rows)  # one row per (stage, size), the others kept as they were
+    assert {k: v for k, v in rows2.items() if k != "reload"} == {
+        k: v for k, v in rows.items() if k != "reload"
+    }
