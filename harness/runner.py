@@ -811,7 +811,8 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
         "name": source.name,
         "path": str(source.path),
         "fingerprint": corpus.source.get("fingerprint"),
-        "synthetic": source.synthetic,
+        # slices that say `"synthetic": true` in their info are labelled so, however given
+        "synthetic": source.synthetic or bool(corpus.source.get("synthetic")),
         "preset": source.preset,
         "seed": source.seed,
         "n_playlists": corpus.n_playlists,

@@ -214,8 +214,8 @@ class SGNSRecommender(Recommender):
 
     Parameters
     ----------
-    dim, window, negative, ns_exponent, sample, epochs, min_count, seed : as in `w2v`
-        (window 0 = the whole playlist, no shrinking).
+    dim, window, negative, ns_exponent, sample, epochs, min_count, candidate_min_count, seed :
+        as in `w2v` (window 0 = the whole playlist, no shrinking).
     lr, min_lr : SGD learning rate, decayed linearly from lr to min_lr over all epochs
         (word2vec's alpha / min_alpha).
     batch_tokens : tokens per batch (whole playlists; about). On CUDA the batch is this times
@@ -254,6 +254,7 @@ class SGNSRecommender(Recommender):
         sample: float = 1e-3,
         epochs: int = 20,
         min_count: int = 50,
+        candidate_min_count: int = 0,
         seed: int = 0,
         lr: float = 0.025,
         min_lr: float = 0.0001,
@@ -274,6 +275,7 @@ class SGNSRecommender(Recommender):
         self.sample = sample
         self.epochs = epochs
         self.min_count = min_count
+        self.candidate_min_count = candidate_min_count
         self.seed = seed
         self.lr = lr
         self.min_lr = min_lr
@@ -296,6 +298,7 @@ class SGNSRecommender(Recommender):
             ("negative", self.negative >= 1),
             ("epochs", self.epochs >= 1),
             ("min_count", self.min_count >= 1),
+            ("candidate_min_count", self.candidate_min_count >= 0),
             ("sample", self.sample >= 0),
             ("lr", self.lr > 0),
             ("min_lr", 0 <= self.min_lr <= self.lr),
@@ -430,6 +433,7 @@ class SGNSRecommender(Recommender):
         if not np.isfinite(vectors).all():
             raise UsageError(f"sgns: training diverged (non-finite vectors); lower lr={self.lr}")
         self.vectors_ = vectors
+        self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
         self.device_ = str(dev)
         # CUDA index_add_ uses atomics: repeatable on CPU only
         self.deterministic_ = dev.type == "cpu"
@@ -451,7 +455,9 @@ class SGNSRecommender(Recommender):
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         """Top-k by cosine to the mean seed vector; -1 rows where no seed has a vector."""
         dev = self.device_ if self.device_ != "cuda" or torch.cuda.is_available() else "cpu"
-        return recommend_from_vectors(self.vectors_, queries, k, chunk=self.chunk, device=dev)
+        return recommend_from_vectors(
+            self.vectors_, queries, k, chunk=self.chunk, device=dev, candidates=self.candidates_
+        )
 
 
 def _batch_bounds(seg: Tensor, batch: int) -> list[tuple[int, int]]:

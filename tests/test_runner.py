@@ -582,3 +582,7 @@ def test_synthetic_tiny_preset_end_to_end(in_tmp: Path) -> None:
     mtime = data.stat().st_mtime_ns
     assert main(["evaluate", "--synthetic", "tiny", "--models", "popular"]) == 0
     assert data.stat().st_mtime_ns == mtime  # generated once
+    # the same slices given with --mpd are still labelled synthetic (their info says so)
+    assert main(["evaluate", "--mpd", str(data), "--models", "popular", "--out", "by-path"]) == 0
+    assert read_json(in_tmp / "by-path" / "leaderboard.json")["data"]["synthetic"] is True
+    assert "synthetic data" in (in_tmp / "by-path" / "leaderboard.md").read_text()

@@ -135,13 +135,15 @@ def test_bad_params_name_the_field(params: dict[str, Any]) -> None:
         W2VRecommender(**params).fit(two_clusters())
 
 
-def test_candidate_min_count_keeps_rare_seeds_out_of_recs() -> None:
+@pytest.mark.parametrize("name", ["w2v", "sgns"])  # a shared hyperparameter
+def test_candidate_min_count_keeps_rare_seeds_out_of_recs(name: str) -> None:
     train = two_clusters()
     counts = np.bincount(train.track_ids, minlength=N_TRACKS)
     cut = int(np.median(counts[:20]))
     rare = np.flatnonzero((counts > 0) & (counts < cut))
     assert 0 < len(rare) < 20
-    model = W2VRecommender(candidate_min_count=cut, **FAST).fit(train)
+    extra = {"device": "cpu"} if name == "sgns" else {}
+    model = get_model(name, candidate_min_count=cut, **FAST, **extra).fit(train)
     assert model.vectors_[rare].any(axis=1).all()  # rare tracks keep their vectors ...
     recs = model.recommend(make_queries([[int(t)] for t in rare]), k=N_TRACKS)
     assert not set(recs.ravel().tolist()) & set(rare.tolist())  # ... but are never recommended
