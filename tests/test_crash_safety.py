@@ -74,6 +74,8 @@ def _run_stopped(
         text=True,
         timeout=120,
         start_new_session=True,  # its own process group: the SIGINT hook signals the group
+        # a shell's background job ignores SIGINT, and children inherit that: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
