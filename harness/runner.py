@@ -605,7 +605,7 @@ def recommend_all(
     task = progress.add_task(f"{name}: recommend", total=n) if progress is not None else None
     seconds = 0.0
 
-    def run(who: Recommender, label: str, idx: IntArray) -> None:
+    def run(who: Recommender, label: str, idx: NDArray[np.intp]) -> None:
         nonlocal seconds
         sub = q.subset(idx)
         t0 = time.perf_counter()
