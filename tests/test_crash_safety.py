@@ -125,7 +125,9 @@ def test_kill_while_writing_the_split_leaves_no_split(world: World, tmp_path: Pa
     proc = _run_stopped([*argv, "--cache-dir", str(world.cache)], tmp_path, kill_at="replace:split")
     _killed(proc)
     assert not out.exists()
+    assert [p.name for p in tmp_path.glob(".split.tmp-*")] != []  # what a SIGKILL leaves
     assert main([*argv, "--cache-dir", str(world.cache)]) == 0
+    assert list(tmp_path.glob(".split.*")) == []  # the next write removed it
     corpus = load_corpus(world.mpd, cache_dir=world.cache)
     split = load_split(out, corpus)
     assert len(split.test_idx) == 10

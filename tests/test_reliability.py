@@ -13,6 +13,8 @@ import gzip
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -1002,6 +1004,47 @@ def test_atomic_dir_gets_the_permissions_of_a_plain_mkdir(tmp_path: Path) -> Non
         (d / "f").write_text("x")
     mode = (tmp_path / "atomic").stat().st_mode & 0o777
     assert mode == (tmp_path / "plain").stat().st_mode & 0o777
+
+
+def _dead_pid() -> int:
+    """A pid that no longer exists: a child that has exited and been reaped."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(proc.stdout)
+
+
+def test_atomic_writes_remove_what_killed_writers_left_and_nothing_else(tmp_path: Path) -> None:
+    """Leftovers of a dead writer on this host go; a live writer's, another host's, another
+    target's and an unrecognised name stay."""
+    host = atomic._host_tag()
+    dead, live = _dead_pid(), os.getppid()
+    stale_dir = tmp_path / f".split.tmp-{dead}-{host}-abc"
+    stale_old = tmp_path / f".split.old-{dead}-{host}-def"
+    stale_file = tmp_path / f".meta.json.tmp-{dead}-{host}-ghi.json"
+    kept = [
+        tmp_path / f".split.tmp-{live}-{host}-jkl",  # a live writer
+        tmp_path / f".split.tmp-{dead}-otherhost{host}-mno",  # another host sharing the folder
+        tmp_path / f".splitx.tmp-{dead}-{host}-pqr",  # another target
+        tmp_path / ".split.tmp-stu",  # not a name this module makes
+    ]
+    for d in [stale_dir, stale_old, *kept]:
+        d.mkdir()
+        (d / "slice.json").write_text("{}")
+    stale_file.write_text("{")
+    with atomic.atomic_dir(tmp_path / "split") as d:
+        (d / "f").write_text("x")
+    assert not stale_dir.exists() and not stale_old.exists()
+    assert stale_file.exists()  # another target: swept by a write of meta.json only
+    atomic.write_json(tmp_path / "meta.json", {"a": 1})
+    assert not stale_file.exists()
+    assert all(p.exists() for p in kept)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["split", "meta.json", *(p.name for p in kept)]
+    )
 
 
 @pytest.mark.slow
