@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from harness.corpus import Corpus, normalize_name
 from harness.errors import DataError
-from models.base import Queries
+from models.types import Queries
 
 TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}\Z")
 ARTIST_URI = re.compile(r"spotify:artist:[0-9A-Za-z]{22}\Z")

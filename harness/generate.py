@@ -31,10 +31,11 @@ from rich.table import Table
 
 from harness.atomic import read_json
 from harness.errors import HarnessError, UsageError
-from models.base import IntArray, Queries, Recommender, TrainSet
+from models.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
     from harness.corpus import Corpus
+    from models.base import Recommender
 
 DEFAULT_LENGTH = 20
 DEFAULT_TOP = 50

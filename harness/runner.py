@@ -44,10 +44,11 @@ from harness.atomic import atomic_dir, atomic_open, atomic_path, read_json, writ
 from harness.errors import HarnessError, UsageError
 from harness.leaderboard import read_metrics
 from harness.manifest import RssSampler, fingerprint, jsonable, machine, ru_maxrss_mb, versions
-from models.base import IntArray, Queries, Recommender, TrainSet
+from models.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
     from harness.corpus import Corpus
+    from models.base import Recommender
 
 DEFAULT_K = 500
 DEFAULT_PRESET = "default"

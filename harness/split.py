@@ -45,7 +45,7 @@ from harness.atomic import atomic_dir, read_json, write_json
 from harness.challenge import category_of, queries_from_playlists
 from harness.corpus import Corpus, normalize_name
 from harness.errors import DataError, HarnessError, UsageError
-from models.base import Queries, TrainSet
+from models.types import Queries, TrainSet
 
 SPLIT_FORMAT = 1
 FILES = ("challenge_set.json", "ground_truth.json", "track_artists.parquet", "manifest.json")

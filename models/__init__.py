@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.base import Queries, Recommender, TrainSet
+from models.types import Queries, TrainSet
+
+if TYPE_CHECKING:
+    from models.base import Recommender
 
 
-class Registry(MutableMapping[str, type[Recommender]]):
+class Registry(MutableMapping[str, "type[Recommender]"]):
     """Name -> Recommender class, each imported on first use.
 
     Why lazy: torch and gensim take seconds to import, and commands that run no model (stats,
@@ -71,3 +74,12 @@ def get_model(name: str, **params: Any) -> Recommender:
 
 
 __all__ = ["MODELS", "Queries", "Recommender", "Registry", "TrainSet", "get_model"]
+
+
+def __getattr__(name: str) -> Any:
+    """`models.Recommender` on first use: scikit-learn loads only when a model is needed."""
+    if name == "Recommender":
+        from models.base import Recommender
+
+        return Recommender
+    raise AttributeError(f"module 'models' has no attribute {name!r}")

@@ -8,7 +8,6 @@ with popularity to exactly k, counting the backfill.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -16,67 +15,9 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from typing_extensions import Self
 
-IntArray = NDArray[np.int32]
+from models.types import IntArray, Queries, TrainSet
 
-
-@dataclass(frozen=True)
-class TrainSet:
-    """Training playlists in CSR form; track ids index the whole corpus catalogue."""
-
-    offsets: NDArray[np.int64]  # (n_playlists + 1,)
-    track_ids: IntArray  # (n_occurrences,), playlist order
-    titles: NDArray[np.object_]  # (n_playlists,) normalised titles (str)
-    n_tracks: int  # catalogue size: every id is in [0, n_tracks)
-    track_artist: IntArray  # (n_tracks,) artist id of each track
-    track_album: IntArray  # (n_tracks,) album id of each track
-
-    @property
-    def n_playlists(self) -> int:
-        return len(self.offsets) - 1
-
-    def playlist(self, i: int) -> IntArray:
-        return self.track_ids[self.offsets[i] : self.offsets[i + 1]]
-
-
-@dataclass(frozen=True)
-class Queries:
-    """A batch of playlists to continue: seeds in CSR form plus title and category."""
-
-    pids: NDArray[np.int64]  # (n,)
-    seed_offsets: NDArray[np.int64]  # (n + 1,)
-    seed_ids: IntArray  # (n_seeds,) track ids in seed order
-    seed_pos: IntArray  # (n_seeds,) original positions of the seeds
-    titles: NDArray[np.object_]  # (n,) normalised title, or None when the title is withheld
-    categories: NDArray[np.int8]  # (n,) challenge category 1..10 (0 if unknown)
-
-    def __len__(self) -> int:
-        return len(self.pids)
-
-    def seeds(self, i: int) -> IntArray:
-        return self.seed_ids[self.seed_offsets[i] : self.seed_offsets[i + 1]]
-
-    @property
-    def n_seeds(self) -> NDArray[np.int64]:
-        return np.diff(self.seed_offsets)
-
-    def subset(self, idx: NDArray[np.int64]) -> Queries:
-        """The queries at positions `idx` (order kept)."""
-        lens = self.n_seeds[idx]
-        offsets = np.zeros(len(idx) + 1, dtype=np.int64)
-        np.cumsum(lens, out=offsets[1:])
-        take = (
-            np.concatenate([np.arange(self.seed_offsets[i], self.seed_offsets[i + 1]) for i in idx])
-            if len(idx) and offsets[-1]
-            else np.zeros(0, dtype=np.int64)
-        )
-        return Queries(
-            pids=self.pids[idx],
-            seed_offsets=offsets,
-            seed_ids=self.seed_ids[take],
-            seed_pos=self.seed_pos[take],
-            titles=self.titles[idx],
-            categories=self.categories[idx],
-        )
+__all__ = ["IntArray", "Queries", "Recommender", "TrainSet", "top_k"]
 
 
 class Recommender(BaseEstimator):  # type: ignore[misc]
