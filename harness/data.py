@@ -42,7 +42,7 @@ from harness.errors import DataError
 from harness.testhooks import kill_point
 
 # Bump when parsing or validation changes what a cached corpus holds.
-DATA_VERSION = 1
+DATA_VERSION = 2  # 2: source["slices"] (file name and playlists of each slice)
 SLICE_GLOB = "mpd.slice.*.json"
 _SLICE_NAME = re.compile(r"mpd\.slice\.(\d+)-(\d+)\.json")
 _ZIP_MEMBER = re.compile(r"(?:^|/)(mpd\.slice\.[^/]*\.json)$")
@@ -988,6 +988,9 @@ def load_corpus(
         "skipped": merger.n_skipped,
         "skipped_examples": merger.skipped,
         "data_version": DATA_VERSION,
+        # [file name, playlists kept] of each slice in corpus order: `stats` replays the
+        # official script's file order (sorted names) from it
+        "slices": [[Path(p.name).name, len(p.pids)] for p in merger.parts],
     }
     corpus = merger.build(source)
     if use_cache:

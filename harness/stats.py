@@ -4,8 +4,9 @@
 
 Same counts and the same top-20 histograms as the organisers' script: titles are normalised,
 tracks are keyed by "<track name> by <artist name>" and artists by name (as there), ties are
-listed in order of first appearance (as `Counter.most_common` does). Days of `modified_at` are
-UTC dates (the dataset rounds them to midnight GMT).
+listed in order of first appearance (as `Counter.most_common` does) with the slices read in the
+script's order, `sorted(os.listdir(path))` (by name: 0-999, 1000-1999, 10000-10999, ...), not in
+pid order. Days of `modified_at` are UTC dates (the dataset rounds them to midnight GMT).
 """
 
 from __future__ import annotations
@@ -66,15 +67,49 @@ def _top_ints(values: NDArray[np.integer[Any]], k: int = TOP) -> list[dict[str, 
     return [{"value": int(uniq[i]), "count": int(counts[i])} for i in order]
 
 
+def official_order(corpus: Corpus) -> NDArray[np.int64]:
+    """Playlist indices in the order the official stats.py reads them: slices by file name
+    (`sorted(os.listdir)`), playlists in file order. A corpus without slice records (built in
+    memory) has no file order: its own order is used."""
+    slices = corpus.source.get("slices")
+    if not slices or sum(k for _, k in slices) != corpus.n_playlists:
+        return np.arange(corpus.n_playlists, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum([k for _, k in slices])])
+    by_name = sorted(range(len(slices)), key=lambda i: slices[i][0])
+    return np.concatenate(
+        [np.arange(starts[i], starts[i + 1], dtype=np.int64) for i in by_name]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+
+
+def _first_seen(c: Corpus, order: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[Any]]:
+    """Tracks that occur, sorted by first occurrence when playlists are read in `order`:
+    (track ids, their occurrence counts)."""
+    # `order` is runs of consecutive playlists (whole slices): copy each run's tracks at once
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    runs = np.split(order, breaks) if len(order) else []
+    occ = np.concatenate(
+        [c.track_ids[c.offsets[r[0]] : c.offsets[r[-1] + 1]] for r in runs] or [c.track_ids[:0]]
+    )  # (n_occurrences,) in the official order
+    tracks, first, counts = np.unique(occ, return_index=True, return_counts=True)
+    by_first = np.argsort(first, kind="stable")
+    return tracks[by_first].astype(np.int64), counts[by_first]
+
+
 def compute_stats(corpus: Corpus) -> dict[str, Any]:
     """The official summary numbers and top-20 histograms of `corpus`."""
     c = corpus
     n, n_occ = c.n_playlists, len(c.track_ids)
+    order = official_order(c)  # (n,) playlists in the official script's reading order
     norm = c.normalized_names
+    seen, seen_counts = _first_seen(c, order)  # (n_seen,) each
     track_counts = np.bincount(c.track_ids, minlength=c.n_tracks)  # (n_tracks,)
     artist_counts = np.bincount(c.track_artist, weights=track_counts, minlength=c.n_artists)
-    artist_of = c.artist_names[c.track_artist]  # (n_tracks,) artist name of each track
-    days = c.modified_at // 86400
+    # artists in order of first occurrence: the first track of each in `seen`
+    seen_art = c.track_artist[seen]
+    _, first_art = np.unique(seen_art, return_index=True)
+    artists = seen_art[np.sort(first_art)]  # (n_artists_seen,)
+    days = (c.modified_at // 86400)[order]
     top_days = _top_ints(days)
     for row in top_days:
         row["value"] = dt.datetime.fromtimestamp(row["value"] * 86400, dt.timezone.utc).strftime(
@@ -94,21 +129,30 @@ def compute_stats(corpus: Corpus) -> dict[str, Any]:
         "avg_playlist_length": n_occ / n if n else 0.0,
         "synthetic": bool(c.source.get("synthetic", False)),
         "source": {k: c.source.get(k) for k in ("path", "fingerprint", "n_files", "skipped")},
-        "top_titles": _top((t, 1) for t in norm.tolist()),
+        "top_titles": _top((t, 1) for t in norm[order].tolist()),
         "top_tracks": _top(
             zip(
-                (f"{t} by {a}" for t, a in zip(c.track_names, artist_of, strict=True)),
-                track_counts.tolist(),
+                (
+                    f"{t} by {a}"
+                    for t, a in zip(
+                        c.track_names[seen], c.artist_names[c.track_artist[seen]], strict=True
+                    )
+                ),
+                seen_counts.tolist(),
                 strict=True,
             )
         ),
         "top_artists": _top(
-            zip(c.artist_names.tolist(), artist_counts.astype(np.int64).tolist(), strict=True)
+            zip(
+                c.artist_names[artists].tolist(),
+                artist_counts[artists].astype(np.int64).tolist(),
+                strict=True,
+            )
         ),
-        "num_edits": _top_ints(c.num_edits),
+        "num_edits": _top_ints(c.num_edits[order]),
         "modified_at_days": top_days,
-        "playlist_lengths": _top_ints(c.lengths),
-        "num_followers": _top_ints(c.num_followers),
+        "playlist_lengths": _top_ints(c.lengths[order]),
+        "num_followers": _top_ints(c.num_followers[order]),
     }
     return out
 
