@@ -1,17 +1,22 @@
 """Challenge submission files: write, read, and verify them like the official verifier does.
 
 Format (mpd-facts §3): CSV, plain or gzip. `#` lines and blank lines are ignored and whitespace
-around commas is allowed. The first real line is `team_info,<team>,<email>` (the 2018 form
-`team_info,main|creative,<team>,<email>` is accepted too), then one line per challenge playlist:
+around commas is allowed. The first real line is `team_info,<team>,<email>`; the 2018 forms with the challenge track
+(`main` or `creative`) are accepted too, as the 2018 verifier accepted them: the track word second
+or third (`team_info,main,<team>,<email>`, `team_info,<team>,main,<email>`), with or without the
+email (a missing email is a warning). Then one line per challenge playlist:
 `pid,track_uri_1,...,track_uri_500`.
 
-`verify_submission` runs every check of the official `verify_submission.py` (team_info before the
-first data line; integer pid; pid in the challenge set; exactly 500 tracks; 500 distinct tracks; no
-seed track of that playlist; well-formed track URIs; as many distinct pids as challenge playlists)
-plus two of ours: a pid given on two lines (error) and track URIs absent from the training data
-(warning). It reports every problem with its line number, not just the first one.
+`verify_submission` runs every check of the official `verify_submission.py`, with its meaning:
+team_info before the first data line; integer pid; pid in the challenge set; exactly 500 tracks;
+500 distinct tracks; no seed track of that playlist; track URIs of the form
+`spotify:track:<22 characters>` (three `:` fields, as `is_track_uri` there); and the number of
+distinct integer pids in the file (challenge pids or not) equal to the number of challenge
+playlists. Ours on top: a pid given on two lines and a challenge pid with no line (errors), a
+track id that is not base-62 (every real Spotify id is) and track URIs absent from the MPD or the
+training data (warnings). It reports every problem with its line number, not just the first one.
 
-Command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET]`.
+Command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from harness.errors import DataError
 N_TRACKS = 500
 TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}")
 _ROW_OF_URIS = re.compile(r"(?:spotify:track:[0-9A-Za-z]{22},)*spotify:track:[0-9A-Za-z]{22}")
-TRACK_URI_FORM = "spotify:track:<22 base-62 characters>"
+TRACK_URI_FORM = "spotify:track:<22 characters>"
+CHALLENGE_TRACKS = ("main", "creative")  # the 2018 team_info's track word
 MAX_SHOWN = 20  # issues printed before "... and N more"
 
 
@@ -137,13 +143,25 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def _team_info(fields: list[str]) -> TeamInfo | None:
-    if len(fields) == 3:
-        team, email, track = fields[1], fields[2], None
-    elif len(fields) == 4 and fields[1].lower() in ("main", "creative"):
-        track, team, email = fields[1].lower(), fields[2], fields[3]
-    else:
+    """The header's fields; None when they match none of the accepted forms."""
+    rest = fields[1:]
+    track = None
+    # 2018: the track word (case as there) second or third; with two fields the other one must
+    # not look like an email, else it is the current form with a team called "main"
+    if len(rest) == 3 or (len(rest) == 2 and not any("@" in f for f in rest)):
+        at = [i for i in (0, 1) if rest[i] in CHALLENGE_TRACKS]
+        if at:
+            track = rest.pop(at[0])
+    if track is not None and len(rest) == 1:  # the 2018 verifier needed no email
+        rest.append("")
+    if len(rest) != 2 or not rest[0]:
         return None
-    return TeamInfo(team, email, track) if team and email else None
+    return TeamInfo(rest[0], rest[1], track) if rest[1] or track else None
+
+
+def is_track_uri(uri: str) -> bool:
+    """The official verifier's test: `spotify:track:` and a 22-character id (no `:`)."""
+    return len(uri) == 36 and uri.startswith("spotify:track:") and ":" not in uri[14:]
 
 
 def parse_submission(path: str | Path) -> Parsed:
@@ -176,8 +194,9 @@ def parse_submission(path: str | Path) -> Parsed:
                 errors.append(
                     Issue(
                         lineno,
-                        "team_info must read team_info,<team name>,<contact email> (or "
-                        f"team_info,main|creative,<team name>,<contact email>); got {line[:80]!r}",
+                        "team_info must read team_info,<team name>,<contact email> (or the "
+                        "2018 form with main|creative before or after the team name); got "
+                        f"{line[:80]!r}",
                     )
                 )
             continue
@@ -240,13 +259,20 @@ def load_challenge_seeds(path: str | Path) -> dict[int, frozenset[str]]:
     return seeds
 
 
-def load_known_tracks(path: str | Path) -> set[str]:
-    """Track URIs of the training catalogue from a split's track_artists.parquet."""
-    try:
-        column = pq.read_table(path, columns=["track_uri"]).column("track_uri")
-    except (OSError, KeyError, ValueError) as e:
-        raise DataError(f"{path}: cannot read a 'track_uri' column ({e})") from e
-    return set(column.to_pylist())
+def load_known_tracks(path: str | Path, cache_dir: Path | None = None) -> tuple[set[str], str]:
+    """(track URIs, what they are) from a split's track_artists.parquet (the training
+    catalogue) or from an MPD (a folder of slices, one slice or the zip; via the corpus cache)."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".parquet":
+        try:
+            column = pq.read_table(p, columns=["track_uri"]).column("track_uri")
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"{p}: cannot read a 'track_uri' column ({e})") from e
+        return set(column.to_pylist()), "the training data"
+    from harness.data import load_corpus  # lazy: only this option reads an MPD
+
+    corpus = load_corpus(p, cache_dir=cache_dir)
+    return set(corpus.track_uris.tolist()), "the MPD"
 
 
 def _examples(items: Sequence[str], n: int = 3) -> str:
@@ -259,12 +285,17 @@ def verify_parsed(
     seeds: dict[int, frozenset[str]],
     known_uris: Container[str] | None = None,
     path: str = "",
+    known_what: str = "the MPD",
 ) -> Report:
     """Run every check on an already parsed submission (see the module docstring)."""
     report = Report(path=path, errors=list(parsed.errors), team_info=parsed.team_info)
     if parsed.team_info is None and not parsed.rows and not parsed.errors:
         report.errors.append(Issue(None, "team_info line missing (the file has no content)"))
+    if parsed.team_info is not None and not parsed.team_info.email:
+        report.warnings.append(Issue(None, "team_info has no contact email (2018 form)"))
     first_line: dict[int, int] = {}
+    found_pids: set[int] = set()  # every integer pid, as the official count uses
+    not_base62: list[str] = []
     unknown: list[tuple[int, str]] = []  # the first few, with their line
     unknown_uris: set[str] = set()
     n_unknown = 0
@@ -275,6 +306,7 @@ def verify_parsed(
             what = f"pid {pid_field!r}"
         else:
             what = f"pid {pid}"
+            found_pids.add(pid)
             if pid not in seeds:
                 report.errors.append(Issue(lineno, f"pid {pid} is not in the challenge set"))
             elif pid in first_line:
@@ -296,9 +328,14 @@ def verify_parsed(
                 )
             )
         if tracks and not _ROW_OF_URIS.fullmatch(",".join(tracks)):  # one regex call per line
-            bad = [t for t in tracks if not TRACK_URI.fullmatch(t)]
-            message = f"{len(bad)} malformed track URI(s), not {TRACK_URI_FORM}"
-            report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(bad)}"))
+            bad = [t for t in tracks if not is_track_uri(t)]
+            if bad:
+                message = f"{len(bad)} malformed track URI(s), not {TRACK_URI_FORM}"
+                report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(bad)}"))
+            if len(not_base62) < 3:
+                not_base62 += [t for t in tracks if is_track_uri(t) and not TRACK_URI.fullmatch(t)][
+                    : 3 - len(not_base62)
+                ]
         if pid is not None and pid in seeds:
             present = sorted(distinct & seeds[pid])
             if present:
@@ -314,20 +351,32 @@ def verify_parsed(
             unknown_uris.update(missing)
             unknown += [(lineno, t) for t in sorted(missing)[: 3 - len(unknown)]]
     report.n_playlists = len(first_line)
-    if len(first_line) != len(seeds):
-        absent = [p for p in seeds if p not in first_line]
+    absent = [p for p in seeds if p not in first_line]
+    if len(found_pids) != len(seeds):
         report.errors.append(
             Issue(
                 None,
-                f"{len(first_line)} distinct challenge pids in the file, the challenge set has "
-                f"{len(seeds)} playlists"
-                + (f"; missing pids: {_examples([str(p) for p in absent])}" if absent else ""),
+                f"wrong number of playlists: {len(found_pids)} distinct pids in the file, the "
+                f"challenge set has {len(seeds)}",
+            )
+        )
+    if absent:
+        missing = _examples([str(p) for p in absent])
+        report.errors.append(
+            Issue(
+                None, f"{len(absent)} challenge playlist(s) without a line; missing pids: {missing}"
+            )
+        )
+    if not_base62:
+        report.warnings.append(
+            Issue(
+                None, f"track ids that are not base-62 (never in the MPD): {_examples(not_base62)}"
             )
         )
     if n_unknown:
         shown = "; ".join(f"line {ln}: {t}" for ln, t in unknown)
         what = f"{n_unknown} recommendation(s), {len(unknown_uris)} distinct track URI(s)"
-        report.warnings.append(Issue(None, f"{what}, not in the training data ({shown})"))
+        report.warnings.append(Issue(None, f"{what}, not in {known_what} ({shown})"))
     return report
 
 
@@ -335,10 +384,12 @@ def verify_submission(
     path: str | Path,
     challenge_set_path: str | Path,
     known_uris: Container[str] | None = None,
+    known_what: str = "the MPD",
 ) -> Report:
-    """Check a submission against a challenge set; `known_uris` enables the unknown-URI warning."""
+    """Check a submission against a challenge set; `known_uris` (what they are: `known_what`)
+    enables the unknown-URI warning."""
     seeds = load_challenge_seeds(challenge_set_path)
-    return verify_parsed(parse_submission(path), seeds, known_uris, path=str(path))
+    return verify_parsed(parse_submission(path), seeds, known_uris, str(path), known_what)
 
 
 # ---------------------------------------------------------------------------- command
@@ -353,7 +404,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--known-tracks",
         type=Path,
         default=None,
-        help="a split's track_artists.parquet: warn about track URIs not in the training data",
+        metavar="PARQUET|MPD",
+        help="warn about recommended track URIs not in these tracks: a split's "
+        "track_artists.parquet (its training data), or the MPD (folder of slices, slice or zip)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="corpus cache folder when --known-tracks is an MPD "
+        "(default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
     )
     parser.add_argument(
         "--max-shown", type=int, default=MAX_SHOWN, help="issues listed before '... and N more'"
@@ -361,8 +422,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    known = load_known_tracks(args.known_tracks) if args.known_tracks is not None else None
-    report = verify_submission(args.submission, args.challenge_set, known)
+    known, what = (
+        load_known_tracks(args.known_tracks, args.cache_dir)
+        if args.known_tracks is not None
+        else (None, "")
+    )
+    report = verify_submission(args.submission, args.challenge_set, known, what)
     if report.ok:
         team = report.team_info.team if report.team_info else "?"
         print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}")

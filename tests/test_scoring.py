@@ -222,7 +222,7 @@ def test_missing_playlist_with_no_verify(
         score_submission(sub, split_dir)
     argv = ["score", str(sub), "--split", str(split_dir), "--json"]
     assert main(argv) == 2  # refused: the verifier's error is printed
-    assert "2 distinct challenge pids" in capsys.readouterr().err
+    assert "wrong number of playlists: 2 distinct pids" in capsys.readouterr().err
     assert main([*argv, "--no-verify"]) == 0
     out = orjson.loads(capsys.readouterr().out)
     assert set(out) == {"overall", "categories"}

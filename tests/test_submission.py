@@ -145,6 +145,55 @@ def test_2018_header_is_read(tmp_path: Path) -> None:
     assert read_submission(path)[0] == TeamInfo("my team", "me@example.com", "main")
 
 
+HEADERS = {
+    "team_info,my team,main,me@x.org": TeamInfo("my team", "me@x.org", "main"),  # track third
+    "team_info,creative,my team": TeamInfo("my team", "", "creative"),  # 2018, no email
+    "team_info,my team,main": TeamInfo("my team", "", "main"),
+    "team_info,main,me@x.org": TeamInfo("main", "me@x.org", None),  # a team called main
+    "team_info,Main,me@x.org": TeamInfo("Main", "me@x.org", None),
+}
+
+
+@pytest.mark.parametrize("header", HEADERS)
+def test_team_info_forms_the_2018_verifier_accepted(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path, [header, *_lines()[1:]])
+    report = verify_submission(path, _challenge_set(tmp_path))
+    assert report.ok, str(report)
+    assert report.team_info == HEADERS[header]
+    no_email = [w for w in report.warnings if "no contact email" in w.message]
+    assert bool(no_email) == (HEADERS[header].email == "")
+
+
+def test_track_ids_need_22_characters_not_base62(tmp_path: Path) -> None:
+    """The official is_track_uri checks three ':' fields and a 22-character id: a '-' in the
+    id is valid there (a warning here: no real Spotify id has one)."""
+    odd = "spotify:track:" + "A" * 21 + "-"
+    path = _write(tmp_path, [_lines()[0], _replace_track(_lines()[1], 5, odd), *_lines()[2:]])
+    report = verify_submission(path, _challenge_set(tmp_path))
+    assert report.ok, str(report)
+    assert [w.message for w in report.warnings] == [
+        f"track ids that are not base-62 (never in the MPD): {odd!r}"
+    ]
+
+
+def test_playlist_count_counts_every_integer_pid_like_the_official(tmp_path: Path) -> None:
+    """found_pids there holds every integer pid, in the challenge set or not."""
+    lines = _lines()
+    extra = "999" + lines[1][3:]
+    report = verify_submission(_write(tmp_path, [*lines, extra]), _challenge_set(tmp_path))
+    messages = [str(e) for e in report.errors]
+    assert "line 5: pid 999 is not in the challenge set" in messages
+    assert "wrong number of playlists: 4 distinct pids in the file, the challenge set has 3" in (
+        messages
+    )
+    swapped = [lines[0], lines[1], lines[2], extra]  # 3 distinct pids, one of them unknown
+    report = verify_submission(_write(tmp_path, swapped), _challenge_set(tmp_path))
+    messages = [str(e) for e in report.errors]
+    assert not [m for m in messages if "wrong number of playlists" in m]
+    assert "line 4: pid 999 is not in the challenge set" in messages
+    assert "1 challenge playlist(s) without a line; missing pids: '102'" in messages
+
+
 # ---- every failure and its message ---------------------------------------------------------
 
 # name -> (mutation of the valid lines, line number of the error or None, message fragment)
@@ -189,7 +238,7 @@ FAILURES: dict[str, tuple[Callable[[list[str]], list[str]], int | None, str]] = 
     "malformed uri": (
         lambda ls: [ls[0], _replace_track(ls[1], 3, "spotify:track:tooshort"), ls[2], ls[3]],
         2,
-        "pid 100: 1 malformed track URI(s), not spotify:track:<22 base-62 characters>: "
+        "pid 100: 1 malformed track URI(s), not spotify:track:<22 characters>: "
         "'spotify:track:tooshort'",
     ),
     "artist uri instead of track": (
@@ -200,8 +249,17 @@ FAILURES: dict[str, tuple[Callable[[list[str]], list[str]], int | None, str]] = 
     "wrong number of playlists": (
         lambda ls: ls[:3],
         None,
-        "2 distinct challenge pids in the file, the challenge set has 3 playlists; missing pids: "
-        "'102'",
+        "wrong number of playlists: 2 distinct pids in the file, the challenge set has 3",
+    ),
+    "a challenge pid missing": (
+        lambda ls: ls[:3],
+        None,
+        "1 challenge playlist(s) without a line; missing pids: '102'",
+    ),
+    "a pid of 22 characters with a colon": (
+        lambda ls: [ls[0], _replace_track(ls[1], 3, "spotify:track:" + "a" * 21 + ":"), *ls[2:]],
+        2,
+        "1 malformed track URI(s)",
     ),
     "duplicate pid line": (lambda ls: [*ls, ls[2]], 5, "pid 101 already given on line 3"),
     "not utf-8": (lambda ls: [*ls, "\udcff"], 5, "not UTF-8 text"),
@@ -233,11 +291,12 @@ def test_all_errors_are_reported_and_the_list_is_capped(tmp_path: Path) -> None:
     lines = _lines()
     bad = [lines[0]] + [f"{900 + i}," + ",".join([uri(7)] * 3) for i in range(30)]
     report = verify_submission(_write(tmp_path, bad), _challenge_set(tmp_path))
-    # per line: pid not in the set, 3 tracks, 1 distinct; then the playlist count
-    assert len(report.errors) == 30 * 3 + 1
+    # per line: pid not in the set, 3 tracks, 1 distinct; then the playlist count and the
+    # missing challenge pids
+    assert len(report.errors) == 30 * 3 + 2
     text = report.format(max_shown=5)
-    assert "91 errors" in text
-    assert "... and 86 more errors" in text
+    assert "92 errors" in text
+    assert "... and 87 more errors" in text
     assert len(text.splitlines()) == 1 + 5 + 1
 
 
@@ -249,9 +308,7 @@ def test_unknown_uris_are_a_warning(tmp_path: Path) -> None:
     assert report.ok
     assert len(report.warnings) == 1
     message = str(report.warnings[0])
-    assert message.startswith(
-        "2 recommendation(s), 2 distinct track URI(s), not in the training data"
-    )
+    assert message.startswith("2 recommendation(s), 2 distinct track URI(s), not in the MPD")
     assert f"line 2: {uri(100)}" in message and f"line 3: {uri(1100)}" in message
 
 
@@ -266,7 +323,7 @@ def test_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad = _write(tmp_path, _lines()[:3], "bad.csv")
     assert main(["verify", str(bad), "--challenge-set", str(cs)]) == 1
     out = capsys.readouterr().out
-    assert "1 error" in out and "2 distinct challenge pids" in out
+    assert "2 errors" in out and "wrong number of playlists: 2 distinct pids" in out
 
 
 def test_verify_command_known_tracks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,6 +341,19 @@ def test_verify_command_known_tracks(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "OK" in out
     assert "1 recommendation(s), 1 distinct track URI(s), not in the training data" in out
+
+
+def test_verify_command_known_tracks_from_the_mpd(
+    tmp_path: Path, slice_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--known-tracks also takes the MPD itself (here the fixture slice, none of whose tracks
+    the submission recommends)."""
+    sub = _write(tmp_path, _lines())
+    argv = ["verify", str(sub), "--challenge-set", str(_challenge_set(tmp_path))]
+    known = ["--known-tracks", str(slice_path), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, *known]) == 0
+    out = capsys.readouterr().out
+    assert "1500 recommendation(s), 1500 distinct track URI(s), not in the MPD" in out
 
 
 def test_verify_command_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
