@@ -42,7 +42,9 @@ from harness.errors import DataError
 from harness.testhooks import kill_point
 
 # Bump when parsing or validation changes what a cached corpus holds.
-DATA_VERSION = 2  # 2: source["slices"] (file name and playlists of each slice)
+# 2: source["slices"] (file name and playlists of each slice); a track's duration_ms may differ
+# between its occurrences (counted and warned, the first kept; it was an error)
+DATA_VERSION = 2
 SLICE_GLOB = "mpd.slice.*.json"
 _SLICE_NAME = re.compile(r"mpd\.slice\.(\d+)-(\d+)\.json")
 _ZIP_MEMBER = re.compile(r"(?:^|/)(mpd\.slice\.[^/]*\.json)$")
@@ -219,6 +221,7 @@ class SliceResult:
     ar_name: list[str]
     al_uri: list[str]
     al_name: list[str]
+    occ_dur: NDArray[np.int64]  # (n_occurrences,) duration_ms as given at each occurrence
 
     def subset(self, keep: NDArray[np.bool_]) -> SliceResult:
         """The same slice with only the playlists where `keep` is true, local ids re-numbered."""
@@ -251,6 +254,7 @@ class SliceResult:
             ar_name=[self.ar_name[i] for i in used_a],
             al_uri=[self.al_uri[i] for i in used_b],
             al_name=[self.al_name[i] for i in used_b],
+            occ_dur=self.occ_dur[np.repeat(keep, self.lengths)],
         )
 
 
@@ -439,6 +443,7 @@ def _encode(
         ar_name=[flat[i].artist_name for i in _first_index(art_occ).tolist()],
         al_uri=al_uri,
         al_name=[flat[i].album_name for i in _first_index(alb_occ).tolist()],
+        occ_dur=dur_occ,
     )
 
 
@@ -548,11 +553,12 @@ def _checks(
                     partial(_uri_message, bad_occ=bad_occ, kind=kind, flat=flat, starts=starts),
                 )
             )
-    # A track URI names one artist, album and duration: compare each occurrence with the first.
+    # A track URI names one artist and album: compare each occurrence with the first. (A
+    # differing duration_ms is only counted, in Merger._commit: no metric uses it, and the
+    # challenge facts promise one *name* per URI, not one duration.)
     same: tuple[tuple[str, NDArray[np.integer[Any]]], ...] = (
         ("artist_uri", art_occ),
         ("album_uri", alb_occ),
-        ("duration_ms", dur_occ),
     )
     for what, values in same:
         bad_occ = values != values[first][occ]
@@ -712,6 +718,8 @@ class Merger:
         self.n_skipped = 0
         self.synthetic = False
         self.n_bytes = 0
+        self.dur_conflicts = 0  # occurrences whose duration_ms differs from the one kept
+        self.dur_example: str | None = None
 
     def add(self, r: SliceResult) -> None:
         self.n_skipped += len(r.skipped)
@@ -759,7 +767,6 @@ class Merger:
             for col, ours, label in (
                 (self.t_art, ga[r.tr_art], "artist_uri"),
                 (self.t_alb, gb[r.tr_alb], "album_uri"),
-                (self.t_dur, r.tr_dur, "duration_ms"),
             ):
                 diff = np.zeros(len(gt), dtype=bool)
                 diff[known] = col.view[g] != ours[known]
@@ -792,16 +799,12 @@ class Merger:
     def _describe(self, r: SliceResult, t: int, what: str) -> str:
         if what == "artist_uri":
             return f"has artist {r.ar_uri[r.tr_art[t]]}"
-        if what == "album_uri":
-            return f"has album {r.al_uri[r.tr_alb[t]]}"
-        return f"lasts {r.tr_dur[t]} ms"
+        return f"has album {r.al_uri[r.tr_alb[t]]}"
 
     def _describe_global(self, g: int, what: str) -> str:
         if what == "artist_uri":
             return self.artists.uris[self.t_art.view[g]]
-        if what == "album_uri":
-            return self.albums.uris[self.t_alb.view[g]]
-        return f"{self.t_dur.view[g]} ms"
+        return self.albums.uris[self.t_alb.view[g]]
 
     def _file_of(self, pid: int) -> str:
         for name, pids in self.pid_file:
@@ -819,11 +822,29 @@ class Merger:
         self.t_art.extend(ga32[r.tr_art[new]])
         self.t_alb.extend(gb32[r.tr_alb[new]])
         self.t_dur.extend(r.tr_dur[new])
+        self._count_duration_conflicts(r, gt32)
         self.pid_seen.update(r.pids.tolist())
         self.pid_file.append((r.name, r.pids))
         r.occ = gt32[r.occ]
         r.tr_uri = r.tr_name = r.ar_uri = r.ar_name = r.al_uri = r.al_name = []
         self.parts.append(r)
+
+    def _count_duration_conflicts(self, r: SliceResult, gt32: NDArray[np.int32]) -> None:
+        """Count occurrences whose duration_ms differs from the track's first (kept) one."""
+        kept = self.t_dur.view[gt32[r.occ]]  # (n_occ,) the value the corpus keeps
+        diff = kept != r.occ_dur
+        if diff.any():
+            self.dur_conflicts += int(diff.sum())
+            if self.dur_example is None:
+                k = int(np.flatnonzero(diff)[0])
+                i = int(np.searchsorted(np.cumsum(r.lengths), k, side="right"))
+                j = k - int(r.lengths[:i].sum())
+                self.dur_example = (
+                    f"{r.name}: playlist pid {r.pids[i]} (playlists[{r.index[i]}]): "
+                    f"tracks[{j}] ({r.tr_uri[r.occ[k]]}) has duration_ms {r.occ_dur[k]}, "
+                    f"kept {kept[k]} from its first occurrence"
+                )
+        r.occ_dur = r.occ_dur[:0]  # not needed after this
 
     def build(self, source: dict[str, Any]) -> Corpus:
         parts = self.parts
@@ -988,6 +1009,8 @@ def load_corpus(
         "skipped": merger.n_skipped,
         "skipped_examples": merger.skipped,
         "data_version": DATA_VERSION,
+        "duration_conflicts": merger.dur_conflicts,
+        "duration_conflict_example": merger.dur_example,
         # [file name, playlists kept] of each slice in corpus order: `stats` replays the
         # official script's file order (sorted names) from it
         "slices": [[Path(p.name).name, len(p.pids)] for p in merger.parts],
@@ -1000,6 +1023,13 @@ def load_corpus(
 
 
 def _warn_skipped(source: dict[str, Any]) -> None:
+    if source.get("duration_conflicts"):
+        print(
+            f"warning: {source['path']}: {source['duration_conflicts']} track occurrence(s) give "
+            "a track another duration_ms than its first occurrence (the first is kept; no "
+            f"metric uses it); first: {source.get('duration_conflict_example')}",
+            file=sys.stderr,
+        )
     if source.get("skipped"):
         first = (source.get("skipped_examples") or ["?"])[0]
         print(

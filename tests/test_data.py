@@ -337,15 +337,46 @@ def test_track_inconsistent_across_slices(slice_path: Path, tmp_path: Path) -> N
     d = tmp_path / "d"
     write_slice(d, obj)
     second = shifted(obj, 3)
+    other = "spotify:album:" + "Z" * 22
     for p in second["playlists"]:  # consistent within the slice, not with the first one
         for t in p["tracks"]:
             if t["track_name"] == "Hold Up":
-                t["duration_ms"] += 1
-                p["duration_ms"] += 1
+                t["album_uri"] = other
+                p["num_albums"] = len({x["album_uri"] for x in p["tracks"]})
     write_slice(d, second, "mpd.slice.3-5.json")
     msg = load_error(d, tmp_path)
-    assert "mpd.slice.3-5.json: playlist pid 4 (playlists[1]): tracks[3].duration_ms" in msg
-    assert "spotify:track:t3HoldUpt3HoldUpt3Hold lasts 221001 ms here but 221000 ms" in msg
+    assert "mpd.slice.3-5.json: playlist pid 4 (playlists[1]): tracks[3].album_uri" in msg
+    assert f"spotify:track:t3HoldUpt3HoldUpt3Hold has album {other} here but" in msg
+
+
+def test_a_track_with_two_durations_loads_with_a_warning(
+    slice_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The facts promise one name per URI, not one duration: the first duration is kept and
+    the other occurrences are counted, within a slice and across slices."""
+    obj = slice_obj(slice_path)
+    d = tmp_path / "d"
+    second = shifted(obj, 3)
+    changed = 0
+    for doc in (obj, second):
+        for p in doc["playlists"][1:]:  # Jolene's first occurrence (pid 0) keeps 0 + its value
+            for t in p["tracks"]:
+                if t["track_name"] == "Jolene":
+                    t["duration_ms"] += 7
+                    p["duration_ms"] += 7
+                    changed += 1
+    write_slice(d, obj)
+    write_slice(d, second, "mpd.slice.3-5.json")
+    corpus = load_corpus(d, cache_dir=tmp_path / "cache")
+    err = capsys.readouterr().err
+    assert f"{changed} track occurrence(s) give a track another duration_ms" in err
+    assert "mpd.slice.0-2.json: playlist pid 1 (playlists[1])" in err
+    assert corpus.source["duration_conflicts"] == changed > 0
+    jolene = corpus.track_index["spotify:track:t6Jolenet6Jolenet6Jole"]
+    first = next(t for t in obj["playlists"][0]["tracks"] if t["track_name"] == "Jolene")
+    assert corpus.track_duration[jolene] == first["duration_ms"]
+    load_corpus(d, cache_dir=tmp_path / "cache")  # from the cache: the same warning
+    assert f"{changed} track occurrence(s)" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- lenient

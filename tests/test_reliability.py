@@ -146,11 +146,11 @@ def _dup_pid_across(tmp: Path, base: Base) -> list[str]:
 
 
 def _inconsistent_across(tmp: Path, base: Base) -> list[str]:
-    """Slice 3-5 holds one valid playlist whose only track lasts 1 ms longer than in slice 0-2."""
+    """Slice 3-5 holds one valid playlist whose only track has another album than in 0-2."""
     doc = _slice_doc()
     _write(tmp / "mpd", "mpd.slice.0-2.json", doc)
     p = doc["playlists"][0]
-    t = dict(p["tracks"][0], duration_ms=p["tracks"][0]["duration_ms"] + 1)
+    t = dict(p["tracks"][0], album_uri="spotify:album:" + "Z" * 22)
     p.update(pid=3, tracks=[t], num_tracks=1, num_artists=1, num_albums=1)
     p["duration_ms"] = t["duration_ms"]
     doc["playlists"] = [p]
@@ -582,7 +582,7 @@ CASES: list[Case] = [
     Case(
         "track-inconsistent-across-slices",
         _inconsistent_across,
-        ("mpd.slice.3-5.json", "pid 3", "duration_ms"),
+        ("mpd.slice.3-5.json", "pid 3", "album_uri"),
     ),
     # --- folders
     Case("folder-missing", _missing_path, ("nowhere", "no such")),
