@@ -835,14 +835,21 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
             challenge_path = Path(args.challenge_set)
             if not challenge_path.exists():
                 raise UsageError(f"--challenge-set {challenge_path}: no such file")
-            queries: Queries = load_challenge_set(challenge_path, corpus)
+            cq = load_challenge_set(challenge_path, corpus)
+            queries: Queries = cq
             train = whole_train_set(corpus)
             split: dict[str, Any] = {
                 "path": str(challenge_path),
                 "fingerprint": file_sha256(challenge_path),
                 "n_queries": len(queries),
-                "unknown_seeds": int(getattr(queries, "unknown_seeds", 0)),
+                "unknown_seeds": cq.unknown_seeds,
             }
+            if cq.unknown_seeds:
+                console.print(
+                    f"challenge set: {cq.unknown_seeds} seed track(s) of "
+                    f"{int((cq.n_unknown > 0).sum())} playlist(s) are not in the MPD and were "
+                    "dropped from the queries (run.json: unknown_seeds)"
+                )
         else:
             from harness.split import train_set
 

@@ -361,10 +361,10 @@ def verify_parsed(
             )
         )
     if absent:
-        missing = _examples([str(p) for p in absent])
+        named = _examples([str(p) for p in absent])
         report.errors.append(
             Issue(
-                None, f"{len(absent)} challenge playlist(s) without a line; missing pids: {missing}"
+                None, f"{len(absent)} challenge playlist(s) without a line; missing pids: {named}"
             )
         )
     if not_base62:

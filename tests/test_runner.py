@@ -524,6 +524,24 @@ def test_challenge_mode_writes_submissions_only(in_tmp: Path, mini_mpd: Path) ->
     assert report.ok, str(report)
 
 
+def test_challenge_mode_says_how_many_seeds_it_dropped(
+    in_tmp: Path, mini_mpd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    assert main(["split", str(mini_mpd), "--out", "sp", "--seed", "3"]) == 0
+    doc = read_json(in_tmp / "sp" / "challenge_set.json")
+    with_seeds = [p for p in doc["playlists"] if p["tracks"]]
+    with_seeds[0]["tracks"][0]["track_uri"] = "spotify:track:" + "Q" * 22  # not in the MPD
+    (in_tmp / "cs.json").write_bytes(orjson.dumps(doc))
+    capsys.readouterr()
+    args = ["evaluate", "--mpd", str(mini_mpd), "--models", "popular", "--challenge-set"]
+    assert main([*args, str(in_tmp / "cs.json")]) == 0
+    out = " ".join("".join(capsys.readouterr()).split())  # rich may wrap the line
+    assert "challenge set: 1 seed track(s) of 1 playlist(s) are not in the MPD" in out
+    assert read_json(in_tmp / "runs" / "mini-challenge" / "run.json")["split"]["unknown_seeds"] == 1
+
+
 def test_explicit_split_is_reused_or_refused(
     in_tmp: Path, mini_mpd: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
