@@ -8,6 +8,7 @@ is gone (a killed 1M-playlist `synth` leaves 18 GB).
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import os
@@ -83,6 +84,32 @@ def sweep_stale(path: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename into it) durable; a no-op where folders cannot be
+    opened (not POSIX)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the rename itself is atomic anyway
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file under `root`, then each folder: the whole tree is on disk before the
+    rename that publishes it."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                os.fsync(f.fileno())
+    for dirpath, _, _ in os.walk(root):
+        _fsync_dir(Path(dirpath))
+
+
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     sweep_stale(path)
     fd, name = tempfile.mkstemp(prefix=_prefix(path, "tmp"), suffix=suffix, dir=path.parent)
@@ -106,6 +133,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.fsync(f.fileno())
         kill_point(f"replace:{target.name}")
         os.replace(tmp, target)
+        _fsync_dir(target.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -147,6 +175,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory; it replaces `path` only if the block succeeds."""
     target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(errno.EEXIST, "a file stands where a folder is to be written", target)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=_prefix(target, "tmp"), dir=target.parent))
@@ -156,6 +186,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~umask)
     try:
         yield tmp
+        _fsync_tree(tmp)
         kill_point(f"replace:{target.name}")
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=_prefix(target, "old"), dir=target.parent))
@@ -164,6 +195,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
+        _fsync_dir(target.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

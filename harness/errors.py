@@ -18,3 +18,8 @@ class DataError(HarnessError):
 
 class UsageError(HarnessError):
     """Bad command-line arguments or parameters."""
+
+
+class ParameterError(UsageError, ValueError):
+    """A model hyperparameter out of range: one line from the CLI, and still a ValueError for
+    callers used to scikit-learn's convention."""

@@ -318,6 +318,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.length < 1:
         raise UsageError(f"--length {args.length}: must be at least 1")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: must be >= 0")
     if not args.seed_tracks and args.title is None:
         raise UsageError("give --seed-track URI ... or --title TEXT (or both)")
     title = normalize_name(args.title) if args.title is not None else None

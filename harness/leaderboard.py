@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from harness.atomic import atomic_open, read_json, write_json
+from harness.console import table_console
 from harness.errors import HarnessError, UsageError
 from harness.significance import format_p
 
@@ -335,7 +335,7 @@ def to_csv(board: Leaderboard) -> str:
     cats = [str(c) for c in range(1, 11)]
     header = ["model", "borda_rank", "borda_points", *METRIC_NAMES, "n", "missing"]
     header += ["fit_s", "recommend_s", "peak_rss_mb", "cold_start", "backfilled", "submission"]
-    header += [f"r_precision_cat{c}" for c in cats] + ["params"]
+    header += [f"r_precision_cat{c}" for c in cats] + ["params", "synthetic"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -348,6 +348,7 @@ def to_csv(board: Leaderboard) -> str:
         row += [board.backfilled.get(name, 0), e["submission"]]
         row += [e["categories"].get(c, {}).get("r_precision", "") for c in cats]
         row.append(orjson.dumps(e["params"], option=orjson.OPT_SORT_KEYS).decode())
+        row.append("true" if board.data.get("synthetic") else "false")
         w.writerow(row)
     return buf.getvalue()
 
@@ -377,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessError(f"{args.run_dir}: no complete model run to rank")
     if not args.no_write:
         write(board, args.run_dir)
-    console = Console()
+    console = table_console()
     for table in render(board):
         console.print(table)
     return 0

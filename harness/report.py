@@ -47,6 +47,7 @@ BOOTSTRAP_SEED = 0
 ALPHA = 0.05
 DEPTH = 500  # recommendations per playlist in the challenge
 PLOTTED = (("r_precision", "R-precision"), ("ndcg", "NDCG"), ("clicks", "clicks"))
+SYNTHETIC_TAG = "\n(SYNTHETIC data, not the real MPD)"  # on every plot of a synthetic run
 VARIANTS = (("r_precision_track", "R-precision (tracks only)"), ("ndcg_rules", "NDCG (rules text)"))
 METHOD_NOTE = (
     f"Intervals: {CONFIDENCE:.0%} percentile bootstrap of the mean ({N_RESAMPLES} resamples of the "
@@ -298,7 +299,9 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def category_plot(table: Mapping[str, Any], metric: str, label: str) -> Plot:
+def category_plot(
+    table: Mapping[str, Any], metric: str, label: str, *, synthetic: bool = False
+) -> Plot:
     """Grouped bars (category × model) of one metric's mean, with the CI as whiskers."""
     import matplotlib
 
@@ -323,7 +326,10 @@ def category_plot(table: Mapping[str, Any], metric: str, label: str) -> Plot:
     ax.set_xticks(x, [f"cat {g}" if g != "all" else "all" for g in groups])
     better = "higher" if HIGHER_IS_BETTER[metric] else "lower"
     ax.set_ylabel(f"{label} ({better} is better)")
-    ax.set_title(f"{label} per challenge category, mean with {CONFIDENCE:.0%} bootstrap CI")
+    ax.set_title(
+        f"{label} per challenge category, mean with {CONFIDENCE:.0%} bootstrap CI"
+        + (SYNTHETIC_TAG if synthetic else "")
+    )
     ax.legend(fontsize="small", ncols=min(len(names), 6))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -333,7 +339,7 @@ def category_plot(table: Mapping[str, Any], metric: str, label: str) -> Plot:
     return Plot(f"category_{metric}.png", caption, png)
 
 
-def recall_plot(curves: Mapping[str, FloatArray]) -> Plot:
+def recall_plot(curves: Mapping[str, FloatArray], *, synthetic: bool = False) -> Plot:
     """Mean fraction of held-out tracks found vs list depth, one line per model."""
     import matplotlib
 
@@ -349,7 +355,10 @@ def recall_plot(curves: Mapping[str, FloatArray]) -> Plot:
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("list depth d (recommendations read)")
     ax.set_ylabel("held-out tracks found (fraction)")
-    ax.set_title("Recall curve: mean over test playlists of |G ∩ R[1..d]| / |G|")
+    ax.set_title(
+        "Recall curve: mean over test playlists of |G ∩ R[1..d]| / |G|"
+        + (SYNTHETIC_TAG if synthetic else "")
+    )
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
@@ -557,7 +566,8 @@ def build_report(run_dir: str | Path) -> Report:
     names = [e["name"] for e in board.models]
     metrics = load_run_metrics(run_dir, names)
     table = confidence_from_values(metrics)
-    plots = [category_plot(table, metric, label) for metric, label in PLOTTED]
+    synthetic = bool(board.data.get("synthetic"))
+    plots = [category_plot(table, metric, label, synthetic=synthetic) for metric, label in PLOTTED]
     notes: list[str] = []
     truth = read_ground_truth(resolve_split_dir(run_dir, board.split))
     curves: dict[str, FloatArray] = {}
@@ -571,7 +581,7 @@ def build_report(run_dir: str | Path) -> Report:
         rpt = dict(zip(cols["pid"].tolist(), cols["r_precision_track"].tolist(), strict=True))
         curves[e["name"]] = model_curve(run_dir / sub, truth, rpt)
     if curves:
-        plots.append(recall_plot(curves))
+        plots.append(recall_plot(curves, synthetic=synthetic))
     if board.skipped:
         notes.append(f"left out (other data or split): {', '.join(board.skipped)}")
     return Report(render_html(board, table, plots, notes), plots, table, notes)
@@ -602,8 +612,12 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such folder")
-    report = build_report(run_dir)
     out = Path(args.out) if args.out is not None else run_dir / "report.html"
+    if out.is_dir():
+        raise UsageError(
+            f"--out {out}: a folder; give the HTML file's name, e.g. {out}/report.html"
+        )
+    report = build_report(run_dir)
     write_report(report, out, run_dir / "plots")
     console = Console()
     for note in report.notes:

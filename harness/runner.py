@@ -41,6 +41,7 @@ from rich.progress import (
 )
 
 from harness.atomic import atomic_dir, atomic_open, atomic_path, read_json, write_json
+from harness.console import table_console
 from harness.errors import HarnessError, UsageError
 from harness.leaderboard import read_metrics
 from harness.manifest import RssSampler, fingerprint, jsonable, machine, ru_maxrss_mb, versions
@@ -114,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="MODEL.PARAM=VALUE",
-        help="model hyperparameter, a Python literal (e.g. -p knn.k=200); repeatable",
+        help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
     )
     parser.add_argument(
         "--out",
@@ -157,21 +158,26 @@ def parse_value(text: str) -> Any:
 
 
 def parse_params(items: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """`["knn.k=200", "w2v.dim=32"]` -> `{"knn": {"k": 200}, "w2v": {"dim": 32}}`."""
+    """`["knn.k_neighbors=200", "w2v.dim=32"]` -> `{"knn": {"k_neighbors": 200}, "w2v": {"dim": 32}}`."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, eq, value = item.partition("=")
         model, dot, param = key.strip().partition(".")
         if not eq or not dot or not model or not param:
-            raise UsageError(f"-p {item!r}: expected MODEL.PARAM=VALUE, e.g. -p knn.k=200")
+            raise UsageError(
+                f"-p {item!r}: expected MODEL.PARAM=VALUE, e.g. -p knn.k_neighbors=200"
+            )
         out.setdefault(model, {})[param] = parse_value(value.strip())
     return out
 
 
 def _type_ok(value: Any, default: Any) -> bool:
-    """Whether `value` may replace `default`: same type, an int for a float, anything for None."""
-    if default is None or value is None:
+    """Whether `value` may replace `default`: same type, an int for a float, anything for a
+    default of None (None only there)."""
+    if default is None:
         return True
+    if value is None:
+        return False
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, float):
@@ -181,6 +187,22 @@ def _type_ok(value: Any, default: Any) -> bool:
     if isinstance(default, list | tuple):
         return isinstance(value, list | tuple)
     return isinstance(value, type(default))
+
+
+def normalize_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`-p` values in the type of the default (an int for a float default becomes a float), so
+    that `alpha=1` and `alpha=1.0` are one run, not two."""
+    from models import MODELS
+
+    if name not in MODELS:
+        return params
+    defaults = MODELS[name]().get_params(deep=False)
+    return {
+        k: float(v)
+        if isinstance(defaults.get(k), float) and isinstance(v, int) and not isinstance(v, bool)
+        else v
+        for k, v in params.items()
+    }
 
 
 def build_model(name: str, params: dict[str, Any]) -> Recommender:
@@ -197,6 +219,7 @@ def build_model(name: str, params: dict[str, Any]) -> Recommender:
                 f"like the default {defaults[param]!r}, got {type(value).__name__}"
             )
     model = get_model(name, **params)
+    model.check_params()
     if getattr(model, "cold_start", None) not in COLD_START:
         raise ModelOutputError(
             f"model {name!r}: cold_start must be one of {COLD_START}, got {model.cold_start!r}"
@@ -418,9 +441,10 @@ def ensure_split(
 
     A split the user named with --split is never overwritten: a mismatch is an error.
     """
-    from harness.split import load_split, make_split, write_split
+    from harness.split import check_split_target, load_split, make_split, write_split
 
     manifest_path = split_dir / "manifest.json"
+    check_split_target(split_dir)
     if manifest_path.exists():
         why = split_mismatch(read_json(manifest_path), corpus, seed, per_category, coverage)
         if why is None:
@@ -674,10 +698,57 @@ def write_and_verify_submission(
     """The challenge-format file for `recs`, checked by the verifier (our bug if it fails)."""
     from harness.submission import verify_submission, write_submission
 
-    write_submission(path, pids, ev.corpus.track_uris[recs], ev.team, ev.email)
+    mark_submissions_owner(path.parent, ev.run_dir)
+    comment = (
+        f"SYNTHETIC data ({ev.data.get('name')}), not the real MPD: not a challenge submission"
+        if ev.data.get("synthetic")
+        else None
+    )
+    write_submission(path, pids, ev.corpus.track_uris[recs], ev.team, ev.email, comment=comment)
     report = verify_submission(path, ev.challenge_path, known_uris=ev.corpus.track_index)
     if not report.ok:
         raise HarnessError(f"{path}: the written submission does not verify:\n{report}")
+
+
+SUBMISSIONS_SOURCE = "source.json"  # in a submissions folder: the run folder it belongs to
+
+
+def submissions_folder(run_dir: Path) -> Path:
+    """`submissions/<run folder name>` (the files of a synthetic run say so in a comment)."""
+    return SUBMISSIONS_ROOT / run_dir.name
+
+
+def check_submissions_owner(folder: Path, run_dir: Path) -> None:
+    """Refuse a submissions folder that another run folder (of the same name) has written:
+    they would overwrite each other's files. A folder without the mark is adopted."""
+    marker = folder / SUBMISSIONS_SOURCE
+    if not marker.exists():
+        return
+    try:
+        other = read_json(marker).get("run_dir")
+    except (ValueError, AttributeError):
+        other = None
+    owner = str(run_dir.resolve())
+    if other != owner:
+        raise UsageError(
+            f"{folder} holds the submissions of run {other or '(unknown)'}, not of {owner}; "
+            f"give this run another --out name, or remove {folder}"
+        )
+
+
+def mark_submissions_owner(folder: Path, run_dir: Path) -> None:
+    """Record which run folder writes into `folder` (see `check_submissions_owner`)."""
+    if not (folder / SUBMISSIONS_SOURCE).exists():
+        write_json(folder / SUBMISSIONS_SOURCE, {"run_dir": str(run_dir.resolve())})
+
+
+def _marker_seed(path: Path) -> int | None:
+    """The generator seed of a synthetic MPD folder given with --mpd (None for real data)."""
+    from harness.synthetic import read_marker
+
+    marker = read_marker(path) if path.is_dir() else None
+    seed = marker.get("seed") if marker else None
+    return seed if isinstance(seed, int) else None
 
 
 def submission_path(ev: Evaluation, name: str) -> Path:
@@ -699,9 +770,13 @@ def evaluate_model(
     sub_path = submission_path(ev, name)
     stored = None if force else complete_run(model_dir, key)
     if stored is not None:
-        if ev.k == DEFAULT_K and not sub_path.exists():
+        if ev.k == DEFAULT_K and (
+            not sub_path.exists() or file_sha256(sub_path) != stored.get("submission_sha256")
+        ):  # missing, or not the file this run wrote: write it again from the recs
             pids, recs, _ = read_recs(model_dir / "recs.npz")
             write_and_verify_submission(ev, sub_path, pids, recs)
+            stored["submission_sha256"] = file_sha256(sub_path)
+            write_json(model_dir / "manifest.json", stored)
         ev.console.print(f"{name}: reusing {model_dir} (use --force to refit)")
         return stored
 
@@ -772,6 +847,7 @@ def evaluate_model(
             "metrics": "metrics.parquet" if ev.mode == "split" else None,
         },
         "submission": sub,
+        "submission_sha256": file_sha256(sub_path) if sub is not None else None,
     }
     write_json(model_dir / "manifest.json", manifest)  # last: marks the run complete
     return manifest
@@ -804,6 +880,10 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
 
     if args.k < 1:
         raise UsageError(f"--k {args.k}: must be at least 1")
+    if args.split is not None:
+        from harness.split import check_split_target
+
+        check_split_target(Path(args.split))  # before the slow steps
     with _timed(timings, "data_s"):
         source = resolve_data(args, console)
     with _timed(timings, "corpus_s"):
@@ -815,7 +895,7 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
         # slices that say `"synthetic": true` in their info are labelled so, however given
         "synthetic": source.synthetic or bool(corpus.source.get("synthetic")),
         "preset": source.preset,
-        "seed": source.seed,
+        "seed": source.seed if source.seed is not None else _marker_seed(source.path),
         "n_playlists": corpus.n_playlists,
         "n_tracks": corpus.n_tracks,
     }
@@ -827,6 +907,8 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
     elif not source.synthetic:
         run_name += f"-s{args.seed}"
     run_dir = Path(args.out) if args.out is not None else RUNS_ROOT / run_name
+    submissions_dir = submissions_folder(run_dir)
+    check_submissions_owner(submissions_dir, run_dir)
     gt_offsets, gt_tracks = None, None
     with _timed(timings, "split_s"):
         if challenge:
@@ -881,7 +963,7 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
         train=train,
         queries=queries,
         run_dir=run_dir,
-        submissions_dir=SUBMISSIONS_ROOT / run_dir.name,
+        submissions_dir=submissions_dir,
         data=data,
         split=split,
         challenge_path=challenge_path,
@@ -897,11 +979,12 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    out = Console()
+    out = table_console()
     params = parse_params(args.params)
     names = select_models(args.models, params)
     for name in names:  # fail on bad -p before any slow work
-        build_model(name, params.get(name, {}))
+        params[name] = normalize_params(name, params.get(name, {}))
+        build_model(name, params[name])
     timings: dict[str, float] = {}
     ev = prepare(args, console, timings)
     write_json(
@@ -921,7 +1004,10 @@ def run(args: argparse.Namespace) -> int:
         for table in render(board):
             out.print(table)
         out.print(f"leaderboard: {ev.run_dir / 'leaderboard.md'}", highlight=False)
-    out.print(f"submissions: {ev.submissions_dir}", highlight=False)
+    if ev.k == DEFAULT_K:
+        out.print(f"submissions: {ev.submissions_dir}", highlight=False)
+    else:
+        out.print(f"submissions: none (--k {ev.k}; a submission has {DEFAULT_K})", highlight=False)
     steps = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in timings.items())
     console.print(f"wall time: {steps}; total {sum(timings.values()):.1f}s", highlight=False)
     return 0

@@ -28,10 +28,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import ArrayLike, NDArray
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from harness.atomic import read_json
+from harness.console import table_console
 from harness.errors import DataError, HarnessError
 from harness.metrics import HIGHER_IS_BETTER, METRICS, NO_HIT_CLICKS, compute_metrics
 from harness.submission import (
@@ -233,6 +233,7 @@ class Scored:
     missing: NDArray[np.bool_]  # (n,)
     report: Report | None  # the verifier's report (None with verify=False)
     extra_pids: list[int]  # pids in the submission but not in the ground truth
+    synthetic: bool | None = None  # from the split's manifest.json (None: no manifest)
 
 
 def score_submission(
@@ -254,7 +255,7 @@ def score_submission(
     report = None
     if verify:
         known = set(catalogue.column("track_uri").to_pylist())
-        report = verify_parsed(parsed, seeds, known, path=str(submission))
+        report = verify_parsed(parsed, seeds, known, str(submission), "the training data")
         if not report.ok:
             raise HarnessError(
                 f"{submission} does not verify (score it anyway with --no-verify):\n{report}"
@@ -301,7 +302,17 @@ def score_submission(
     missing = ~np.asarray(present, dtype=bool)
     result = aggregate(per_playlist, gt.categories, missing)
     extra = sorted(set(rows) - set(gt.pids.tolist()))
-    return Scored(result, per_playlist, gt.pids, missing, report, extra)
+    return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
+
+
+def _split_synthetic(split: Path) -> bool | None:
+    """Whether the split was drawn from synthetic data, as its manifest says (None: unknown)."""
+    try:
+        manifest = read_json(split / "manifest.json")
+    except (OSError, ValueError):
+        return None
+    value = manifest.get("synthetic") if isinstance(manifest, dict) else None
+    return value if isinstance(value, bool) else None
 
 
 # ---------------------------------------------------------------------------- command
@@ -350,10 +361,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
+        if scored.synthetic:
+            print(
+                f"note: {args.split} was drawn from SYNTHETIC data, not the real MPD",
+                file=sys.stderr,
+            )
         sys.stdout.write(orjson.dumps(scored.result).decode() + "\n")
     else:
-        out = Console()
-        if not out.is_terminal:  # piped: no need to squeeze the table into 80 columns
-            out = Console(width=120)
-        out.print(score_table(scored.result, title=f"{args.submission} on {args.split}"))
+        label = " (SYNTHETIC data, not the real MPD)" if scored.synthetic else ""
+        title = f"{args.submission} on {args.split}{label}"
+        table_console().print(score_table(scored.result, title=title))
     return 0

@@ -629,8 +629,25 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_split_target(out_dir: str | Path) -> None:
+    """Refuse a target that holds anything but an earlier split: writing replaces the folder."""
+    p = Path(out_dir)
+    if not p.exists():
+        return
+    if not p.is_dir():
+        raise UsageError(f"{p}: exists and is not a folder; choose another split folder")
+    if any(p.iterdir()) and not (p / "manifest.json").is_file():
+        raise UsageError(
+            f"{p}: a folder that is not a split (no manifest.json) and not empty; writing a split "
+            "replaces the whole folder, so choose a new or empty one"
+        )
+
+
 def write_split(split: Split, corpus: Corpus, out_dir: str | Path) -> None:
-    """Write the split directory atomically: a killed write leaves no loadable half split."""
+    """Write the split directory atomically: a killed write leaves no loadable half split.
+
+    It replaces `out_dir` as a whole: only an empty folder or an earlier split may be there."""
+    check_split_target(out_dir)
     with atomic_dir(out_dir) as tmp:
         write_json(tmp / "challenge_set.json", _challenge_doc(split, corpus))
         write_json(tmp / "ground_truth.json", _ground_truth_doc(split, corpus), indent=False)
@@ -798,6 +815,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.data import load_corpus
 
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: must be >= 0")
+    check_split_target(args.out)  # before the slow steps
     corpus = load_corpus(
         args.mpd_path, cache_dir=args.cache_dir, lenient=args.lenient, progress=True
     )

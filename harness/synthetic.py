@@ -1058,6 +1058,9 @@ def write_synthetic(
                 "choose an empty folder"
             )
     out.mkdir(parents=True, exist_ok=True)
+    # the marker says "complete": drop an old one before the first slice changes, so a run
+    # killed half-way leaves a folder that reads as incomplete, not as the earlier data
+    (out / MARKER).unlink(missing_ok=True)
     tasks = [(str(out), i, n) for i, n in enumerate(sizes)]
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers <= 1 or len(tasks) < 4:

@@ -34,6 +34,10 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
     deterministic: ClassVar[bool] = True
     determinism_note: ClassVar[str] = ""
 
+    def check_params(self) -> None:
+        """Raise UsageError naming any invalid hyperparameter; `fit` calls it, and the runner
+        calls it before any slow step. Models with constraints override it."""
+
     def fit(self, train: TrainSet) -> Self:
         raise NotImplementedError
 

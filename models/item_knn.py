@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from typing_extensions import Self
 
+from harness.errors import ParameterError
 from models.base import IntArray, Queries, Recommender, TrainSet
 from models.knn import query_matrix, recommend_rows, sparse_from_csr, top_k_sparse, work_batches
 
@@ -35,6 +36,8 @@ class ItemKNNRecommender(Recommender):
     work_budget : upper bound on the sparse-product work of one block (memory knob).
     """
 
+    determinism_note = "always: sparse products in a fixed order, ties go to the lower index"
+
     cold_start = "title"
 
     def __init__(
@@ -51,13 +54,18 @@ class ItemKNNRecommender(Recommender):
         self.shrink = shrink
         self.work_budget = work_budget
 
-    def fit(self, train: TrainSet) -> Self:
+    def check_params(self) -> None:
         if self.n_neighbors < 1:
-            raise ValueError(f"item_knn: n_neighbors must be >= 1, got {self.n_neighbors}")
+            raise ParameterError(f"item_knn: n_neighbors must be >= 1, got {self.n_neighbors}")
         if not 0.0 <= self.asymmetry <= 1.0:
-            raise ValueError(f"item_knn: asymmetry must be in [0, 1], got {self.asymmetry}")
+            raise ParameterError(f"item_knn: asymmetry must be in [0, 1], got {self.asymmetry}")
         if self.shrink < 0:
-            raise ValueError(f"item_knn: shrink must be >= 0, got {self.shrink}")
+            raise ParameterError(f"item_knn: shrink must be >= 0, got {self.shrink}")
+        if self.work_budget < 1:
+            raise ParameterError(f"item_knn: work_budget must be >= 1, got {self.work_budget}")
+
+    def fit(self, train: TrainSet) -> Self:
+        self.check_params()
         T = train.n_tracks
         B = sparse_from_csr(train.offsets, train.track_ids, T)  # (P, T) binary
         BT = B.T.tocsr()  # (T, P)

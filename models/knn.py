@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from typing_extensions import Self
 
+from harness.errors import ParameterError
 from models.base import IntArray, Queries, Recommender, TrainSet
 
 WEIGHTINGS = ("none", "idf", "bm25")
@@ -123,6 +124,8 @@ class KNNRecommender(Recommender):
     work_budget : upper bound on the sparse-product work of one query batch (memory knob).
     """
 
+    determinism_note = "always: sparse products in a fixed order, ties go to the lower index"
+
     cold_start = "title"
 
     def __init__(
@@ -137,11 +140,18 @@ class KNNRecommender(Recommender):
         self.weighting = weighting
         self.work_budget = work_budget
 
-    def fit(self, train: TrainSet) -> Self:
+    def check_params(self) -> None:
         if self.weighting not in WEIGHTINGS:
-            raise ValueError(f"knn: weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+            raise ParameterError(
+                f"knn: weighting must be one of {WEIGHTINGS}, got {self.weighting!r}"
+            )
         if self.k_neighbors < 1:
-            raise ValueError(f"knn: k_neighbors must be >= 1, got {self.k_neighbors}")
+            raise ParameterError(f"knn: k_neighbors must be >= 1, got {self.k_neighbors}")
+        if self.work_budget < 1:
+            raise ParameterError(f"knn: work_budget must be >= 1, got {self.work_budget}")
+
+    def fit(self, train: TrainSet) -> Self:
+        self.check_params()
         B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)  # (P, T) binary
         P = B.shape[0]
         df = np.bincount(B.indices, minlength=train.n_tracks).astype(np.float64)  # (T,)

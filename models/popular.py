@@ -31,6 +31,8 @@ def exclude_and_cut(ranking: IntArray, exclude: NDArray[np.integer], k: int) -> 
 class PopularRecommender(Recommender):
     """Most popular tracks. Answers seedless queries itself (the same list)."""
 
+    determinism_note = "always: counting only, ties go to the lower track id"
+
     cold_start = "model"
 
     def fit(self, train: TrainSet) -> Self:

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from typing_extensions import Self
 
-from harness.errors import UsageError
+from harness.errors import ParameterError, UsageError
 from models.base import IntArray, Queries, Recommender, TrainSet
 from models.vectors import normalize_rows, recommend_from_vectors
 
@@ -291,7 +291,7 @@ class SGNSRecommender(Recommender):
 
     # -- checks and setup
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         checks = [
             ("dim", self.dim >= 1),
             ("window", self.window >= 0),
@@ -316,7 +316,7 @@ class SGNSRecommender(Recommender):
         bad = [name for name, ok in checks if not ok]
         if bad:
             got = ", ".join(f"{n}={getattr(self, n)!r}" for n in bad)
-            raise UsageError(f"sgns: invalid hyperparameter(s) {got}")
+            raise ParameterError(f"sgns: invalid hyperparameter(s) {got}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise UsageError("sgns: device='cuda' but torch.cuda.is_available() is False")
 
@@ -329,7 +329,7 @@ class SGNSRecommender(Recommender):
 
     def fit(self, train: TrainSet) -> Self:
         """Train on the training playlists; keep unit input vectors in `vectors_`."""
-        self._check_params()
+        self.check_params()
         dev = self._device()
         threads_before = torch.get_num_threads()
         if dev.type == "cpu":

@@ -21,6 +21,8 @@ class TitleRecommender(Recommender):
     min_playlists : a title needs at least this many training playlists to be used.
     """
 
+    determinism_note = "always: counting only, ties go to the lower track id"
+
     cold_start = "model"
 
     def __init__(self, min_playlists: int = 1) -> None:

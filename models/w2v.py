@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import Self
 
-from harness.errors import UsageError
+from harness.errors import ParameterError, UsageError
 from models.base import IntArray, Queries, Recommender, TrainSet
 from models.vectors import normalize_rows, recommend_from_vectors
 
@@ -129,7 +129,7 @@ class W2VRecommender(Recommender):
         self.corpus = corpus
         self.chunk = chunk
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         """Reject values gensim would accept silently or fail on obscurely."""
         checks = [
             ("dim", self.dim >= 1),
@@ -149,14 +149,14 @@ class W2VRecommender(Recommender):
         bad = [name for name, ok in checks if not ok]
         if bad:
             got = ", ".join(f"{n}={getattr(self, n)!r}" for n in bad)
-            raise UsageError(f"w2v: invalid hyperparameter(s) {got}")
+            raise ParameterError(f"w2v: invalid hyperparameter(s) {got}")
 
     def fit(self, train: TrainSet) -> Self:
         """Train word2vec on the training playlists; keep unit track vectors in `vectors_`."""
         from gensim.models import Word2Vec
         from gensim.models.callbacks import CallbackAny2Vec
 
-        self._check_params()
+        self.check_params()
         lengths = np.diff(train.offsets)  # (n_playlists,)
         counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
         if not (counts >= self.min_count).any():

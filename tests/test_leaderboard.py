@@ -162,6 +162,9 @@ def test_markdown_and_csv_mark_the_best(run: Path) -> None:
     poor = next(r for r in rows if r["model"] == "poor")
     assert float(poor["clicks"]) == 9.0 and poor["borda_rank"] == "3"
     assert float(poor["r_precision_cat1"]) == 0.0 and poor["cold_start"] == "model"
+    assert {r["synthetic"] for r in rows} == {"true"}  # DATA is synthetic
+    board.data = {**board.data, "synthetic": False}
+    assert {r["synthetic"] for r in csv.DictReader(io.StringIO(to_csv(board)))} == {"false"}
 
 
 def test_write_and_command(run: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -157,6 +157,15 @@ def test_same_seed_same_output(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_determinism_is_explained_and_params_are_checked(name: str) -> None:
+    """Every model says under what conditions it repeats itself (the manifest shows it), and
+    `check_params` accepts its own defaults."""
+    cls = MODELS[name]
+    assert cls.determinism_note.strip(), name
+    make_model(name).check_params()
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_k_larger_than_catalogue(name: str) -> None:
     queries = mixed_queries()
     k = N_TRACKS + 7

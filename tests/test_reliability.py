@@ -212,6 +212,12 @@ def _split_cmd(*extra: str) -> Callable[[Path, Base], list[str]]:
     return build
 
 
+def _with_notes(folder: Path, tmp: Path) -> Path:
+    """A folder with someone's file in it (not a split); returns `tmp` for the builders."""
+    _write(folder, "notes.txt", b"mine")
+    return tmp
+
+
 def _split_under_file(tmp: Path, base: Base) -> list[str]:
     _write(tmp, "afile", b"x")
     out = str(tmp / "afile" / "split")
@@ -598,6 +604,32 @@ CASES: list[Case] = [
     ),
     Case("split-per-category-zero", _split_cmd("--per-category", "0"), ("per-category",)),
     Case("split-out-under-a-file", _split_under_file, ("afile",)),
+    Case(
+        "generate-negative-seed",
+        lambda tmp, base: [
+            "generate",
+            "--model",
+            "popular",
+            "--run",
+            str(tmp / "norun"),
+            "--title",
+            "x",
+            "--seed",
+            "-1",
+        ],
+        ("--seed -1", ">= 0"),
+    ),
+    Case("split-negative-seed", _split_cmd("--seed", "-3"), ("--seed -3", ">= 0")),
+    Case(
+        "split-out-not-a-split",
+        lambda tmp, base: _split_cmd()(_with_notes(tmp / "split", tmp), base),
+        ("split", "not a split"),
+    ),
+    Case(
+        "split-out-is-a-file",
+        lambda tmp, base: _split_cmd()(_write(tmp, "split", b"x").parent, base),
+        ("split", "not a folder"),
+    ),
     # --- verify: every verifier failure
     Case("verify-no-team-info", _verify_with(lambda ls: ls[1:]), ("team_info", r"line 1\b")),
     Case(
@@ -762,7 +794,32 @@ CASES: list[Case] = [
         _evaluate("--models", "popular", "-p", "knn.k_neighbors=3"),
         ("knn", "not being run"),
     ),
+    Case(
+        "evaluate-param-out-of-range",
+        _evaluate("--models", "knn", "-p", "knn.k_neighbors=0"),
+        ("knn", "k_neighbors must be >= 1"),
+    ),
+    Case(
+        "evaluate-param-unknown-choice",
+        _evaluate("--models", "knn", "-p", "knn.weighting='bogus'"),
+        ("knn", "weighting", "bogus"),
+    ),
+    Case(
+        "evaluate-item-knn-negative",
+        _evaluate("--models", "item_knn", "-p", "item_knn.n_neighbors=-1"),
+        ("item_knn", "n_neighbors"),
+    ),
+    Case(
+        "evaluate-param-none-for-an-int",
+        _evaluate("--models", "knn", "-p", "knn.k_neighbors=None"),
+        ("knn.k_neighbors", "expected int"),
+    ),
     Case("evaluate-k-zero", _evaluate("--models", "popular", "--k", "0"), ("--k",)),
+    Case(
+        "evaluate-split-not-a-split",
+        lambda tmp, base: _evaluate_new_split()(_with_notes(tmp / "split", tmp), base),
+        ("split", "not a split"),
+    ),
     Case(
         "evaluate-per-category-too-large",
         _evaluate_new_split("--per-category", "500"),
@@ -805,6 +862,11 @@ CASES: list[Case] = [
     ),
     Case("report-not-a-run", lambda tmp, base: ["report", str(tmp / "none")], ("none",)),
     Case(
+        "report-out-is-a-folder",
+        lambda tmp, base: ["report", str(tmp), "--out", str(tmp)],
+        ("--out", "a folder", "report.html"),
+    ),
+    Case(
         "generate-not-a-run",
         lambda tmp, base: [
             "generate",
@@ -836,8 +898,13 @@ def test_the_matrix_is_large_and_ids_are_unique() -> None:
 
 @pytest.mark.parametrize("case", _params())
 def test_bad_input(
-    case: Case, base: Base, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: Case,
+    base: Base,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # runs/ and submissions/ of a run land here, not in the repo
     argv = case.build(tmp_path, base)
     try:
         rc = main(argv)
@@ -1056,3 +1123,55 @@ def test_manifest_says_a_multithreaded_w2v_run_is_not_deterministic(
     assert main([*argv, "-p", "w2v.min_count=1"]) == 0
     manifest = orjson.loads((tmp_path / "run" / "w2v" / "manifest.json").read_bytes())
     assert manifest["deterministic"] is False
+
+
+@pytest.mark.parametrize("command", ["split", "evaluate"])
+def test_writing_a_split_never_deletes_other_files(
+    command: str, base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A split replaces its folder as a whole: a folder holding anything else is refused and
+    kept as it was; so is a file where the folder should go."""
+    monkeypatch.chdir(tmp_path)
+    build = _split_cmd("--per-category", "1") if command == "split" else _evaluate_new_split()
+    _with_notes(tmp_path / "split", tmp_path)
+    assert main(build(tmp_path, base)) == 2
+    assert (tmp_path / "split" / "notes.txt").read_bytes() == b"mine"
+    (tmp_path / "split" / "notes.txt").unlink()
+    (tmp_path / "split").rmdir()
+    _write(tmp_path, "split", b"a file")
+    assert main(build(tmp_path, base)) == 2
+    assert (tmp_path / "split").read_bytes() == b"a file"
+    (tmp_path / "split").unlink()
+    (tmp_path / "split").mkdir()  # an empty folder is fine, and so is an earlier split
+    assert main(build(tmp_path, base)) == 0
+    assert main(_split_cmd("--per-category", "1")(tmp_path, base)) == 0
+
+
+def test_atomic_dir_refuses_to_replace_a_file(tmp_path: Path) -> None:
+    (tmp_path / "x").write_bytes(b"data")
+    with pytest.raises(FileExistsError), atomic.atomic_dir(tmp_path / "x"):
+        pass
+    assert (tmp_path / "x").read_bytes() == b"data"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fds")
+def test_atomic_dir_syncs_its_files_before_publishing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files written inside the folder by other writers (np.savez, parquet) are fsynced too,
+    and so is the parent folder after the rename."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", spy)
+    with atomic.atomic_dir(tmp_path / "cache") as d:
+        (d / "sub").mkdir()
+        (d / "sub" / "arrays.npz").write_bytes(b"x")
+        (d / "meta.json").write_bytes(b"{}")
+    names = {Path(p).name for p in synced}
+    assert {"arrays.npz", "meta.json", "sub"} <= names
+    assert str(tmp_path) in synced  # the parent, after the rename

@@ -421,3 +421,18 @@ def test_report_without_submissions_says_so(tiny_run: Path, tmp_path: Path) -> N
     assert all("no recall curve" in n for n in report.notes)
     page = parse(report.html)
     assert len(page.images) == 3 and "no recall curve" in "".join(page.text)
+
+
+def test_plots_of_synthetic_runs_say_so() -> None:
+    """The PNGs are also written on their own (RUN_DIR/plots), away from the HTML banner."""
+    from harness.report import category_plot, recall_plot
+
+    n = 50
+    cols = {"m": {"pid": np.arange(n), "category": np.ones(n, dtype=np.int8)}}
+    cols["m"].update({m: np.linspace(0, 1, n) for m in METRICS})
+    table = confidence_from_values(cols)
+    real = category_plot(table, "ndcg", "NDCG").png
+    assert category_plot(table, "ndcg", "NDCG", synthetic=True).png != real
+    assert category_plot(table, "ndcg", "NDCG", synthetic=False).png == real
+    curve = {"m": np.linspace(0, 0.5, 500)}
+    assert recall_plot(curve, synthetic=True).png != recall_plot(curve).png

@@ -6,6 +6,7 @@ temporary folder) use the real data, synthetic, split, metrics and submission mo
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 from typing import Any
@@ -604,3 +605,66 @@ def test_synthetic_tiny_preset_end_to_end(in_tmp: Path) -> None:
     assert main(["evaluate", "--mpd", str(data), "--models", "popular", "--out", "by-path"]) == 0
     assert read_json(in_tmp / "by-path" / "leaderboard.json")["data"]["synthetic"] is True
     assert "synthetic data" in (in_tmp / "by-path" / "leaderboard.md").read_text()
+
+
+def test_two_runs_of_the_same_name_do_not_share_submissions(
+    in_tmp: Path, mini_mpd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """submissions/<run name> belongs to one run folder: another folder of the same name is
+    refused before any work, and a submission changed behind the run's back is rewritten."""
+    from harness.cli import main
+
+    base = ["evaluate", "--mpd", str(mini_mpd), "--models", "popular"]
+    assert main([*base, "--out", "exp1/r"]) == 0
+    sub = in_tmp / "submissions" / "r" / "popular.csv.gz"
+    original = sub.read_bytes()
+    assert read_json(in_tmp / "submissions" / "r" / "source.json") == {
+        "run_dir": str((in_tmp / "exp1" / "r").resolve())
+    }
+    capsys.readouterr()
+    assert main([*base, "--seed", "1", "--out", "exp2/r"]) == 2
+    err = capsys.readouterr().err
+    assert "submissions/r holds the submissions of run" in err and "exp1/r" in err
+    assert not (in_tmp / "exp2").exists()  # refused before the split was written
+    assert sub.read_bytes() == original
+    sub.write_bytes(b"not ours")  # e.g. left by an older harness
+    assert main([*base, "--out", "exp1/r"]) == 0
+    assert "popular: reusing" in capsys.readouterr().err
+    assert sub.read_bytes() == original
+
+
+def test_an_int_for_a_float_parameter_is_the_same_run(
+    in_tmp: Path, mini_mpd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    base = ["evaluate", "--mpd", str(mini_mpd), "--models", "knn", "--out", "r"]
+    assert main([*base, "-p", "knn.alpha=1"]) == 0
+    assert read_json(in_tmp / "r" / "knn" / "manifest.json")["params"]["alpha"] == 1.0
+    capsys.readouterr()
+    assert main([*base, "-p", "knn.alpha=1.0"]) == 0
+    assert "knn: reusing" in capsys.readouterr().err
+
+
+def test_other_k_writes_no_submission_and_says_so(
+    in_tmp: Path, mini_mpd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    argv = ["evaluate", "--mpd", str(mini_mpd), "--models", "popular", "--k", "100"]
+    assert main([*argv, "--out", "r"]) == 0
+    assert "submissions: none (--k 100; a submission has 500)" in capsys.readouterr().out
+    assert not (in_tmp / "submissions").exists()
+
+
+def test_a_synthetic_mpd_given_with_mpd_is_labelled_and_its_seed_kept(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    assert main(["synth", "--playlists", "300", "--seed", "4", "--out", "s2"]) == 0
+    assert main(["evaluate", "--mpd", "s2", "--models", "popular", "--per-category", "1"]) == 0
+    sub = in_tmp / "submissions" / "s2-s0" / "popular.csv.gz"
+    assert gzip.decompress(sub.read_bytes()).startswith(b"# SYNTHETIC data (s2), not the real MPD")
+    manifest = read_json(in_tmp / "runs" / "s2-s0" / "popular" / "manifest.json")
+    assert manifest["data"]["synthetic"] is True and manifest["seeds"]["data"] == 4

@@ -269,6 +269,29 @@ def test_score_command_table(
     assert ["2", "1", "0", "1.0000", "1.0000", "1.0000", "1.0000", "0.0000"] in rows
 
 
+def test_score_says_when_the_split_is_synthetic(
+    split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table's title and (beside the --json object, whose keys are fixed) a note on stderr."""
+    sub = tmp_path / "perfect.csv"
+    write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")
+    assert main(["score", str(sub), "--split", str(split_dir)]) == 0
+    assert "SYNTHETIC" not in "".join(capsys.readouterr())  # no manifest: nothing claimed
+    (split_dir / "manifest.json").write_bytes(orjson.dumps({"synthetic": True}))
+    assert main(["score", str(sub), "--split", str(split_dir)]) == 0
+    assert "(SYNTHETIC data, not the real MPD)" in " ".join(capsys.readouterr().out.split())
+    assert main(["score", str(sub), "--split", str(split_dir), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert set(orjson.loads(out)) == {"overall", "categories"}
+    assert "SYNTHETIC data" in err
+
+
+def test_tables_keep_their_columns_when_piped() -> None:
+    from harness.console import PIPED_WIDTH, table_console
+
+    assert table_console().width == PIPED_WIDTH  # pytest captures: not a terminal
+
+
 def test_score_needs_the_split_files(split_dir: Path, tmp_path: Path) -> None:
     sub = tmp_path / "perfect.csv"
     write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")

@@ -324,3 +324,26 @@ def test_evaluate_regenerates_data_of_another_generator(
     (target / syn.MARKER).unlink()  # a folder from before markers: regenerated too
     ensure_synthetic("micro", 0, tmp_path, console)
     assert syn.read_marker(target) == orjson.loads(orjson.dumps(syn.marker(40, 0)))
+
+
+def test_a_rewrite_stopped_half_way_leaves_no_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing into an existing synthetic folder drops its marker first: stopped after one
+    slice, the folder mixes two seeds and must not read as complete (evaluate regenerates)."""
+    out = tmp_path / "mpd"
+    syn.write_synthetic(out, 2500, seed=0, workers=1)
+    assert syn.read_marker(out) is not None
+    calls = []
+    real = syn._write_one
+
+    def stop_after_one(task: tuple[str, int, int]) -> str:
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(task)
+        return real(task)
+
+    monkeypatch.setattr(syn, "_write_one", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        syn.write_synthetic(out, 2500, seed=1, workers=1)
+    assert syn.read_marker(out) is None
