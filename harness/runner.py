@@ -710,7 +710,7 @@ def write_and_verify_submission(
         raise HarnessError(f"{path}: the written submission does not verify:\n{report}")
 
 
-SUBMISSIONS_SOURCE = "source.json"  # in a submissions folder: the run folder it belongs to
+OWNERS = "owners.json"  # in SUBMISSIONS_ROOT: {"<run folder name>": "<resolved run folder>"}
 
 
 def submissions_folder(run_dir: Path) -> Path:
@@ -718,28 +718,36 @@ def submissions_folder(run_dir: Path) -> Path:
     return SUBMISSIONS_ROOT / run_dir.name
 
 
-def check_submissions_owner(folder: Path, run_dir: Path) -> None:
-    """Refuse a submissions folder that another run folder (of the same name) has written:
-    they would overwrite each other's files. A folder without the mark is adopted."""
-    marker = folder / SUBMISSIONS_SOURCE
-    if not marker.exists():
-        return
+def _owners(root: Path) -> dict[str, str]:
     try:
-        other = read_json(marker).get("run_dir")
-    except (ValueError, AttributeError):
-        other = None
+        doc = read_json(root / OWNERS)
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+
+
+def check_submissions_owner(folder: Path, run_dir: Path) -> None:
+    """Refuse a submissions folder that another run folder of the same name has written: they
+    would overwrite each other's files. The owners are kept beside the folders, in
+    `submissions/owners.json`, so that a folder holds nothing but submissions; a folder with no
+    owner there is adopted."""
+    other = _owners(folder.parent).get(folder.name)
     owner = str(run_dir.resolve())
-    if other != owner:
+    if other is not None and other != owner and Path(other).exists():
         raise UsageError(
-            f"{folder} holds the submissions of run {other or '(unknown)'}, not of {owner}; "
-            f"give this run another --out name, or remove {folder}"
+            f"{folder} holds the submissions of run {other}, not of {owner}; give this run "
+            f"another --out name, or remove {folder} (and its line in "
+            f"{folder.parent / OWNERS})"
         )
 
 
 def mark_submissions_owner(folder: Path, run_dir: Path) -> None:
-    """Record which run folder writes into `folder` (see `check_submissions_owner`)."""
-    if not (folder / SUBMISSIONS_SOURCE).exists():
-        write_json(folder / SUBMISSIONS_SOURCE, {"run_dir": str(run_dir.resolve())})
+    """Record in `submissions/owners.json` which run folder writes into `folder`."""
+    owners = _owners(folder.parent)
+    owner = str(run_dir.resolve())
+    if owners.get(folder.name) != owner:
+        owners[folder.name] = owner
+        write_json(folder.parent / OWNERS, dict(sorted(owners.items())))
 
 
 def _marker_seed(path: Path) -> int | None:

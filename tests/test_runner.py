@@ -618,9 +618,10 @@ def test_two_runs_of_the_same_name_do_not_share_submissions(
     assert main([*base, "--out", "exp1/r"]) == 0
     sub = in_tmp / "submissions" / "r" / "popular.csv.gz"
     original = sub.read_bytes()
-    assert read_json(in_tmp / "submissions" / "r" / "source.json") == {
-        "run_dir": str((in_tmp / "exp1" / "r").resolve())
+    assert read_json(in_tmp / "submissions" / "owners.json") == {
+        "r": str((in_tmp / "exp1" / "r").resolve())
     }
+    assert [p.name for p in sub.parent.iterdir()] == ["popular.csv.gz"]  # nothing else there
     capsys.readouterr()
     assert main([*base, "--seed", "1", "--out", "exp2/r"]) == 2
     err = capsys.readouterr().err
