@@ -699,12 +699,7 @@ def write_and_verify_submission(
     from harness.submission import verify_submission, write_submission
 
     mark_submissions_owner(path.parent, ev.run_dir)
-    comment = (
-        f"SYNTHETIC data ({ev.data.get('name')}), not the real MPD: not a challenge submission"
-        if ev.data.get("synthetic")
-        else None
-    )
-    write_submission(path, pids, ev.corpus.track_uris[recs], ev.team, ev.email, comment=comment)
+    write_submission(path, pids, ev.corpus.track_uris[recs], ev.team, ev.email)
     report = verify_submission(path, ev.challenge_path, known_uris=ev.corpus.track_index)
     if not report.ok:
         raise HarnessError(f"{path}: the written submission does not verify:\n{report}")
@@ -714,7 +709,7 @@ OWNERS = "owners.json"  # in SUBMISSIONS_ROOT: {"<run folder name>": "<resolved 
 
 
 def submissions_folder(run_dir: Path) -> Path:
-    """`submissions/<run folder name>` (the files of a synthetic run say so in a comment)."""
+    """`submissions/<run folder name>`."""
     return SUBMISSIONS_ROOT / run_dir.name
 
 

@@ -98,11 +98,8 @@ def write_submission(
     recs_uris: Iterable[Sequence[str]],
     team: str,
     email: str,
-    *,
-    comment: str | None = None,
 ) -> None:
-    """Write a submission atomically (deterministic gzip when the name ends in `.gz`); a
-    `comment` becomes a first `#` line, which verifiers skip.
+    """Write a submission atomically (deterministic gzip when the name ends in `.gz`).
 
     `recs_uris` holds one row of exactly 500 distinct track URIs per pid, best first (a 2-D
     object array works); backfilling short rows is the runner's job, not this function's.
@@ -110,11 +107,7 @@ def write_submission(
     for name, value in (("team", team), ("email", email)):
         if not value.strip() or any(c in value for c in ",\n\r"):
             raise ValueError(f"{name} {value!r} must be non-empty, without commas or newlines")
-    if comment is not None and any(c in comment for c in "\n\r"):
-        raise ValueError(f"comment {comment!r} must be one line")
     with atomic_open(path, "wb") as out:
-        if comment is not None:
-            out.write(f"# {comment}\n".encode())
         out.write(f"team_info,{team.strip()},{email.strip()}\n".encode())
         for pid, row in zip(pids, recs_uris, strict=True):
             uris = [str(u) for u in row]
