@@ -981,7 +981,7 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = table_console(stderr=True)  # log lines unwrapped in nox and CI logs
     out = table_console()
     params = parse_params(args.params)
     names = select_models(args.models, params)
