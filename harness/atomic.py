@@ -102,11 +102,10 @@ def _fsync_dir(path: Path) -> None:
 def _fsync_tree(root: Path) -> None:
     """fsync every file under `root`, then each folder: the whole tree is on disk before the
     rename that publishes it."""
-    for dirpath, _, files in os.walk(root):
+    for dirpath, _, files in os.walk(root, topdown=False):  # a folder after its contents
         for name in files:
             with open(os.path.join(dirpath, name), "rb") as f:
                 os.fsync(f.fileno())
-    for dirpath, _, _ in os.walk(root):
         _fsync_dir(Path(dirpath))
 
 

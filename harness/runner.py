@@ -189,22 +189,6 @@ def _type_ok(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def normalize_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """`-p` values in the type of the default (an int for a float default becomes a float), so
-    that `alpha=1` and `alpha=1.0` are one run, not two."""
-    from models import MODELS
-
-    if name not in MODELS:
-        return params
-    defaults = MODELS[name]().get_params(deep=False)
-    return {
-        k: float(v)
-        if isinstance(defaults.get(k), float) and isinstance(v, int) and not isinstance(v, bool)
-        else v
-        for k, v in params.items()
-    }
-
-
 def build_model(name: str, params: dict[str, Any]) -> Recommender:
     """Instantiate a registered model; unknown names, parameters or value types are errors."""
     from models import MODELS, get_model
@@ -218,6 +202,11 @@ def build_model(name: str, params: dict[str, Any]) -> Recommender:
                 f"-p {name}.{param}={value!r}: expected {type(defaults[param]).__name__} "
                 f"like the default {defaults[param]!r}, got {type(value).__name__}"
             )
+    # an int for a float default becomes a float: `alpha=1` and `alpha=1.0` are one run key
+    params = {
+        k: float(v) if isinstance(defaults.get(k), float) and type(v) is int else v
+        for k, v in params.items()
+    }
     model = get_model(name, **params)
     model.check_params()
     if getattr(model, "cold_start", None) not in COLD_START:
@@ -441,10 +430,9 @@ def ensure_split(
 
     A split the user named with --split is never overwritten: a mismatch is an error.
     """
-    from harness.split import check_split_target, load_split, make_split, write_split
+    from harness.split import load_split, make_split, write_split
 
     manifest_path = split_dir / "manifest.json"
-    check_split_target(split_dir)
     if manifest_path.exists():
         why = split_mismatch(read_json(manifest_path), corpus, seed, per_category, coverage)
         if why is None:
@@ -986,8 +974,7 @@ def run(args: argparse.Namespace) -> int:
     params = parse_params(args.params)
     names = select_models(args.models, params)
     for name in names:  # fail on bad -p before any slow work
-        params[name] = normalize_params(name, params.get(name, {}))
-        build_model(name, params[name])
+        build_model(name, params.get(name, {}))
     timings: dict[str, float] = {}
     ev = prepare(args, console, timings)
     write_json(

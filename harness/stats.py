@@ -82,18 +82,16 @@ def official_order(corpus: Corpus) -> NDArray[np.int64]:
     )
 
 
-def _first_seen(c: Corpus, order: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[Any]]:
-    """Tracks that occur, sorted by first occurrence when playlists are read in `order`:
-    (track ids, their occurrence counts)."""
+def _first_seen(c: Corpus, order: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Ids of the tracks that occur, by first occurrence when playlists are read in `order`."""
     # `order` is runs of consecutive playlists (whole slices): copy each run's tracks at once
     breaks = np.flatnonzero(np.diff(order) != 1) + 1
     runs = np.split(order, breaks) if len(order) else []
     occ = np.concatenate(
         [c.track_ids[c.offsets[r[0]] : c.offsets[r[-1] + 1]] for r in runs] or [c.track_ids[:0]]
     )  # (n_occurrences,) in the official order
-    tracks, first, counts = np.unique(occ, return_index=True, return_counts=True)
-    by_first = np.argsort(first, kind="stable")
-    return tracks[by_first].astype(np.int64), counts[by_first]
+    tracks, first = np.unique(occ, return_index=True)
+    return tracks[np.argsort(first, kind="stable")].astype(np.int64)
 
 
 def compute_stats(corpus: Corpus) -> dict[str, Any]:
@@ -102,7 +100,7 @@ def compute_stats(corpus: Corpus) -> dict[str, Any]:
     n, n_occ = c.n_playlists, len(c.track_ids)
     order = official_order(c)  # (n,) playlists in the official script's reading order
     norm = c.normalized_names
-    seen, seen_counts = _first_seen(c, order)  # (n_seen,) each
+    seen = _first_seen(c, order)  # (n_seen,)
     track_counts = np.bincount(c.track_ids, minlength=c.n_tracks)  # (n_tracks,)
     artist_counts = np.bincount(c.track_artist, weights=track_counts, minlength=c.n_artists)
     # artists in order of first occurrence: the first track of each in `seen`
@@ -138,7 +136,7 @@ def compute_stats(corpus: Corpus) -> dict[str, Any]:
                         c.track_names[seen], c.artist_names[c.track_artist[seen]], strict=True
                     )
                 ),
-                seen_counts.tolist(),
+                track_counts[seen].tolist(),
                 strict=True,
             )
         ),

@@ -1,9 +1,9 @@
 """Challenge submission files: write, read, and verify them like the official verifier does.
 
 Format (mpd-facts §3): CSV, plain or gzip. `#` lines and blank lines are ignored and whitespace
-around commas is allowed. The first real line is `team_info,<team>,<email>`; the 2018 forms with the challenge track
-(`main` or `creative`) are accepted too, as the 2018 verifier accepted them: the track word second
-or third (`team_info,main,<team>,<email>`, `team_info,<team>,main,<email>`), with or without the
+around commas is allowed. The first real line is `team_info,<team>,<email>`; the 2018 forms
+with the challenge track (`main` or `creative`) are accepted too, as the 2018 verifier accepted
+them: the track word second or third (`team_info,main,<team>,<email>`, `team_info,<team>,main,<email>`), with or without the
 email (a missing email is a warning). Then one line per challenge playlist:
 `pid,track_uri_1,...,track_uri_500`.
 
@@ -332,10 +332,8 @@ def verify_parsed(
             if bad:
                 message = f"{len(bad)} malformed track URI(s), not {TRACK_URI_FORM}"
                 report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(bad)}"))
-            if len(not_base62) < 3:
-                not_base62 += [t for t in tracks if is_track_uri(t) and not TRACK_URI.fullmatch(t)][
-                    : 3 - len(not_base62)
-                ]
+            odd = [t for t in tracks if is_track_uri(t) and not TRACK_URI.fullmatch(t)]
+            not_base62 += odd[: max(0, 3 - len(not_base62))]
         if pid is not None and pid in seeds:
             present = sorted(distinct & seeds[pid])
             if present:

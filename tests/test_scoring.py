@@ -168,6 +168,12 @@ def split_dir(tmp_path: Path) -> Path:
     return d
 
 
+def _perfect_submission(tmp_path: Path) -> Path:
+    sub = tmp_path / "perfect.csv"
+    write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")
+    return sub
+
+
 def _perfect_rows() -> list[list[str]]:
     """Each playlist's distinct held-out tracks first, then other catalogue tracks."""
     rows = []
@@ -242,8 +248,7 @@ def test_missing_playlist_with_no_verify(
 
 
 def test_score_table_renders(split_dir: Path, tmp_path: Path) -> None:
-    sub = tmp_path / "perfect.csv"
-    write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")
+    sub = _perfect_submission(tmp_path)
     result = score_submission(sub, split_dir).result
     buf = io.StringIO()
     Console(file=buf, width=200, color_system=None).print(score_table(result))
@@ -261,8 +266,7 @@ def test_score_table_renders(split_dir: Path, tmp_path: Path) -> None:
 def test_score_command_table(
     split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sub = tmp_path / "perfect.csv"
-    write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")
+    sub = _perfect_submission(tmp_path)
     assert main(["score", str(sub), "--split", str(split_dir)]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert ["overall", "3", "0", "1.0000", "1.0000", "1.0000", "1.0000", "0.0000"] in rows
@@ -273,8 +277,7 @@ def test_score_says_when_the_split_is_synthetic(
     split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The table's title and (beside the --json object, whose keys are fixed) a note on stderr."""
-    sub = tmp_path / "perfect.csv"
-    write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")
+    sub = _perfect_submission(tmp_path)
     assert main(["score", str(sub), "--split", str(split_dir)]) == 0
     assert "SYNTHETIC" not in "".join(capsys.readouterr())  # no manifest: nothing claimed
     (split_dir / "manifest.json").write_bytes(orjson.dumps({"synthetic": True}))
@@ -293,8 +296,7 @@ def test_tables_keep_their_columns_when_piped() -> None:
 
 
 def test_score_needs_the_split_files(split_dir: Path, tmp_path: Path) -> None:
-    sub = tmp_path / "perfect.csv"
-    write_submission(sub, list(SPLIT), _perfect_rows(), "t", "e@x")
+    sub = _perfect_submission(tmp_path)
     (split_dir / "track_artists.parquet").unlink()
     with pytest.raises(HarnessError, match="track_artists.parquet: not found"):
         score_submission(sub, split_dir)
