@@ -191,7 +191,12 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--batch-tokens", type=int, default=None, help="sgns batch_tokens")
+    ap.add_argument(
+        "--batch-tokens",
+        default="",
+        help="sgns batch_tokens to train with (comma list; "
+        "default: the model's; ×gpu_batch_scale on CUDA)",
+    )
     ap.add_argument("--lrs", default="0.025", help="learning rates to train with (comma list)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads when --device cpu")
     ap.add_argument("--rss-seconds", type=float, default=0.0, help="CPU RSS probe time (0: off)")
@@ -232,12 +237,13 @@ def main() -> int:
         torch.cuda.reset_peak_memory_stats()
     train = train_set(offsets, ids, args.tracks)
     res["runs"] = []
-    for lr in [float(x) for x in args.lrs.split(",")]:
+    batches = [int(x) for x in args.batch_tokens.split(",") if x] or [None]
+    for lr, bt in [(float(x), b) for x in args.lrs.split(",") for b in batches]:
         kw: dict[str, Any] = {"dim": args.dim, "epochs": args.epochs, "device": args.device}
         kw.update(window=5, min_count=1)  # every track trained, as in the full-MPD target
         kw.update(lr=lr, threads=args.threads)
-        if args.batch_tokens:
-            kw["batch_tokens"] = args.batch_tokens
+        if bt:
+            kw["batch_tokens"] = bt
         if args.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         model = SGNSRecommender(**kw)
