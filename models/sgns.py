@@ -28,6 +28,7 @@ gradients): kept for small catalogues to show why negative sampling is needed; i
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -425,6 +426,7 @@ class SGNSRecommender(Recommender):
             torch.cuda.synchronize()
         train_s = time.perf_counter() - t_train
 
+        _check_converging(losses, self._start_loss(len(vocab)), self.lr, batch)
         inp = model.inp.detach().cpu().numpy()  # (V, d)
         del model, tok_d, seg_d, e_tok, e_seg, kept, u, rows, seg  # free before the copies below
         vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, d)
@@ -452,11 +454,35 @@ class SGNSRecommender(Recommender):
             "final_loss": round(losses[-1], 5) if losses else None,
         }
 
+    def _start_loss(self, n_rows: int) -> float:
+        """Loss per positive pair before any step (output rows zero, so every score is 0):
+        ln 2 for the pair and K·ln 2 for its negatives; ln V for the full softmax."""
+        return math.log(n_rows) if self.loss == "softmax" else (1 + self.negative) * math.log(2)
+
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         """Top-k by cosine to the mean seed vector; -1 rows where no seed has a vector."""
         dev = self.device_ if self.device_ != "cuda" or torch.cuda.is_available() else "cpu"
         return recommend_from_vectors(
             self.vectors_, queries, k, chunk=self.chunk, device=dev, candidates=self.candidates_
+        )
+
+
+DIVERGED_FACTOR = 10.0
+
+
+def _check_converging(losses: list[float], start: float, lr: float, batch: int) -> None:
+    """Refuse a fit whose loss per pair blew up: finite vectors from a diverged run are noise.
+
+    Measured on an H100 (docs/sgns.md): at lr 0.025 the full-MPD-size corpus trained with
+    65,536-token batches (loss per pair 5.6, 4.8, 1.7 over 3 epochs, from 4.2) and diverged
+    with 131,072 (8,012, 58,923, 17,886) while every vector stayed finite.
+    """
+    if not all(math.isfinite(x) and x <= DIVERGED_FACTOR * start for x in losses):  # NaN too
+        per_epoch = ", ".join(f"{x:.4g}" for x in losses)
+        raise UsageError(
+            f"sgns: training diverged: loss per pair by epoch [{per_epoch}] against "
+            f"{start:.3g} before the first step (limit {DIVERGED_FACTOR:g}x); lower lr={lr} "
+            f"or the batch ({batch:,} tokens: batch_tokens, gpu_batch_scale on CUDA)"
         )
 
 

@@ -3,6 +3,7 @@ determinism, the softmax size limit, and CUDA checks that skip without a GPU."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from models.sgns import (
     Batch,
     SGNSRecommender,
     SkipGram,
+    _check_converging,
     batch_pairs,
     keep_probability,
     negative_cdf,
@@ -224,6 +226,24 @@ def test_subsampling_and_negative_distribution() -> None:
         assert w[0] == 0.0 and cdf[-1] == pytest.approx(1.0)
         want = np.array([1.0, 10.0, 1000.0]) ** alpha
         np.testing.assert_allclose(w[1:], want / want.sum())
+
+
+def test_a_diverged_fit_is_refused_though_its_vectors_are_finite() -> None:
+    """lr 0.3 on 50+50 tracks: loss per pair ~1e20+ while every vector stays finite; the fit
+    must say so rather than hand back noise (CUDA with 131k-token batches did the same)."""
+    train = two_clusters(n_playlists=400, per=50)
+    kw: dict[str, Any] = {"dim": 16, "window": 3, "epochs": 3, "sample": 0, "min_count": 1}
+    SGNSRecommender(**kw, lr=0.2).fit(train)  # still converges
+    with pytest.raises(UsageError, match=r"diverged: loss per pair by epoch \[1\.\d+e\+\d+"):
+        SGNSRecommender(**kw, lr=0.3).fit(train)
+
+
+def test_divergence_limit_on_the_measured_h100_runs() -> None:
+    start = 6 * math.log(2)  # K = 5: ln 2 for the pair, 5 ln 2 for its negatives
+    _check_converging([5.63676, 4.78144, 1.7399], start, 0.025, 65536)  # 65k batch: trained
+    for bad in ([8012.34, 58922.8, 17885.9], [3.0, float("nan")], [42.0]):  # 131k batch: not
+        with pytest.raises(UsageError, match="lower lr=0.025 or the batch"):
+            _check_converging(bad, start, 0.025, 131072)
 
 
 def test_registered_and_bad_parameters_refused() -> None:
