@@ -32,6 +32,18 @@ def _epochs(n: int) -> int:
     return next((e for size, e in sorted(EPOCHS.items()) if n <= size), 1)
 
 
+def model_rows(model: str, n: int, gpu: bool) -> list[list[str]]:
+    """The stage.py arguments of each row for `model` at size n: sgns pins device='cpu' in its
+    CPU row (its default "auto" would pick the GPU there) and adds a CUDA row when gpu."""
+    extra = ["--model", model]
+    if model in ("w2v", "sgns"):
+        extra += ["-p", f"epochs={_epochs(n)}"]
+    if model != "sgns":
+        return [extra]
+    rows = [[*extra, "-p", "device='cpu'"]]
+    return rows + ([[*extra, "-p", "device='cuda'"]] if gpu else [])
+
+
 def run_stage(stage: str, n: int, work: Path, extra: list[str]) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -162,13 +174,8 @@ def main() -> int:
                 save()
         if "models" in stages:
             for m in a.models.split(","):
-                extra = ["--model", m]
-                if m in ("w2v", "sgns"):
-                    extra += ["-p", f"epochs={_epochs(n)}"]
-                put(run_stage("model", n, a.work, extra))
-                save()
-                if m == "sgns" and gpu:  # the same training on the GPU: row "model:sgns-cuda"
-                    put(run_stage("model", n, a.work, [*extra, "-p", "device='cuda'"]))
+                for extra in model_rows(m, n, gpu):  # sgns on a GPU: also "model:sgns-cuda"
+                    put(run_stage("model", n, a.work, extra))
                     save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"

@@ -42,3 +42,18 @@ def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path
     assert {k: v for k, v in rows2.items() if k != "reload"} == {
         k: v for k, v in rows.items() if k != "reload"
     }
+
+
+def test_sgns_cpu_row_stays_on_the_cpu_where_a_gpu_is_present() -> None:
+    """On an H100 the "model:sgns" row once ran on CUDA too (device "auto"), so both rows timed
+    the GPU; the CPU row now names its device."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from run import model_rows  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    gpu_rows = model_rows("sgns", 10_000, gpu=True)
+    assert [r[-1] for r in gpu_rows] == ["device='cpu'", "device='cuda'"]
+    assert model_rows("sgns", 10_000, gpu=False) == gpu_rows[:1]
+    assert "epochs=5" in gpu_rows[0] and "epochs=3" in model_rows("w2v", 100_000, gpu=True)[0]
+    assert model_rows("popular", 10_000, gpu=True) == [["--model", "popular"]]
