@@ -1,7 +1,7 @@
 """Ingest benchmark: JSON slices -> encoded corpus (throughput, peak RSS, cached reload).
 
 Writes N playlists as MPD-shaped slices (the synthetic generator when it exists, otherwise the
-small writer below), ingests them with `harness.data.load_corpus` into a fresh cache, reloads them
+small writer below), ingests them with `harness.data.ingest.load_corpus` into a fresh cache, reloads them
 from the cache, and writes the figures to `bench/out/ingest.json`, with a linear extrapolation to
 the full MPD (1,000,000 playlists, ~33 GB of JSON).
 
@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from harness.atomic import write_json
-from harness.data import _DECODER, load_corpus
+from harness.data.ingest import _DECODER, load_corpus
 
 FULL_MPD_PLAYLISTS = 1_000_000
 FULL_MPD_BYTES = 33.5e9  # the real 1,000 slices, as downloaded
@@ -127,12 +127,12 @@ def _playlist(pid: int, rng: np.random.Generator, cdf: Any, t: dict[str, Any]) -
 
 def _write_slices(out_dir: Path, n_playlists: int, seed: int) -> str:
     try:
-        from harness.synthetic import write_synthetic
+        from harness.data.synthetic import write_synthetic
     except ImportError:
         write_mpd_like(out_dir, n_playlists, seed)
         return "bench.write_mpd_like"
     write_synthetic(out_dir, n_playlists, seed)
-    return "harness.synthetic.write_synthetic"
+    return "harness.data.synthetic.write_synthetic"
 
 
 class PeakRSS:

@@ -8,7 +8,7 @@ that model alone (the baseline RSS after loading the data is reported next to it
 largest sizes are extrapolated to 1M playlists with a log-log fit over the sizes measured.
 
 Sources:
-- synthetic: `harness.synthetic.write_synthetic` -> `harness.data.load_corpus`.
+- synthetic: `harness.data.synthetic.write_synthetic` -> `harness.data.ingest.load_corpus`.
 - zipf: a random corpus built here: lengths 5..250, track popularity ∝ (rank + 10)^-0.9 over
   2.26 tracks per playlist, half of each playlist from a random "topic" so neighbours exist.
 Queries (both sources): held-out playlists with the challenge's seed counts (`hold_out`).
@@ -86,8 +86,8 @@ def zipf_corpus(n_playlists: int, seed: int) -> TrainSet:
 
 def synthetic_corpus(n_playlists: int, seed: int, work: Path) -> TrainSet:
     """The harness's synthetic MPD (generated once into `work`), as one TrainSet."""
-    from harness.data import load_corpus
-    from harness.synthetic import write_synthetic
+    from harness.data.ingest import load_corpus
+    from harness.data.synthetic import write_synthetic
 
     src = work / f"synthetic-{n_playlists}-s{seed}"
     if not src.is_dir():
@@ -107,7 +107,7 @@ def hold_out(corpus: TrainSet, n_queries: int, seed: int) -> tuple[TrainSet, Que
     Query i belongs to category i % 10 + 1 and takes that category's number of seeds (first
     positions) from a random playlist longer than that. At most a tenth of the corpus is held out;
     the queries are then repeated in order up to `n_queries`, so every corpus size times the
-    same workload. (The bench does not use `harness.split`: timing needs no ground truth.)
+    same workload. (The bench does not use `harness.challenge.split`: timing needs no ground truth.)
     """
     rng = np.random.default_rng(seed)
     lengths = np.diff(corpus.offsets)

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.atomic import write_json  # noqa: E402
-from harness.metrics import METRICS, compute_metrics  # noqa: E402
-from harness.scoring import score_submission  # noqa: E402
-from harness.submission import verify_submission, write_submission  # noqa: E402
+from harness.challenge.metrics import METRICS, compute_metrics  # noqa: E402
+from harness.challenge.scoring import score_submission  # noqa: E402
+from harness.challenge.submission import verify_submission, write_submission  # noqa: E402
 
 N_TRACKS_MPD = 2_262_292
 N_ARTISTS_MPD = 295_860

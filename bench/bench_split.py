@@ -1,6 +1,6 @@
 """Split benchmark: make_split + write_split (and load_split, train_set) on one corpus.
 
-Generates N synthetic playlists (`harness.synthetic.write_synthetic`) unless `--mpd` names real
+Generates N synthetic playlists (`harness.data.synthetic.write_synthetic`) unless `--mpd` names real
 data, ingests them into a throw-away cache, then times each split step with its peak RSS for
 every coverage mode asked for (`official` may fail on small or synthetic corpora: the error is
 recorded, not hidden). Generated slices and the cache are deleted afterwards unless `--keep`.
@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.atomic import write_json
 from harness.errors import HarnessError
-from harness.manifest import RssSampler, machine, versions
+from harness.run.manifest import RssSampler, machine, versions
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -33,7 +33,7 @@ def _stage(fn: Any) -> tuple[Any, dict[str, float]]:
 
 def bench_coverage(corpus: Any, coverage: str, seed: int, work: Path) -> dict[str, Any]:
     """Time the split steps for one coverage mode; a refusal is recorded as `error`."""
-    from harness.split import load_split, make_split, train_set, write_split
+    from harness.challenge.split import load_split, make_split, train_set, write_split
 
     out: dict[str, Any] = {}
     try:
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep generated data and cache")
     args = ap.parse_args()
 
-    from harness.data import load_corpus
+    from harness.data.ingest import load_corpus
 
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-split-", dir=OUT))
@@ -80,7 +80,7 @@ def main() -> None:
         if args.mpd:
             data = Path(args.mpd)
         else:
-            from harness.synthetic import write_synthetic
+            from harness.data.synthetic import write_synthetic
 
             data = work / "mpd"
             t = time.perf_counter()

@@ -1,6 +1,6 @@
 """Synthetic MPD benchmark: generation time and the statistics against the published ones.
 
-Writes N playlists with `harness.synthetic.write_synthetic`, times it, measures the written files
+Writes N playlists with `harness.data.synthetic.write_synthetic`, times it, measures the written files
 (`measure_slices`: every playlist checked against the dataset's rules), fits the vocabulary
 growth (Heaps) on sampled prefixes to extrapolate to the full 1M, runs a small
 collaborative-filtering sanity check (playlist k-NN vs popularity vs title popularity), and
@@ -26,8 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from harness.atomic import write_json
-from harness.corpus import normalize_name
-from harness.synthetic import PUBLISHED, SyntheticMPD, measure_slices, write_synthetic
+from harness.data.corpus import normalize_name
+from harness.data.synthetic import PUBLISHED, SyntheticMPD, measure_slices, write_synthetic
 
 FULL = 1_000_000
 OUT = Path(__file__).parent / "out" / "synth.json"

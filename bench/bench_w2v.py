@@ -21,11 +21,11 @@ Sweep (writes bench/out/w2v_sweep.json, one entry per configuration, reused on r
         [--data SWEEP.npz] [--coverage none]
 
 Each configuration of each grid's product (--grid repeats) is fitted on the training part of a
-harness split of the synthetic MPD and scored with harness.metrics on its test playlists (seedless
+harness split of the synthetic MPD and scored with harness.challenge.metrics on its test playlists (seedless
 queries go to the title baseline, empty slots are backfilled with popularity, as `evaluate` does).
 The split is made once and saved (--data, npz), so the sweep itself needs no corpus code.
 
-Sources: synthetic = `harness.synthetic.write_synthetic` (cached under data/synthetic/);
+Sources: synthetic = `harness.data.synthetic.write_synthetic` (cached under data/synthetic/);
 zipf = a random corpus made here (MPD-like lengths, Zipf popularity), for speed only.
 """
 
@@ -92,7 +92,7 @@ def zipf_train(n_playlists: int, seed: int) -> TrainSet:
 
 def synthetic_dir(n_playlists: int, seed: int) -> Path:
     """The synthetic MPD with n playlists (a preset's folder when the size is a preset's)."""
-    from harness.synthetic import PRESETS, write_synthetic
+    from harness.data.synthetic import PRESETS, write_synthetic
 
     names = [p for p, n in PRESETS.items() if n == n_playlists]
     target = SYNTHETIC_ROOT / (f"{names[0]}-s{seed}" if names else f"n{n_playlists}-s{seed}")
@@ -105,8 +105,8 @@ def synthetic_dir(n_playlists: int, seed: int) -> Path:
 
 def synthetic_train(n_playlists: int, seed: int) -> TrainSet:
     """Every playlist of the synthetic MPD (speed runs need no split)."""
-    from harness.data import load_corpus
-    from harness.runner import whole_train_set
+    from harness.data.ingest import load_corpus
+    from harness.run.evaluate import whole_train_set
 
     return whole_train_set(load_corpus(synthetic_dir(n_playlists, seed)))
 
@@ -348,9 +348,9 @@ def prepare_sweep(args: argparse.Namespace, path: Path) -> None:
     """Split the synthetic MPD once and save what scoring needs (train, seeds, holdouts, the
     title baseline's answers to seedless queries, popularity) in one npz: the sweep itself then
     needs neither the corpus nor the split code."""
-    from harness.data import load_corpus
-    from harness.split import make_split, train_set
-    from harness.synthetic import PRESETS
+    from harness.challenge.split import make_split, train_set
+    from harness.data.ingest import load_corpus
+    from harness.data.synthetic import PRESETS
     from models.popular import popularity_ranking
     from models.title import TitleRecommender
 
@@ -422,8 +422,8 @@ class SweepData:
     def score(self, own: np.ndarray) -> dict[str, float]:
         """Metrics of `own` recommendations for seeded queries + the title baseline's for seedless
         ones, after popularity backfill (as `evaluate` does)."""
-        from harness.metrics import compute_metrics
-        from harness.runner import backfill
+        from harness.challenge.metrics import compute_metrics
+        from harness.run.evaluate import backfill
 
         z, q = self.z, self.queries
         seeded = q.n_seeds > 0

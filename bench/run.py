@@ -5,7 +5,7 @@ has only the working tree (no msgspec, gensim or nox), `bench/gpu_sgns.py` is th
 
 Each stage runs in its own process (bench/stage.py) so that wall time and peak RSS are measured
 per stage, not estimated. Writes bench/results.json, bench/results.md and bench/scaling.png.
-All data is synthetic (harness.synthetic); the results say so.
+All data is synthetic (harness.data.synthetic); the results say so.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def main() -> int:
 
     def save() -> None:  # after every stage, so an interrupted benchmark keeps its rows
         doc = {
-            "data": "synthetic MPD (harness.synthetic)",
+            "data": "synthetic MPD (harness.data.synthetic)",
             "date": dt.date.today().isoformat(),
             "machine": machine(),
             "results": results,

@@ -39,7 +39,7 @@ def _paths(work: Path, n: int) -> dict[str, Path]:
 
 
 def stage_synth(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
-    from harness.synthetic import write_synthetic
+    from harness.data.synthetic import write_synthetic
 
     if p["data"].exists():
         shutil.rmtree(p["data"])
@@ -48,7 +48,7 @@ def stage_synth(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
 
 
 def stage_ingest(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
-    from harness.data import load_corpus
+    from harness.data.ingest import load_corpus
 
     if p["cache"].exists():
         shutil.rmtree(p["cache"])
@@ -64,15 +64,15 @@ def stage_ingest(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
 
 
 def stage_reload(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
-    from harness.data import load_corpus
+    from harness.data.ingest import load_corpus
 
     c = load_corpus(p["data"], cache_dir=p["cache"])
     return {"tracks": c.n_tracks, "occurrences": len(c.track_ids)}
 
 
 def stage_split(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
-    from harness.data import load_corpus
-    from harness.split import make_split, write_split
+    from harness.challenge.split import make_split, write_split
+    from harness.data.ingest import load_corpus
 
     c = load_corpus(p["data"], cache_dir=p["cache"])
     t = time.perf_counter()
@@ -86,9 +86,9 @@ def stage_model(
 ) -> dict[str, Any]:
     import numpy as np
 
-    from harness.data import load_corpus
-    from harness.metrics import compute_metrics
-    from harness.split import load_split, train_set
+    from harness.challenge.metrics import compute_metrics
+    from harness.challenge.split import load_split, train_set
+    from harness.data.ingest import load_corpus
     from models import get_model
 
     c = load_corpus(p["data"], cache_dir=p["cache"])

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from models.types import Queries, TrainSet
+from harness.types import Queries, TrainSet
 
 if TYPE_CHECKING:
     from models.base import Recommender

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from typing_extensions import Self
 
-from models.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet
 
 __all__ = ["IntArray", "Queries", "Recommender", "TrainSet", "top_k"]
 

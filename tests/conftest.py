@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from harness.corpus import Corpus
+from harness.data.corpus import Corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SLICE = FIXTURES / "mpd.slice.0-2.json"

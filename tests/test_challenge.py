@@ -10,8 +10,8 @@ import numpy as np
 import orjson
 import pytest
 
-from harness.challenge import category_of, load_challenge_set
-from harness.corpus import Corpus
+from harness.challenge.challenge_set import category_of, load_challenge_set
+from harness.data.corpus import Corpus
 from harness.errors import DataError
 
 U = "spotify:track:"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.corpus import Corpus, normalize_name
+from harness.data.corpus import Corpus, normalize_name
 
 
 def test_normalize_name_matches_official_rules() -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from harness.challenge.split import load_split
+from harness.challenge.submission import verify_submission
 from harness.cli import main
-from harness.data import load_corpus
-from harness.split import load_split
-from harness.submission import verify_submission
-from harness.synthetic import write_synthetic
+from harness.data.ingest import load_corpus
+from harness.data.synthetic import write_synthetic
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-import harness.data as data
-from harness.corpus import Corpus
-from harness.data import default_cache_dir, load_corpus
+import harness.data.ingest as data
+from harness.data.corpus import Corpus
+from harness.data.ingest import default_cache_dir, load_corpus
 from harness.errors import DataError
 
 COLUMNS = (

@@ -17,9 +17,10 @@ import orjson
 import pytest
 from rich.console import Console
 
-from harness.corpus import Corpus
+from harness.data.corpus import Corpus
 from harness.errors import HarnessError, UsageError
-from harness.generate import (
+from harness.run.evaluate import whole_train_set
+from harness.run.generate import (
     Fitted,
     continue_playlist,
     one_query,
@@ -27,7 +28,6 @@ from harness.generate import (
     rank_probabilities,
     seed_ids,
 )
-from harness.runner import whole_train_set
 from models import MODELS, get_model
 from models.popular import popularity_ranking
 
@@ -227,7 +227,7 @@ def test_generate_command_errors(
         bad = ["generate", "--model", "knn", "--run", "run", "--seed-track", "spotify:track:x"]
         assert main(bad) == 2
         assert "spotify:track:x" in capsys.readouterr().err
-    from harness.generate import refit
+    from harness.run.generate import refit
 
     with (
         pytest.MonkeyPatch.context() as mp,

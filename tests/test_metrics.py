@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from harness.metrics import METRICS, NO_HIT_CLICKS, compute_metrics
+from harness.challenge.metrics import METRICS, NO_HIT_CLICKS, compute_metrics
 
 # Artist of track t in the hand-made cases: t // 10 (tracks 10..19 are by artist 1, ...).
 ARTIST = 10

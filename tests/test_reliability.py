@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness import atomic
+from harness.challenge.submission import write_submission
 from harness.cli import main
-from harness.submission import write_submission
-from harness.synthetic import write_synthetic
+from harness.data.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 SLICE = Path(__file__).parent / "fixtures" / "mpd.slice.0-2.json"

@@ -23,10 +23,9 @@ import pytest
 from PIL import Image
 
 from harness.atomic import write_json
+from harness.challenge.metrics import METRICS
 from harness.errors import HarnessError
-from harness.leaderboard import Leaderboard
-from harness.metrics import METRICS
-from harness.report import (
+from harness.report.html import (
     build_report,
     confidence_from_values,
     confidence_table,
@@ -34,6 +33,7 @@ from harness.report import (
     recall_curve,
     render_html,
 )
+from harness.report.leaderboard import Leaderboard
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TAB_BLUE = (31, 119, 180)  # matplotlib's first line/bar colour; the report's CSS never uses it
@@ -425,7 +425,7 @@ def test_report_without_submissions_says_so(tiny_run: Path, tmp_path: Path) -> N
 
 def test_plots_of_synthetic_runs_say_so() -> None:
     """The PNGs are also written on their own (RUN_DIR/plots), away from the HTML banner."""
-    from harness.report import category_plot, recall_plot
+    from harness.report.html import category_plot, recall_plot
 
     n = 50
     cols = {"m": {"pid": np.arange(n), "category": np.ones(n, dtype=np.int8)}}

@@ -19,9 +19,9 @@ from typing_extensions import Self
 
 import models
 from harness.atomic import read_json
-from harness.corpus import Corpus
+from harness.data.corpus import Corpus
 from harness.errors import HarnessError, UsageError
-from harness.runner import (
+from harness.run.evaluate import (
     Evaluation,
     ModelOutputError,
     backfill,
@@ -442,8 +442,8 @@ def _mtimes(d: Path) -> dict[str, int]:
 
 
 def test_end_to_end_files_reuse_and_force(in_tmp: Path, mini_mpd: Path) -> None:
+    from harness.challenge.submission import verify_submission
     from harness.cli import main
-    from harness.submission import verify_submission
 
     args = ["evaluate", "--mpd", str(mini_mpd), "--models", "popular,title"]
     assert main(args) == 0
@@ -506,8 +506,8 @@ def test_end_to_end_files_reuse_and_force(in_tmp: Path, mini_mpd: Path) -> None:
 
 
 def test_challenge_mode_writes_submissions_only(in_tmp: Path, mini_mpd: Path) -> None:
+    from harness.challenge.submission import verify_submission
     from harness.cli import main
-    from harness.submission import verify_submission
 
     assert main(["split", str(mini_mpd), "--out", "sp", "--seed", "3"]) == 0
     challenge = in_tmp / "sp" / "challenge_set.json"
@@ -583,8 +583,8 @@ def test_cli_errors_name_the_problem(in_tmp: Path, capsys: pytest.CaptureFixture
 @pytest.mark.slow
 def test_synthetic_tiny_preset_end_to_end(in_tmp: Path) -> None:
     """The default path: generate the synthetic preset once, split, run, verify."""
+    from harness.challenge.submission import verify_submission
     from harness.cli import main
-    from harness.submission import verify_submission
 
     assert main(["evaluate", "--synthetic", "tiny", "--models", "popular,knn"]) == 0
     data = in_tmp / "data" / "synthetic" / "tiny-s0"

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
+from harness.challenge.metrics import METRICS
+from harness.challenge.scoring import aggregate, borda, score_submission, score_table
+from harness.challenge.submission import N_TRACKS, write_submission
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.metrics import METRICS
-from harness.scoring import aggregate, borda, score_submission, score_table
-from harness.submission import N_TRACKS, write_submission
 
 # ---- aggregation ---------------------------------------------------------------------------
 
@@ -290,7 +290,7 @@ def test_score_says_when_the_split_is_synthetic(
 
 
 def test_tables_keep_their_columns_when_piped() -> None:
-    from harness.console import PIPED_WIDTH, table_console
+    from harness.cli.console import PIPED_WIDTH, table_console
 
     assert table_console().width == PIPED_WIDTH  # pytest captures: not a terminal
 

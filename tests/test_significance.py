@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.significance import bootstrap_ci, compare_to_best, format_p, holm, paired_test
+from harness.report.significance import bootstrap_ci, compare_to_best, format_p, holm, paired_test
 
 
 def test_bootstrap_ci_contains_mean_and_shrinks_with_n() -> None:

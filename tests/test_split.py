@@ -10,10 +10,8 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from harness.challenge import load_challenge_set
-from harness.corpus import Corpus, normalize_name
-from harness.errors import HarnessError, UsageError
-from harness.split import (
+from harness.challenge.challenge_set import load_challenge_set
+from harness.challenge.split import (
     CATEGORIES,
     FILE_ORDER,
     Split,
@@ -23,6 +21,8 @@ from harness.split import (
     train_set,
     write_split,
 )
+from harness.data.corpus import Corpus, normalize_name
+from harness.errors import HarnessError, UsageError
 
 B62 = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
@@ -315,8 +315,8 @@ def test_impossible_request_names_the_category_and_counts(corpus: Corpus) -> Non
 def test_split_command_writes_a_split(
     corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = pytest.importorskip("harness.data")
-    from harness import split as split_mod
+    data = pytest.importorskip("harness.data.ingest")
+    from harness.challenge import split as split_mod
 
     seen: dict[str, object] = {}
 

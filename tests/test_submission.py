@@ -9,15 +9,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from harness.cli import main
-from harness.errors import DataError
-from harness.submission import (
+from harness.challenge.submission import (
     N_TRACKS,
     TeamInfo,
     read_submission,
     verify_submission,
     write_submission,
 )
+from harness.cli import main
+from harness.errors import DataError
 
 PIDS = [100, 101, 102]
 SEEDS = {100: [], 101: [1], 102: [2, 3, 4, 5, 6]}  # track numbers

@@ -14,9 +14,9 @@ import orjson
 import pytest
 import scipy.sparse as sp
 
-from harness import synthetic as syn
 from harness.cli import main
-from harness.corpus import Corpus, normalize_name
+from harness.data import synthetic as syn
+from harness.data.corpus import Corpus, normalize_name
 from harness.errors import UsageError
 
 N = 2_500  # two full slices and a short one
@@ -93,7 +93,7 @@ def test_check_playlist_catches_violations(paths: list[Path]) -> None:
 
 
 def test_data_layer_ingests_it(corpus_dir: Path, tmp_path: Path, corpus: Corpus) -> None:
-    data = pytest.importorskip("harness.data")
+    data = pytest.importorskip("harness.data.ingest")
     loaded = data.load_corpus(corpus_dir, cache_dir=tmp_path / "cache", workers=1)
     assert loaded.n_playlists == N
     assert loaded.source.get("synthetic") is True
@@ -305,7 +305,7 @@ def test_evaluate_regenerates_data_of_another_generator(
 ) -> None:
     from rich.console import Console
 
-    from harness.runner import ensure_synthetic
+    from harness.run.evaluate import ensure_synthetic
 
     monkeypatch.setitem(syn.PRESETS, "micro", 40)
     console = Console(file=io.StringIO())

@@ -21,9 +21,9 @@ from rich import box
 from rich.table import Table
 
 from harness.atomic import atomic_open, read_json, write_json
-from harness.console import table_console
+from harness.cli.console import table_console
 from harness.errors import HarnessError, UsageError
-from harness.significance import format_p
+from harness.report.significance import format_p
 
 METRIC_NAMES = ("r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks")
 # the three leaderboard metrics of the challenge, and whether higher is better
@@ -108,7 +108,7 @@ def read_run(run_dir: Path, purpose: str) -> dict[str, Any]:
 
 def build(run_dir: Path) -> Leaderboard:
     """Aggregate every complete model run of `run_dir` that matches its data and split."""
-    from harness.scoring import aggregate, borda
+    from harness.challenge.scoring import aggregate, borda
 
     run_dir = Path(run_dir)
     run = read_run(run_dir, "leaderboard")
@@ -159,10 +159,10 @@ def build(run_dir: Path) -> Leaderboard:
 def _add_confidence(board: Leaderboard, run_dir: Path) -> None:
     """Per model, the 95% bootstrap CI of each metric and a paired test against the best.
 
-    From the per-playlist values (harness.report.confidence_table: seeded bootstrap, Wilcoxon
+    From the per-playlist values (harness.report.html.confidence_table: seeded bootstrap, Wilcoxon
     signed-rank, Holm correction across models); stored under "ci" in leaderboard.json.
     """
-    from harness.report import confidence_table
+    from harness.report.html import confidence_table
 
     table = confidence_table(run_dir, models=[e["name"] for e in board.models])["models"]
     keep = ("mean", "lo", "hi", "best", "p", "p_holm", "significant")

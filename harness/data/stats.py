@@ -25,8 +25,8 @@ from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
-from harness.corpus import Corpus
-from harness.data import load_corpus
+from harness.data.corpus import Corpus
+from harness.data.ingest import load_corpus
 
 TOP = 20
 SUMMARY_KEYS = (

@@ -4,7 +4,7 @@
 challenge category, each metric's mean with a 95% percentile-bootstrap CI, and a two-sided
 Wilcoxon signed-rank test against the best model of that slice and metric over the same playlists
 (paired by pid), Holm-corrected across the models of that slice and metric
-(`harness.significance`).
+(`harness.report.significance`).
 
 `mpd-harness report RUN_DIR` writes `RUN_DIR/report.html` (self-contained: inline CSS, plots as
 base64 PNG, no script, no network) and the same plots as `RUN_DIR/plots/*.png`:
@@ -33,13 +33,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.atomic import atomic_open, atomic_path, read_json
+from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS
 from harness.errors import HarnessError, UsageError
-from harness.leaderboard import model_metrics, model_runs, read_run
-from harness.metrics import HIGHER_IS_BETTER, METRICS
-from harness.significance import bootstrap_ci, compare_to_best, format_p
+from harness.report.leaderboard import model_metrics, model_runs, read_run
+from harness.report.significance import bootstrap_ci, compare_to_best, format_p
 
 if TYPE_CHECKING:
-    from harness.leaderboard import Leaderboard
+    from harness.report.leaderboard import Leaderboard
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000
@@ -263,7 +263,7 @@ def model_curve(
     submission: Path, truth: Mapping[int, frozenset[str]], r_precision_track: Mapping[int, float]
 ) -> FloatArray:
     """Mean recall curve (depth,) of one submission, checked against the stored metrics."""
-    from harness.submission import read_submission
+    from harness.challenge.submission import read_submission
 
     _, recs, _ = read_submission(submission)
     stray = sorted(set(recs) - set(truth))
@@ -469,7 +469,7 @@ def _variants_html(names: Sequence[str], cells: Mapping[str, Any]) -> str:
 
 
 def _category_html(names: Sequence[str], cells: Mapping[str, Any], metric: str) -> str:
-    from harness.leaderboard import CATEGORY_NAMES
+    from harness.report.leaderboard import CATEGORY_NAMES
 
     cats = sorted({int(c) for n in names for c in cells[n]["categories"]})
     ths = "<th class='name'>category</th><th>n</th>" + "".join(f"<th>{_e(n)}</th>" for n in names)
@@ -499,7 +499,7 @@ def render_html(
     board: Leaderboard, table: Mapping[str, Any], plots: Sequence[Plot], notes: Sequence[str]
 ) -> str:
     """The whole report as one HTML document (pure)."""
-    from harness.leaderboard import LEGEND, caption
+    from harness.report.leaderboard import LEGEND, caption
 
     cells = _with_names(table)
     names = [e["name"] for e in board.models]
@@ -557,7 +557,7 @@ class Report:
 
 def build_report(run_dir: str | Path) -> Report:
     """Leaderboard, confidence table, plots and HTML of a run folder (nothing written)."""
-    from harness.leaderboard import build
+    from harness.report.leaderboard import build
 
     run_dir = Path(run_dir)
     board = build(run_dir)

@@ -31,16 +31,16 @@ from rich import box
 from rich.table import Table
 
 from harness.atomic import read_json
-from harness.console import table_console
-from harness.errors import DataError, HarnessError
-from harness.metrics import HIGHER_IS_BETTER, METRICS, NO_HIT_CLICKS, compute_metrics
-from harness.submission import (
+from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS, NO_HIT_CLICKS, compute_metrics
+from harness.challenge.submission import (
     N_TRACKS,
     Report,
     load_challenge_seeds,
     parse_submission,
     verify_parsed,
 )
+from harness.cli.console import table_console
+from harness.errors import DataError, HarnessError
 
 BORDA_METRICS: tuple[str, ...] = ("r_precision", "ndcg", "clicks")  # the leaderboard's three
 # Score of a playlist missing from a submission (the organisers' helper gave clicks 0: a trap).

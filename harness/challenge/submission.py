@@ -269,7 +269,7 @@ def load_known_tracks(path: str | Path, cache_dir: Path | None = None) -> tuple[
         except (OSError, KeyError, ValueError) as e:
             raise DataError(f"{p}: cannot read a 'track_uri' column ({e})") from e
         return set(column.to_pylist()), "the training data"
-    from harness.data import load_corpus  # lazy: only this option reads an MPD
+    from harness.data.ingest import load_corpus  # lazy: only this option reads an MPD
 
     corpus = load_corpus(p, cache_dir=cache_dir)
     return set(corpus.track_uris.tolist()), "the MPD"

@@ -1239,7 +1239,7 @@ def measure_slices(paths: list[Path]) -> dict[str, Any]:
     """
     from collections import Counter
 
-    from harness.corpus import normalize_name
+    from harness.data.corpus import normalize_name
 
     lengths: list[int] = []
     followers: Counter[int] = Counter()

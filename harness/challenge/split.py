@@ -42,10 +42,10 @@ from scipy.optimize import least_squares
 
 from harness import __version__
 from harness.atomic import atomic_dir, read_json, write_json
-from harness.challenge import category_of, queries_from_playlists
-from harness.corpus import Corpus, normalize_name
+from harness.challenge.challenge_set import category_of, queries_from_playlists
+from harness.data.corpus import Corpus, normalize_name
 from harness.errors import DataError, HarnessError, UsageError
-from models.types import Queries, TrainSet
+from harness.types import Queries, TrainSet
 
 SPLIT_FORMAT = 1
 FILES = ("challenge_set.json", "ground_truth.json", "track_artists.parquet", "manifest.json")
@@ -813,7 +813,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.data import load_corpus
+    from harness.data.ingest import load_corpus
 
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: must be >= 0")

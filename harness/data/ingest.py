@@ -37,7 +37,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from harness.corpus import FORMAT_VERSION, Corpus
+from harness.data.corpus import FORMAT_VERSION, Corpus
 from harness.errors import DataError
 from harness.testhooks import kill_point
 

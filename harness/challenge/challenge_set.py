@@ -21,9 +21,9 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from harness.corpus import Corpus, normalize_name
+from harness.data.corpus import Corpus, normalize_name
 from harness.errors import DataError
-from models.types import Queries
+from harness.types import Queries
 
 TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}\Z")
 ARTIST_URI = re.compile(r"spotify:artist:[0-9A-Za-z]{22}\Z")

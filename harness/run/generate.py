@@ -31,10 +31,10 @@ from rich.table import Table
 
 from harness.atomic import read_json
 from harness.errors import HarnessError, UsageError
-from models.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
-    from harness.corpus import Corpus
+    from harness.data.corpus import Corpus
     from models.base import Recommender
 
 DEFAULT_LENGTH = 20
@@ -56,7 +56,7 @@ class Fitted:
     train: TrainSet
     ranking: IntArray  # training tracks, most popular first (backfill)
     run: dict[str, Any]
-    split: Any  # harness.split.Split, or None for a challenge-set run
+    split: Any  # harness.challenge.split.Split, or None for a challenge-set run
     _title: Recommender | None = None
 
     def title_model(self) -> Recommender:
@@ -89,10 +89,10 @@ def refit(
     run_dir: str | Path, name: str, *, cache_dir: Path | None = None, console: Console | None = None
 ) -> Fitted:
     """Load the run's corpus and split, and fit model `name` with its stored hyperparameters."""
-    from harness.data import load_corpus
-    from harness.report import resolve_split_dir
-    from harness.runner import build_model, whole_train_set
-    from harness.split import load_split, train_set
+    from harness.challenge.split import load_split, train_set
+    from harness.data.ingest import load_corpus
+    from harness.report.html import resolve_split_dir
+    from harness.run.evaluate import build_model, whole_train_set
     from models.popular import popularity_ranking
 
     console = console or Console(stderr=True)
@@ -138,7 +138,7 @@ def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[
 
     Only queries with seeds are compared, so the model itself (not the title baseline) answers.
     """
-    from harness.runner import backfill, check_recs, read_recs
+    from harness.run.evaluate import backfill, check_recs, read_recs
 
     if fitted.split is None:
         return (0, 0)
@@ -202,7 +202,7 @@ def continue_playlist(
     seed: int = 0,
 ) -> list[Step]:
     """`length` more tracks after `seeds`, chosen one at a time (see the module docstring)."""
-    from harness.runner import backfill, check_recs
+    from harness.run.evaluate import backfill, check_recs
 
     if not seeds and title is None:
         raise UsageError("give --seed-track or --title: the model needs something to continue")
@@ -314,7 +314,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.corpus import normalize_name
+    from harness.data.corpus import normalize_name
 
     if args.length < 1:
         raise UsageError(f"--length {args.length}: must be at least 1")

@@ -41,14 +41,14 @@ from rich.progress import (
 )
 
 from harness.atomic import atomic_dir, atomic_open, atomic_path, read_json, write_json
-from harness.console import table_console
+from harness.cli.console import table_console
 from harness.errors import HarnessError, UsageError
-from harness.leaderboard import read_metrics
-from harness.manifest import RssSampler, fingerprint, jsonable, machine, ru_maxrss_mb, versions
-from models.types import IntArray, Queries, TrainSet
+from harness.report.leaderboard import read_metrics
+from harness.run.manifest import RssSampler, fingerprint, jsonable, machine, ru_maxrss_mb, versions
+from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
-    from harness.corpus import Corpus
+    from harness.data.corpus import Corpus
     from models.base import Recommender
 
 DEFAULT_K = 500
@@ -96,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--per-category", type=int, metavar="N", help="test playlists per category of a new split"
     )
-    from harness.split import COVERAGE
+    from harness.challenge.split import COVERAGE
 
     parser.add_argument(
         "--coverage",
@@ -366,7 +366,7 @@ def ensure_synthetic(preset: str, seed: int, root: Path, console: Console) -> Pa
     Generated into a temporary folder renamed into place at the end, so a folder that exists
     is complete and an interrupted generation is never reused.
     """
-    from harness.synthetic import PRESETS, marker, read_marker, write_synthetic
+    from harness.data.synthetic import PRESETS, marker, read_marker, write_synthetic
 
     if preset not in PRESETS:
         raise UsageError(f"--synthetic {preset!r}: unknown preset; available: {', '.join(PRESETS)}")
@@ -398,7 +398,7 @@ def split_mismatch(
     coverage: str = "best-effort",
 ) -> str | None:
     """Why an existing split (its manifest) does not fit this corpus, seed and settings."""
-    from harness.split import default_per_category, split_settings
+    from harness.challenge.split import default_per_category, split_settings
 
     fp = corpus.source.get("fingerprint")
     src = manifest.get("source_fingerprint")
@@ -430,7 +430,7 @@ def ensure_split(
 
     A split the user named with --split is never overwritten: a mismatch is an error.
     """
-    from harness.split import load_split, make_split, write_split
+    from harness.challenge.split import load_split, make_split, write_split
 
     manifest_path = split_dir / "manifest.json"
     if manifest_path.exists():
@@ -642,7 +642,7 @@ def recommend_all(
 
 def score(ev: Evaluation, recs: IntArray) -> dict[str, NDArray[np.float64]]:
     """Per-playlist values of every metric (split mode)."""
-    from harness.metrics import compute_metrics
+    from harness.challenge.metrics import compute_metrics
 
     assert ev.gt_offsets is not None and ev.gt_tracks is not None
     artists = ev.corpus.track_artist
@@ -684,7 +684,7 @@ def write_and_verify_submission(
     ev: Evaluation, path: Path, pids: NDArray[np.int64], recs: IntArray
 ) -> None:
     """The challenge-format file for `recs`, checked by the verifier (our bug if it fails)."""
-    from harness.submission import verify_submission, write_submission
+    from harness.challenge.submission import verify_submission, write_submission
 
     mark_submissions_owner(path.parent, ev.run_dir)
     write_submission(path, pids, ev.corpus.track_uris[recs], ev.team, ev.email)
@@ -735,7 +735,7 @@ def mark_submissions_owner(folder: Path, run_dir: Path) -> None:
 
 def _marker_seed(path: Path) -> int | None:
     """The generator seed of a synthetic MPD folder given with --mpd (None for real data)."""
-    from harness.synthetic import read_marker
+    from harness.data.synthetic import read_marker
 
     marker = read_marker(path) if path.is_dir() else None
     seed = marker.get("seed") if marker else None
@@ -867,12 +867,12 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
 
     Adds the wall seconds of each step to `timings`.
     """
-    from harness.data import load_corpus
+    from harness.data.ingest import load_corpus
 
     if args.k < 1:
         raise UsageError(f"--k {args.k}: must be at least 1")
     if args.split is not None:
-        from harness.split import check_split_target
+        from harness.challenge.split import check_split_target
 
         check_split_target(Path(args.split))  # before the slow steps
     with _timed(timings, "data_s"):
@@ -903,7 +903,7 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
     gt_offsets, gt_tracks = None, None
     with _timed(timings, "split_s"):
         if challenge:
-            from harness.challenge import load_challenge_set
+            from harness.challenge.challenge_set import load_challenge_set
 
             challenge_path = Path(args.challenge_set)
             if not challenge_path.exists():
@@ -924,7 +924,7 @@ def prepare(args: argparse.Namespace, console: Console, timings: dict[str, float
                     "dropped from the queries (run.json: unknown_seeds)"
                 )
         else:
-            from harness.split import train_set
+            from harness.challenge.split import train_set
 
             split_dir = Path(args.split) if args.split is not None else run_dir / "split"
             s = ensure_split(
@@ -986,7 +986,7 @@ def run(args: argparse.Namespace) -> int:
             manifest = evaluate_model(ev, name, params.get(name, {}), args.force)
         out.print(summary_line(ev, name, manifest), highlight=False)
     if ev.mode == "split":
-        from harness.leaderboard import build, render, write
+        from harness.report.leaderboard import build, render, write
 
         with _timed(timings, "leaderboard_s"):
             board = build(ev.run_dir)

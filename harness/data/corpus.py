@@ -133,7 +133,7 @@ class Corpus:
     ) -> Corpus:
         """Encode already-validated playlist objects (the MPD JSON schema) in order.
 
-        A simple reference encoder for tests and small inputs; `harness.data` has the fast path.
+        A simple reference encoder for tests and small inputs; `harness.data.ingest` has the fast path.
         """
         b = CorpusBuilder()
         for p in playlists:

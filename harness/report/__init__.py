@@ -1,0 +1,1 @@
+"""Stage 5, reports: leaderboard tables and exports, significance tests, the HTML report."""
