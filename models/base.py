@@ -35,10 +35,16 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
     determinism_note: ClassVar[str] = ""
 
     def check_params(self) -> None:
-        """Raise UsageError naming any invalid hyperparameter; `fit` calls it, and the runner
-        calls it before any slow step. Models with constraints override it."""
+        """Raise ParameterError naming any invalid hyperparameter. `fit` calls it once before
+        `_fit`; the model factory calls it at build time, before any slow step. Models with
+        constraints override it."""
 
     def fit(self, train: TrainSet) -> Self:
+        """Check the hyperparameters once, then learn from `train` (subclasses write `_fit`)."""
+        self.check_params()
+        return self._fit(train)
+
+    def _fit(self, train: TrainSet) -> Self:
         raise NotImplementedError
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:

@@ -64,8 +64,7 @@ class ItemKNNRecommender(Recommender):
         if self.work_budget < 1:
             raise ParameterError(f"item_knn: work_budget must be >= 1, got {self.work_budget}")
 
-    def fit(self, train: TrainSet) -> Self:
-        self.check_params()
+    def _fit(self, train: TrainSet) -> Self:
         T = train.n_tracks
         B = sparse_from_csr(train.offsets, train.track_ids, T)  # (P, T) binary
         BT = B.T.tocsr()  # (T, P)

@@ -150,8 +150,7 @@ class KNNRecommender(Recommender):
         if self.work_budget < 1:
             raise ParameterError(f"knn: work_budget must be >= 1, got {self.work_budget}")
 
-    def fit(self, train: TrainSet) -> Self:
-        self.check_params()
+    def _fit(self, train: TrainSet) -> Self:
         B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)  # (P, T) binary
         P = B.shape[0]
         df = np.bincount(B.indices, minlength=train.n_tracks).astype(np.float64)  # (T,)

@@ -35,7 +35,7 @@ class PopularRecommender(Recommender):
 
     cold_start = "model"
 
-    def fit(self, train: TrainSet) -> Self:
+    def _fit(self, train: TrainSet) -> Self:
         self.ranking_ = popularity_ranking(train)
         return self
 

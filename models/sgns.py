@@ -328,20 +328,19 @@ class SGNSRecommender(Recommender):
 
     # -- training
 
-    def fit(self, train: TrainSet) -> Self:
+    def _fit(self, train: TrainSet) -> Self:
         """Train on the training playlists; keep unit input vectors in `vectors_`."""
-        self.check_params()
         dev = self._device()
         threads_before = torch.get_num_threads()
         if dev.type == "cpu":
             torch.set_num_threads(self.threads or (os.cpu_count() or 1))
         try:
-            self._fit(train, dev)
+            self._train(train, dev)
         finally:
             torch.set_num_threads(threads_before)
         return self
 
-    def _fit(self, train: TrainSet, dev: torch.device) -> None:
+    def _train(self, train: TrainSet, dev: torch.device) -> None:
         t_start = time.perf_counter()
         counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
         vocab = np.flatnonzero(counts >= self.min_count)  # (V,) track id of each row

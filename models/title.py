@@ -28,7 +28,7 @@ class TitleRecommender(Recommender):
     def __init__(self, min_playlists: int = 1) -> None:
         self.min_playlists = min_playlists
 
-    def fit(self, train: TrainSet) -> Self:
+    def _fit(self, train: TrainSet) -> Self:
         self.ranking_ = popularity_ranking(train)
         titles = train.titles
         order = np.argsort(titles.astype(str), kind="stable")  # playlists grouped by title

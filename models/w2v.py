@@ -151,12 +151,11 @@ class W2VRecommender(Recommender):
             got = ", ".join(f"{n}={getattr(self, n)!r}" for n in bad)
             raise ParameterError(f"w2v: invalid hyperparameter(s) {got}")
 
-    def fit(self, train: TrainSet) -> Self:
+    def _fit(self, train: TrainSet) -> Self:
         """Train word2vec on the training playlists; keep unit track vectors in `vectors_`."""
         from gensim.models import Word2Vec
         from gensim.models.callbacks import CallbackAny2Vec
 
-        self.check_params()
         lengths = np.diff(train.offsets)  # (n_playlists,)
         counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
         if not (counts >= self.min_count).any():

@@ -15,23 +15,23 @@ from harness.errors import HarnessError
 
 # (command, module, one-line help), in pipeline order.
 COMMANDS: list[tuple[str, str, str]] = [
-    ("synth", "harness.data.synthetic", "write a synthetic MPD (real slice format) from a seed"),
-    ("stats", "harness.data.stats", "summary statistics of an MPD, like the official stats.py"),
-    ("split", "harness.challenge.split", "draw the ten-category challenge split from a corpus"),
+    ("synth", "harness.cli.synth", "write a synthetic MPD (real slice format) from a seed"),
+    ("stats", "harness.cli.stats", "summary statistics of an MPD, like the official stats.py"),
+    ("split", "harness.cli.split", "draw the ten-category challenge split from a corpus"),
     (
         "evaluate",
-        "harness.run.evaluate",
+        "harness.cli.evaluate",
         "fit and score models on a split; write runs and submissions",
     ),
-    ("leaderboard", "harness.report.leaderboard", "re-render the leaderboard of a run folder"),
+    ("leaderboard", "harness.cli.leaderboard", "re-render the leaderboard of a run folder"),
     (
         "verify",
-        "harness.challenge.submission",
+        "harness.cli.verify",
         "check a submission file like the official verifier",
     ),
-    ("score", "harness.challenge.scoring", "score a challenge-format submission against a split"),
-    ("report", "harness.report.html", "HTML report of a run: CIs, significance vs the best, plots"),
-    ("generate", "harness.run.generate", "continue a playlist with a model of a run (refitted)"),
+    ("score", "harness.cli.score", "score a challenge-format submission against a split"),
+    ("report", "harness.cli.report", "HTML report of a run: CIs, significance vs the best, plots"),
+    ("generate", "harness.cli.generate", "continue a playlist with a model of a run (refitted)"),
 ]
 
 
