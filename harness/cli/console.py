@@ -3,7 +3,21 @@ the output goes to a file or a pipe (nox and CI logs), where Rich would assume 8
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from harness.progress import Reporter
 
 PIPED_WIDTH = 160  # the widest leaderboard (all columns, a long caption) fits
 
@@ -14,3 +28,31 @@ def table_console(*, stderr: bool = False) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, width=PIPED_WIDTH)
     return console
+
+
+class ConsoleReporter(Reporter):
+    """The CLI's Reporter: status and warnings on stderr, results on stdout, Rich progress bars
+    (a spinner where the total is unknown) on stderr, removed when the step ends."""
+
+    def __init__(self, err: Console | None = None, out: Console | None = None) -> None:
+        self.err = err or table_console(stderr=True)
+        self.out = out or table_console()
+
+    def note(self, text: str) -> None:
+        self.err.print(text, highlight=False, markup=False)
+
+    def warn(self, text: str) -> None:
+        self.err.print(f"warning: {text}", highlight=False, markup=False)
+
+    def result(self, text: str) -> None:
+        self.out.print(text, highlight=False, markup=False)
+
+    @contextmanager
+    def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+        if total is not None:
+            columns.append(MofNCompleteColumn())
+        columns.append(TimeElapsedColumn())
+        with Progress(*columns, console=self.err, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)
