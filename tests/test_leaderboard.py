@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness.atomic import read_json, write_json
 from harness.report.leaderboard import build, caption, render, to_csv, to_markdown, write
-from harness.run.evaluate import write_metrics
+from harness.run.rundir import write_metrics
 
 SPLIT = {"path": "runs/x/split", "seed": 7, "fingerprint": "S1", "n_queries": 20}
 DATA = {"name": "synthetic-tiny-s0", "fingerprint": "D1", "synthetic": True, "n_playlists": 2000}

@@ -30,10 +30,10 @@ from harness.run.evaluate import (
     evaluate_model,
     parse_params,
     parse_value,
-    read_recs,
     select_models,
     whole_train_set,
 )
+from harness.run.rundir import read_recs
 from models.base import IntArray, Queries, Recommender, TrainSet
 
 N_TRACKS = 30

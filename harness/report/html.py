@@ -35,8 +35,8 @@ from numpy.typing import NDArray
 from harness.atomic import atomic_open, atomic_path, read_json
 from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS
 from harness.errors import HarnessError, UsageError
-from harness.report.leaderboard import model_metrics, model_runs, read_run
 from harness.report.significance import bootstrap_ci, compare_to_best, format_p
+from harness.run.rundir import model_metrics, model_runs, read_run, resolve_split_dir
 
 if TYPE_CHECKING:
     from harness.report.leaderboard import Leaderboard
@@ -198,25 +198,6 @@ def confidence_table(run_dir: str | Path, models: Iterable[str] | None = None) -
 
 
 # ---------------------------------------------------------------------------- recall curve
-
-
-def resolve_split_dir(run_dir: Path, split: Mapping[str, Any]) -> Path:
-    """The split folder of a run: as recorded (relative to where evaluate ran), else RUN_DIR/split.
-
-    RUN_DIR/split is used only when its manifest carries the run's split fingerprint.
-    """
-    recorded = Path(str(split.get("path", "")))
-    if (recorded / "ground_truth.json").is_file():
-        return recorded
-    local = run_dir / "split"
-    if (local / "manifest.json").is_file():
-        fp = read_json(local / "manifest.json").get("fingerprint")
-        if fp == split.get("fingerprint"):
-            return local
-    raise HarnessError(
-        f"split folder {recorded} of run {run_dir} not found (paths in run.json are relative to "
-        "the folder evaluate ran in; run from there)"
-    )
 
 
 def read_ground_truth(split_dir: Path) -> dict[int, frozenset[str]]:

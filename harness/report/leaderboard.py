@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from rich import box
 from rich.table import Table
 
-from harness.atomic import atomic_open, read_json, write_json
+from harness.atomic import atomic_open, write_json
 from harness.cli.console import table_console
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError
 from harness.report.significance import format_p
+from harness.run.rundir import model_metrics, model_runs, read_run
 
 METRIC_NAMES = ("r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks")
 # the three leaderboard metrics of the challenge, and whether higher is better
@@ -63,47 +63,6 @@ class Leaderboard:
 
 
 # ---------------------------------------------------------------------------- building
-
-
-def model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """(folder, manifest) of every complete model run (the split folder's manifest is not one)."""
-    out = []
-    for d in sorted(p for p in run_dir.iterdir() if (p / "manifest.json").is_file()):
-        m = read_json(d / "manifest.json")
-        if isinstance(m, dict) and "model" in m and "key" in m:
-            out.append((d, m))
-    return out
-
-
-def read_metrics(path: Path) -> dict[str, NDArray[Any]]:
-    """The columns of a metrics.parquet (pyarrow only: no model code is imported)."""
-    import pyarrow.parquet as pq
-
-    t = pq.read_table(path)
-    return {c: t.column(c).to_numpy() for c in t.column_names}
-
-
-def model_metrics(model_dir: Path) -> dict[str, NDArray[Any]]:
-    """The per-playlist metrics of a complete model run, with every column checked present."""
-    path = model_dir / "metrics.parquet"
-    if not path.is_file():
-        raise HarnessError(f"{path}: missing although {model_dir / 'manifest.json'} exists")
-    cols = read_metrics(path)
-    absent = [c for c in ("pid", "category", *METRIC_NAMES) if c not in cols]
-    if absent:
-        raise HarnessError(f"{path}: missing column(s) {', '.join(absent)}")
-    return cols
-
-
-def read_run(run_dir: Path, purpose: str) -> dict[str, Any]:
-    """RUN_DIR/run.json of a run scored against a split (`purpose` names what needs it)."""
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        raise UsageError(f"{run_file}: not found; is {run_dir} a folder written by evaluate?")
-    run: dict[str, Any] = read_json(run_file)
-    if run.get("mode") != "split":
-        raise UsageError(f"{run_dir}: a challenge-set run has no ground truth, so no {purpose}")
-    return run
 
 
 def build(run_dir: Path) -> Leaderboard:

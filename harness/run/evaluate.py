@@ -19,7 +19,6 @@ import ast
 import hashlib
 import os
 import time
-import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from rich.console import Console
 from rich.progress import (
@@ -40,11 +37,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from harness.atomic import atomic_dir, atomic_open, atomic_path, read_json, write_json
+from harness.atomic import atomic_dir, read_json, write_json
 from harness.cli.console import table_console
 from harness.errors import HarnessError, UsageError
-from harness.report.leaderboard import read_metrics
 from harness.run.manifest import RssSampler, fingerprint, jsonable, machine, ru_maxrss_mb, versions
+from harness.run.rundir import complete_run, read_metrics, read_recs, write_metrics, write_recs
 from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
@@ -551,22 +548,6 @@ def run_key(ev: Evaluation, name: str, params: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def complete_run(model_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored manifest when the run in `model_dir` is complete and matches `key`."""
-    path = model_dir / "manifest.json"
-    if not path.exists():
-        return None
-    try:
-        manifest = read_json(path)
-    except (OSError, ValueError):
-        return None
-    if manifest.get("key") != fingerprint(key) or not (model_dir / "recs.npz").exists():
-        return None
-    if manifest.get("mode") == "split" and not (model_dir / "metrics.parquet").exists():
-        return None
-    return dict(manifest)
-
-
 # ---------------------------------------------------------------------------- progress
 
 
@@ -647,37 +628,6 @@ def score(ev: Evaluation, recs: IntArray) -> dict[str, NDArray[np.float64]]:
     assert ev.gt_offsets is not None and ev.gt_tracks is not None
     artists = ev.corpus.track_artist
     return compute_metrics(recs, ev.gt_offsets, ev.gt_tracks, artists[ev.gt_tracks], artists[recs])
-
-
-def write_npz(path: Path, **arrays: NDArray[Any]) -> None:
-    """`np.savez` without its wall-clock zip timestamps, so equal arrays give equal bytes."""
-    with atomic_open(path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as out:
-                np.lib.format.write_array(out, np.asanyarray(arr), allow_pickle=False)
-
-
-def write_recs(path: Path, pids: NDArray[np.int64], recs: IntArray, backfilled: IntArray) -> None:
-    write_npz(path, pids=pids, recs=recs, backfilled=backfilled)
-
-
-def read_recs(path: Path) -> tuple[NDArray[np.int64], IntArray, NDArray[np.int32]]:
-    """(pids, recs, backfilled) of a run's recs.npz (no pickle)."""
-    with np.load(path, allow_pickle=False) as z:
-        return z["pids"], z["recs"], z["backfilled"]
-
-
-def write_metrics(
-    path: Path,
-    pids: NDArray[np.int64],
-    categories: NDArray[np.integer],
-    values: dict[str, NDArray[np.float64]],
-) -> None:
-    cols: dict[str, Any] = {"pid": pids.astype(np.int64), "category": categories.astype(np.int8)}
-    cols.update({m: np.asarray(v, dtype=np.float64) for m, v in values.items()})
-    with atomic_path(path) as tmp:
-        pq.write_table(pa.table(cols), tmp)
 
 
 def write_and_verify_submission(

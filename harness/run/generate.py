@@ -91,8 +91,8 @@ def refit(
     """Load the run's corpus and split, and fit model `name` with its stored hyperparameters."""
     from harness.challenge.split import load_split, train_set
     from harness.data.ingest import load_corpus
-    from harness.report.html import resolve_split_dir
     from harness.run.evaluate import build_model, whole_train_set
+    from harness.run.rundir import resolve_split_dir
     from models.popular import popularity_ranking
 
     console = console or Console(stderr=True)
@@ -138,7 +138,8 @@ def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[
 
     Only queries with seeds are compared, so the model itself (not the title baseline) answers.
     """
-    from harness.run.evaluate import backfill, check_recs, read_recs
+    from harness.run.evaluate import backfill, check_recs
+    from harness.run.rundir import read_recs
 
     if fitted.split is None:
         return (0, 0)
