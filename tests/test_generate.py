@@ -19,7 +19,6 @@ from rich.console import Console
 
 from harness.data.corpus import Corpus
 from harness.errors import HarnessError, UsageError
-from harness.run.evaluate import whole_train_set
 from harness.run.generate import (
     Fitted,
     continue_playlist,
@@ -28,6 +27,7 @@ from harness.run.generate import (
     rank_probabilities,
     seed_ids,
 )
+from harness.run.sources import whole_train_set
 from models import MODELS, get_model
 from models.popular import popularity_ranking
 

@@ -7,33 +7,23 @@ temporary folder) use the real data, synthetic, split, metrics and submission mo
 from __future__ import annotations
 
 import gzip
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
-from rich.console import Console
 from typing_extensions import Self
 
 import models
 from harness.atomic import read_json
 from harness.data.corpus import Corpus
 from harness.errors import HarnessError, UsageError
-from harness.run.evaluate import (
-    Evaluation,
-    ModelOutputError,
-    backfill,
-    build_model,
-    check_recs,
-    evaluate_model,
-    parse_params,
-    parse_value,
-    select_models,
-    whole_train_set,
-)
+from harness.run.checks import ModelOutputError, backfill, check_recs
+from harness.run.evaluate import Evaluation, evaluate_model
+from harness.run.factory import build_model, parse_params, parse_value, select_models
 from harness.run.rundir import read_recs
+from harness.run.sources import whole_train_set
 from models.base import IntArray, Queries, Recommender, TrainSet
 
 N_TRACKS = 30
@@ -266,18 +256,21 @@ def challenge_eval(tmp_path: Path, k: int = 5) -> Evaluation:
         k=k,
         team="t",
         email="e@x",
-        console=Console(file=io.StringIO(), width=100),
     )
 
 
 def test_rows_a_model_leaves_empty_go_to_the_title_baseline(tmp_path: Path, registry: None) -> None:
     ev = challenge_eval(tmp_path)
-    manifest = evaluate_model(ev, "halves", {"n": 0}, force=False)  # answers nothing
+    manifest = evaluate_model(
+        ev, "halves", build_model("halves", {"n": 0}), force=False
+    )  # answers nothing
     _, recs, _ = read_recs(ev.run_dir / "halves" / "recs.npz")
     assert manifest["title_routed"] == 2 and manifest["title_unanswered"] == 2
     expected, _ = backfill(ev.title_model().recommend(ev.queries, 5), ev.queries, ev.ranking, 5)
     assert recs.tolist() == expected.tolist()
-    answered = evaluate_model(ev, "halves", {"n": 1}, force=False)  # one own track: kept
+    answered = evaluate_model(
+        ev, "halves", build_model("halves", {"n": 1}), force=False
+    )  # one own track: kept
     assert answered["title_unanswered"] == 0
 
 
@@ -285,7 +278,7 @@ def test_evaluate_model_writes_files_routes_title_and_backfills(
     tmp_path: Path, registry: None
 ) -> None:
     ev = challenge_eval(tmp_path)
-    manifest = evaluate_model(ev, "halves", {"n": 2}, force=False)
+    manifest = evaluate_model(ev, "halves", build_model("halves", {"n": 2}), force=False)
     pids, recs, backfilled = read_recs(ev.run_dir / "halves" / "recs.npz")
     assert pids.tolist() == [100, 101, 102, 103]
     assert recs.shape == (4, 5) and recs.dtype == np.int32
@@ -310,22 +303,24 @@ def test_evaluate_model_writes_files_routes_title_and_backfills(
 
 def test_evaluate_model_reuses_complete_run_unless_forced(tmp_path: Path, registry: None) -> None:
     ev = challenge_eval(tmp_path)
-    evaluate_model(ev, "halves", {}, force=False)
+    evaluate_model(ev, "halves", build_model("halves", {}), force=False)
     recs_file = ev.run_dir / "halves" / "recs.npz"
     mtime = recs_file.stat().st_mtime_ns
-    evaluate_model(ev, "halves", {}, force=False)
+    evaluate_model(ev, "halves", build_model("halves", {}), force=False)
     assert Halves.fits == 1 and recs_file.stat().st_mtime_ns == mtime
-    evaluate_model(ev, "halves", {"n": 3}, force=False)  # other params: refit
+    evaluate_model(
+        ev, "halves", build_model("halves", {"n": 3}), force=False
+    )  # other params: refit
     assert Halves.fits == 2
-    evaluate_model(ev, "halves", {"n": 3}, force=True)
+    evaluate_model(ev, "halves", build_model("halves", {"n": 3}), force=True)
     assert Halves.fits == 3
 
 
 def test_incomplete_run_is_redone(tmp_path: Path, registry: None) -> None:
     ev = challenge_eval(tmp_path)
-    evaluate_model(ev, "halves", {}, force=False)
+    evaluate_model(ev, "halves", build_model("halves", {}), force=False)
     (ev.run_dir / "halves" / "manifest.json").unlink()  # as if killed before the manifest
-    evaluate_model(ev, "halves", {}, force=False)
+    evaluate_model(ev, "halves", build_model("halves", {}), force=False)
     assert Halves.fits == 2
 
 
@@ -333,10 +328,10 @@ def test_failed_recomputation_leaves_no_manifest(
     tmp_path: Path, registry: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ev = challenge_eval(tmp_path)
-    evaluate_model(ev, "halves", {}, force=False)
+    evaluate_model(ev, "halves", build_model("halves", {}), force=False)
     monkeypatch.setattr(Halves, "fit", _raise)
     with pytest.raises(RuntimeError, match="killed"):
-        evaluate_model(ev, "halves", {}, force=True)
+        evaluate_model(ev, "halves", build_model("halves", {}), force=True)
     assert not (ev.run_dir / "halves" / "manifest.json").exists()
 
 
@@ -353,7 +348,7 @@ def test_bad_model_is_refused_and_leaves_no_run(
 ) -> None:
     ev = challenge_eval(tmp_path)
     with pytest.raises(ModelOutputError, match=match):
-        evaluate_model(ev, name, {}, force=False)
+        evaluate_model(ev, name, build_model(name, {}), force=False)
     assert not (ev.run_dir / name / "manifest.json").exists()
 
 

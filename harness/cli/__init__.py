@@ -10,8 +10,8 @@ import argparse
 import importlib
 import sys
 
-from harness import __version__
 from harness.errors import HarnessError
+from harness.version import __version__
 
 # (command, module, one-line help), in pipeline order.
 COMMANDS: list[tuple[str, str, str]] = [

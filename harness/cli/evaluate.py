@@ -1,8 +1,174 @@
 """Fit and score models on a split; write runs, submissions and the leaderboard.
 
-(Shim while the command moves here: argparse and printing still live in `harness.run.evaluate`.)
+Every model is fitted on the split's training playlists and answers the test playlists; the
+run folder keeps its recommendations, per-playlist metrics and manifest, and `submissions/`
+its challenge-format file. With --challenge-set the models train on the whole corpus and only
+submissions are written.
 """
 
-from harness.run.evaluate import add_arguments, run
+from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+import argparse
+from pathlib import Path
+from typing import Any
+
+from harness.cli.console import ConsoleReporter
+from harness.run.evaluate import (
+    DEFAULT_K,
+    EvaluateSettings,
+    Evaluation,
+    prepare,
+    run_models,
+    start_run,
+    timed,
+)
+from harness.run.factory import build_models, parse_params, select_models
+from harness.run.sources import DEFAULT_PRESET
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from harness.challenge.split import COVERAGE
+
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument(
+        "--mpd", type=Path, metavar="PATH", help="MPD folder of slices, one slice file, or the zip"
+    )
+    src.add_argument(
+        "--synthetic",
+        metavar="PRESET",
+        help=f"generate (once) and use a synthetic MPD of this preset (default: {DEFAULT_PRESET})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the split and of synthetic data (default 0); "
+        "--data-seed and --split-seed set one of them",
+    )
+    parser.add_argument(
+        "--data-seed", type=int, metavar="N", help="seed of the synthetic data (default: --seed)"
+    )
+    parser.add_argument(
+        "--split-seed", type=int, metavar="N", help="seed of the split (default: --seed)"
+    )
+    parser.add_argument(
+        "--split",
+        type=Path,
+        metavar="SPLIT_DIR",
+        help="split folder to reuse or create (default: RUN_DIR/split)",
+    )
+    parser.add_argument(
+        "--per-category", type=int, metavar="N", help="test playlists per category of a new split"
+    )
+    parser.add_argument(
+        "--coverage",
+        choices=COVERAGE,
+        default="best-effort",
+        help="rule of a new split (as in `split`): best-effort (default) keeps every seed and "
+        "held-out track in training wherever the corpus allows it; official fails instead; "
+        "none drops the rule",
+    )
+    parser.add_argument(
+        "--models",
+        metavar="A,B",
+        help="comma-separated models to run: registered names or module:Class paths "
+        "(default: all registered)",
+    )
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="MODEL.PARAM=VALUE",
+        help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
+    )
+    parser.add_argument("--force", action="store_true", help="refit models even if runs exist")
+    parser.add_argument(
+        "--challenge-set",
+        type=Path,
+        metavar="PATH",
+        help="official challenge_set.json: train on the whole corpus, write submissions only",
+    )
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="corpus cache folder")
+    parser.add_argument("--team", default="mpd-harness", help="team name in submissions")
+    parser.add_argument(
+        "--email", default="mpd-harness@example.com", help="contact email in submissions"
+    )
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=DEFAULT_K,
+        help="recommendations per playlist (default 500; submissions need 500)",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> EvaluateSettings:
+    """The typed settings of the flags; --data-seed and --split-seed override --seed."""
+    seed = 0 if args.seed is None else args.seed
+    return EvaluateSettings(
+        mpd=args.mpd,
+        synthetic=args.synthetic,
+        data_seed=seed if args.data_seed is None else args.data_seed,
+        split_seed=seed if args.split_seed is None else args.split_seed,
+        split=args.split,
+        per_category=args.per_category,
+        coverage=args.coverage,
+        out=args.out,
+        challenge_set=args.challenge_set,
+        cache_dir=args.cache_dir,
+        team=args.team,
+        email=args.email,
+        k=args.k,
+    )
+
+
+def summary_line(ev: Evaluation, name: str, manifest: dict[str, Any]) -> str:
+    """`name  R-prec …  NDCG …  clicks …  fit … s  rec … s  peak … MB` for one model."""
+    from harness.run.rundir import model_scores
+
+    scores = ""
+    if ev.mode == "split":
+        m = model_scores(ev.run_dir / name)
+        scores = f" R-prec {m['r_precision']:.4f} NDCG {m['ndcg']:.4f} clicks {m['clicks']:5.2f}"
+    return (
+        f"[bold]{name:<9}[/bold]{scores} fit {manifest['fit_s']:.1f}s"
+        f" rec {manifest['recommend_s']:.1f}s peak {manifest['peak_rss_mb']:.0f}MB"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    reporter = ConsoleReporter()  # log lines unwrapped in nox and CI logs
+    out = reporter.out
+    params = parse_params(args.params)
+    models = build_models(select_models(args.models, params), params)  # bad -p fails here
+    ev = prepare(settings_from(args), reporter)
+    start_run(ev)
+    for name, manifest in run_models(ev, models, force=args.force):
+        out.print(summary_line(ev, name, manifest), highlight=False)
+    if ev.mode == "split":
+        _leaderboard(ev, reporter)
+    if ev.k == DEFAULT_K:
+        out.print(f"submissions: {ev.submissions_dir}", highlight=False)
+    else:
+        out.print(f"submissions: none (--k {ev.k}; a submission has {DEFAULT_K})", highlight=False)
+    t = ev.timings
+    steps = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in t.items())
+    reporter.err.print(f"wall time: {steps}; total {sum(t.values()):.1f}s", highlight=False)
+    return 0
+
+
+def _leaderboard(ev: Evaluation, reporter: ConsoleReporter) -> None:
+    from harness.report.leaderboard import build, render, write
+
+    with timed(ev.timings, "leaderboard_s"):
+        board = build(ev.run_dir)
+        write(board, ev.run_dir)
+    for table in render(board):
+        reporter.out.print(table)
+    reporter.out.print(f"leaderboard: {ev.run_dir / 'leaderboard.md'}", highlight=False)

@@ -1,4 +1,4 @@
-"""Continue a playlist with a model of a run: `mpd-harness generate`, printed as a Rich table.
+"""Continue a playlist with a model of a run (the library of `mpd-harness generate`).
 
 Runs keep recommendations, not fitted models (nothing is pickled), so the model is REFITTED here
 from its run manifest's hyperparameters on the run's own training data: the corpus recorded in
@@ -19,18 +19,17 @@ are backfilled with popular tracks.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from rich.console import Console
 from rich.table import Table
 
 from harness.atomic import read_json
 from harness.errors import HarnessError, UsageError
+from harness.progress import SILENT, Reporter
 from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
@@ -86,16 +85,16 @@ def _run_files(run_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def refit(
-    run_dir: str | Path, name: str, *, cache_dir: Path | None = None, console: Console | None = None
+    run_dir: str | Path, name: str, *, cache_dir: Path | None = None, reporter: Reporter = SILENT
 ) -> Fitted:
     """Load the run's corpus and split, and fit model `name` with its stored hyperparameters."""
     from harness.challenge.split import load_split, train_set
     from harness.data.ingest import load_corpus
-    from harness.run.evaluate import build_model, whole_train_set
+    from harness.run.factory import build_model
     from harness.run.rundir import resolve_split_dir
+    from harness.run.sources import whole_train_set
     from models.popular import popularity_ranking
 
-    console = console or Console(stderr=True)
     run_dir = Path(run_dir)
     run, manifest = _run_files(run_dir, name)
     for what in ("data", "split"):
@@ -124,10 +123,9 @@ def refit(
     else:
         train = whole_train_set(corpus)
     model = build_model(name, dict(manifest.get("params", {})))
-    console.print(
+    reporter.note(
         f"refitting {name} on {train.n_playlists:,} training playlists with the run's "
-        "hyperparameters (runs store recommendations, not fitted models)",
-        highlight=False,
+        "hyperparameters (runs store recommendations, not fitted models)"
     )
     model.fit(train)
     return Fitted(name, model, corpus, train, popularity_ranking(train), run, split)
@@ -138,7 +136,7 @@ def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[
 
     Only queries with seeds are compared, so the model itself (not the title baseline) answers.
     """
-    from harness.run.evaluate import backfill, check_recs
+    from harness.run.checks import backfill, check_recs
     from harness.run.rundir import read_recs
 
     if fitted.split is None:
@@ -203,7 +201,7 @@ def continue_playlist(
     seed: int = 0,
 ) -> list[Step]:
     """`length` more tracks after `seeds`, chosen one at a time (see the module docstring)."""
-    from harness.run.evaluate import backfill, check_recs
+    from harness.run.checks import backfill, check_recs
 
     if not seeds and title is None:
         raise UsageError("give --seed-track or --title: the model needs something to continue")
@@ -263,97 +261,3 @@ def playlist_table(
         how = "top" if s.probability is None else f"rank {s.rank} (p={s.probability:.3f})"
         add(len(seeds) + i + 1, s.track_id, how + (" · title baseline" if s.via_title else ""))
     return table
-
-
-# ---------------------------------------------------------------------------- command
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="NAME", help="a model of the run")
-    parser.add_argument(
-        "--run", required=True, type=Path, metavar="RUN_DIR", help="folder written by evaluate"
-    )
-    parser.add_argument(
-        "--seed-track",
-        dest="seed_tracks",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="URI",
-        help="seed track URIs in playlist order (repeatable)",
-    )
-    parser.add_argument("--title", metavar="TEXT", help="playlist title (normalised like the MPD)")
-    parser.add_argument(
-        "--length",
-        type=int,
-        default=DEFAULT_LENGTH,
-        metavar="N",
-        help=f"tracks to add (default {DEFAULT_LENGTH})",
-    )
-    parser.add_argument(
-        "--sample", action="store_true", help="draw from the top M instead of taking the top item"
-    )
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        default=DEFAULT_TEMPERATURE,
-        metavar="T",
-        help=f"sampling: p ∝ rank^(-1/T) (default {DEFAULT_TEMPERATURE})",
-    )
-    parser.add_argument(
-        "--top",
-        type=int,
-        default=DEFAULT_TOP,
-        metavar="M",
-        help=f"sampling: candidates per step (default {DEFAULT_TOP})",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="corpus cache folder")
-    parser.add_argument(
-        "--no-check", action="store_true", help="skip comparing the refit with the stored run"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from harness.data.corpus import normalize_name
-
-    if args.length < 1:
-        raise UsageError(f"--length {args.length}: must be at least 1")
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed}: must be >= 0")
-    if not args.seed_tracks and args.title is None:
-        raise UsageError("give --seed-track URI ... or --title TEXT (or both)")
-    title = normalize_name(args.title) if args.title is not None else None
-    if title == "":
-        raise UsageError(f"--title {args.title!r}: empty after normalisation")
-    err = Console(stderr=True)
-    run_dir = Path(args.run)
-    fitted = refit(run_dir, args.model, cache_dir=args.cache_dir, console=err)
-    seeds = seed_ids(fitted.corpus, list(args.seed_tracks))
-    if not args.no_check and fitted.split is not None and fitted.model.deterministic:
-        same, n = check_refit(fitted, run_dir)
-        verdict = "matches" if same == n else "DIFFERS from"
-        err.print(
-            f"refit check: {verdict} the stored recommendations on {same}/{n} test playlists",
-            highlight=False,
-        )
-    steps = continue_playlist(
-        fitted,
-        seeds,
-        title,
-        args.length,
-        sample=args.sample,
-        top=args.top,
-        temperature=args.temperature,
-        seed=args.seed,
-    )
-    how = (
-        f"sampled from the top {args.top}, p ∝ rank^(-1/{args.temperature:g}), seed {args.seed}"
-        if args.sample
-        else "top track at each step"
-    )
-    data = fitted.run.get("data", {})
-    what = "synthetic data" if data.get("synthetic") else "MPD"
-    caption = f"{args.model} refitted on {what} {data.get('name')}; {how}; one track per step"
-    Console().print(playlist_table(fitted.corpus, seeds, steps, title, caption))
-    return 0

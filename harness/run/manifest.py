@@ -20,13 +20,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 import orjson
 
-from harness import __version__
+from harness.version import __version__
 
 # distribution names whose versions go into every manifest, keyed by how we call them
 LIBRARIES = {
@@ -154,3 +155,12 @@ class RssSampler:
         if self._thread is not None:
             self._thread.join()
         self.peak_mb = max(self.peak_mb, current_rss_mb())
+
+
+def file_sha256(path: Path) -> str:
+    """The first 16 hex digits of a file's SHA-256 (submissions and challenge sets)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

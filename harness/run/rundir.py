@@ -137,3 +137,9 @@ def resolve_split_dir(run_dir: Path, split: Mapping[str, Any]) -> Path:
         f"split folder {recorded} of run {run_dir} not found (paths in run.json are relative to "
         "the folder evaluate ran in; run from there)"
     )
+
+
+def model_scores(model_dir: Path) -> dict[str, float]:
+    """The mean of every metric over the test playlists of one model's run."""
+    cols = read_metrics(model_dir / "metrics.parquet")
+    return {name: float(cols[name].mean()) for name in METRICS if name in cols}

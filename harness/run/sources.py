@@ -1,0 +1,189 @@
+"""Where a run's data and split come from: the MPD given by path, or a synthetic preset
+generated once; the split reused from its folder when it fits, drawn and written otherwise."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.atomic import atomic_dir, read_json
+from harness.errors import UsageError
+from harness.progress import SILENT, Reporter
+from harness.run.manifest import jsonable
+from harness.types import TrainSet
+
+if TYPE_CHECKING:
+    from harness.challenge.split import Split
+    from harness.data.corpus import Corpus
+
+DEFAULT_PRESET = "default"
+SYNTHETIC_ROOT = Path("data/synthetic")
+SYNTHETIC_PREFIX = "synthetic:"  # the API's data="synthetic:<preset>"
+
+
+@dataclass
+class DataSource:
+    """Where the corpus comes from and what the run is called."""
+
+    name: str
+    path: Path
+    synthetic: bool
+    preset: str | None = None
+    seed: int | None = None
+
+
+def resolve_data(
+    mpd: Path | None,
+    synthetic: str | None,
+    seed: int,
+    reporter: Reporter = SILENT,
+    root: Path = SYNTHETIC_ROOT,
+) -> DataSource:
+    """The MPD at `mpd`, else the synthetic preset (generated once, atomically) with `seed`."""
+    if mpd is not None:
+        path = Path(mpd)
+        if not path.exists():
+            raise UsageError(f"--mpd {path}: no such file or folder")
+        stem = path.name
+        for suffix in (".zip", ".json"):
+            stem = stem.removesuffix(suffix)
+        return DataSource(name=stem or "mpd", path=path, synthetic=False)
+    preset = synthetic or DEFAULT_PRESET
+    path = ensure_synthetic(preset, seed, root, reporter)
+    return DataSource(
+        name=f"synthetic-{preset}-s{seed}", path=path, synthetic=True, preset=preset, seed=seed
+    )
+
+
+def parse_data(data: str | os.PathLike[str]) -> tuple[Path | None, str | None]:
+    """The API's `data=`: `"synthetic:<preset>"` -> (None, preset), a path -> (path, None)."""
+    text = os.fspath(data)
+    if text.startswith(SYNTHETIC_PREFIX):
+        return None, text.removeprefix(SYNTHETIC_PREFIX)
+    return Path(text), None
+
+
+def ensure_synthetic(preset: str, seed: int, root: Path, reporter: Reporter = SILENT) -> Path:
+    """`root/<preset>-s<seed>/`, generated unless present and made by this generator version.
+
+    Generated into a temporary folder renamed into place at the end, so a folder that exists
+    is complete and an interrupted generation is never reused.
+    """
+    from harness.data.synthetic import PRESETS, marker, read_marker, write_synthetic
+
+    if preset not in PRESETS:
+        raise UsageError(f"--synthetic {preset!r}: unknown preset; available: {', '.join(PRESETS)}")
+    target = root / f"{preset}-s{seed}"
+    n = PRESETS[preset]
+    if target.is_dir():
+        found = read_marker(target)
+        if found == jsonable(marker(n, seed)):
+            return target
+        made_by = f"generator version {found.get('generator_version')}" if found else "no marker"
+        reporter.note(f"{target}: made by another synthetic generator ({made_by}); regenerating")
+    with (
+        reporter.step(f"generating synthetic MPD {preset!r} ({n:,} playlists)"),
+        atomic_dir(target) as tmp,
+    ):
+        write_synthetic(tmp, n, seed)
+    reporter.note(f"synthetic MPD: {target} ({n:,} playlists, seed {seed})")
+    return target
+
+
+def marker_seed(path: Path) -> int | None:
+    """The generator seed of a synthetic MPD folder given with --mpd (None for real data)."""
+    from harness.data.synthetic import read_marker
+
+    marker = read_marker(path) if path.is_dir() else None
+    seed = marker.get("seed") if marker else None
+    return seed if isinstance(seed, int) else None
+
+
+def split_mismatch(
+    manifest: dict[str, Any],
+    corpus: Corpus,
+    seed: int,
+    per_category: int | None,
+    coverage: str = "best-effort",
+) -> str | None:
+    """Why an existing split (its manifest) does not fit this corpus, seed and settings."""
+    from harness.challenge.split import default_per_category, split_settings
+
+    fp = corpus.source.get("fingerprint")
+    src = manifest.get("source_fingerprint")
+    if src != fp:
+        return f"made from data {src}, not {fp}"
+    if manifest.get("seed") != seed:
+        return f"made with seed {manifest.get('seed')}, not {seed}"
+    n = default_per_category(corpus.n_playlists) if per_category is None else per_category
+    have = manifest.get("settings", {})
+    want = split_settings(n, coverage)
+    if jsonable(have) != jsonable(want):
+        diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+        got = ", ".join(f"{k} {have.get(k)!r}" for k in diff)
+        return f"made with {got}, not {', '.join(f'{k} {want.get(k)!r}' for k in diff)}"
+    return None
+
+
+def ensure_split(
+    corpus: Corpus,
+    split_dir: Path,
+    *,
+    seed: int,
+    per_category: int | None,
+    coverage: str = "best-effort",
+    explicit: bool,
+    reporter: Reporter = SILENT,
+) -> Split:
+    """Load the split in `split_dir` when it matches, else build and write it there.
+
+    A split the user named with --split is never overwritten: a mismatch is an error.
+    """
+    from harness.challenge.split import load_split, make_split, write_split
+
+    manifest_path = split_dir / "manifest.json"
+    if manifest_path.exists():
+        why = split_mismatch(read_json(manifest_path), corpus, seed, per_category, coverage)
+        if why is None:
+            split = load_split(split_dir, corpus)
+            reporter.note(f"split: reusing {split_dir}")
+            return split
+        if explicit:
+            raise UsageError(
+                f"--split {split_dir}: {why}; give matching --seed/--per-category or another folder"
+            )
+        reporter.note(f"split: {split_dir} was {why}: rebuilding")
+    with reporter.step("splitting"):
+        split = make_split(corpus, seed=seed, per_category=per_category, coverage=coverage)
+        write_split(split, corpus, split_dir)
+    reporter.note(f"split: wrote {split_dir} ({len(split.test_idx):,} test playlists, seed {seed})")
+    lost = not_in_train(split)
+    if lost:
+        reporter.note(
+            f"split: {lost:,} seed/held-out track occurrences are absent from training "
+            f"(coverage {coverage}: this corpus cannot keep them all, see {split_dir}/manifest.json)"
+        )
+    return split
+
+
+def not_in_train(split: Any) -> int:
+    """Seed and held-out track occurrences of the test set that training never shows."""
+    return sum(
+        sum(r.get("not_in_train", {}).values())
+        for r in split.report.values()
+        if isinstance(r, dict)
+    )
+
+
+def whole_train_set(corpus: Corpus) -> TrainSet:
+    """Every playlist of the corpus (challenge mode: nothing is held out)."""
+    return TrainSet(
+        offsets=corpus.offsets,
+        track_ids=corpus.track_ids,
+        titles=corpus.normalized_names,
+        n_tracks=corpus.n_tracks,
+        track_artist=corpus.track_artist,
+        track_album=corpus.track_album,
+    )
