@@ -106,7 +106,7 @@ def synthetic_dir(n_playlists: int, seed: int) -> Path:
 def synthetic_train(n_playlists: int, seed: int) -> TrainSet:
     """Every playlist of the synthetic MPD (speed runs need no split)."""
     from harness.data.ingest import load_corpus
-    from harness.run.evaluate import whole_train_set
+    from harness.run.sources import whole_train_set
 
     return whole_train_set(load_corpus(synthetic_dir(n_playlists, seed)))
 
@@ -423,7 +423,7 @@ class SweepData:
         """Metrics of `own` recommendations for seeded queries + the title baseline's for seedless
         ones, after popularity backfill (as `evaluate` does)."""
         from harness.challenge.metrics import compute_metrics
-        from harness.run.evaluate import backfill
+        from harness.run.checks import backfill
 
         z, q = self.z, self.queries
         seeded = q.n_seeds > 0

@@ -148,7 +148,8 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
     seconds of each step go to `Evaluation.timings`."""
     from harness.data.ingest import load_corpus
 
-    s, timings = settings, {}
+    s = settings
+    timings: dict[str, float] = {}
     if s.k < 1:
         raise UsageError(f"--k {s.k}: must be at least 1")
     if s.split is not None:
