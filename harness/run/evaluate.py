@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from harness.atomic import write_json
 from harness.errors import UsageError
 from harness.progress import SILENT, Reporter
+from harness.run import rundir
 from harness.run.checks import backfill, check_recs
 from harness.run.manifest import (
     RssSampler,
@@ -54,9 +55,6 @@ DEFAULT_K = 500
 RUNS_ROOT = Path("runs")
 # queries per `recommend` call: small enough for a live progress bar, large enough to batch
 CHUNK = 1000
-# Bump when the runner's treatment of a model's output changes (routing, checks, backfill), so
-# that runs stored by an older runner are recomputed rather than reused.
-RUNNER_VERSION = 2
 RSS_NOTE = (
     "peak_rss_mb: highest resident memory of this process sampled (every 50 ms) during this "
     "model's fit and recommend stages; it includes the corpus and split already in memory "
@@ -265,31 +263,26 @@ def _split_parts(
 
 def start_run(ev: Evaluation) -> None:
     """`RUN_DIR/run.json`: what every model of the run shares (read by leaderboard, report)."""
-    write_json(
-        ev.run_dir / "run.json", {"mode": ev.mode, "k": ev.k, "data": ev.data, "split": ev.split}
-    )
+    rundir.write_run(ev.run_dir, mode=ev.mode, k=ev.k, data=ev.data, split=ev.split)
 
 
 # ---------------------------------------------------------------------------- one model
 
 
 def run_key(ev: Evaluation, name: str, model: Recommender) -> dict[str, Any]:
-    """What a stored run must match to be reused. A model from outside the registry adds its
-    class, so that another class under the same name is never taken for it."""
+    """What a stored run of `model` must match to be reused (harness/run/rundir.py)."""
     from models import MODELS
 
-    key = {
-        "runner": RUNNER_VERSION,
-        "model": name,
-        "params": jsonable(model.get_params(deep=False)),
-        "mode": ev.mode,
-        "k": ev.k,
-        "data_fingerprint": ev.data.get("fingerprint"),
-        "split_fingerprint": ev.split.get("fingerprint"),
-    }
-    if name not in MODELS or MODELS[name] is not type(model):
-        key["class"] = class_path(model)
-    return key
+    registered = name in MODELS and MODELS[name] is type(model)
+    return rundir.run_key(
+        name,
+        jsonable(model.get_params(deep=False)),
+        mode=ev.mode,
+        k=ev.k,
+        data=ev.data,
+        split=ev.split,
+        cls=None if registered else class_path(model),
+    )
 
 
 def class_path(model: Recommender) -> str:

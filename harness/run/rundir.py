@@ -23,13 +23,50 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from harness.atomic import atomic_open, atomic_path, read_json
+from harness.atomic import atomic_open, atomic_path, read_json, write_json
 from harness.challenge.metrics import METRICS
 from harness.errors import HarnessError, UsageError
 from harness.run.manifest import fingerprint
 from harness.types import IntArray
 
 METRIC_NAMES = METRICS
+# Bump when the runner's treatment of a model's output changes (routing, checks, backfill), so
+# that runs stored by an older runner are recomputed rather than reused.
+RUNNER_VERSION = 2
+
+
+def run_key(
+    name: str,
+    params: dict[str, Any],
+    *,
+    mode: str,
+    k: int,
+    data: Mapping[str, Any],
+    split: Mapping[str, Any],
+    cls: str | None = None,
+) -> dict[str, Any]:
+    """What a stored model run must match to be reused: runner version, model, params, mode, k,
+    data and split. A model from outside the registry adds its class (`cls`), so that another
+    class under the same name is never taken for it."""
+    key = {
+        "runner": RUNNER_VERSION,
+        "model": name,
+        "params": params,
+        "mode": mode,
+        "k": k,
+        "data_fingerprint": data.get("fingerprint"),
+        "split_fingerprint": split.get("fingerprint"),
+    }
+    if cls is not None:
+        key["class"] = cls
+    return key
+
+
+def write_run(
+    run_dir: Path, *, mode: str, k: int, data: Mapping[str, Any], split: Mapping[str, Any]
+) -> None:
+    """`RUN_DIR/run.json`: the mode, k, data and split every model of the run shares."""
+    write_json(run_dir / "run.json", {"mode": mode, "k": k, "data": data, "split": split})
 
 
 def complete_run(model_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
