@@ -1,28 +1,27 @@
-"""Score aggregation (overall and per category), Borda ranking, and the `score` command.
+"""Score aggregation (overall and per category), Borda ranking, and scoring a submission file.
 
 `aggregate` turns per-playlist metric values into means overall and per challenge category;
 `borda` ranks several scored systems the way the challenge leaderboard did (mpd-facts §4).
-The command `score SUBMISSION --split SPLIT_DIR [--json] [--no-verify]` scores any
-challenge-format submission, ours or another tool's, against a split's ground truth. It needs no
+`score` (what the command `score SUBMISSION --split SPLIT_DIR [--json] [--no-verify]` prints,
+harness/cli/score.py) and `score_submission` (the same, with per-playlist values) score any
+challenge-format submission, ours or another tool's, against a split's ground truth. They need no
 corpus: track and artist URIs get ids from a vocabulary built on the spot from the split's files
 (a recommended URI outside it can neither hit nor earn artist credit).
 
-A submission that fails the verifier is refused (its errors are printed) unless `--no-verify`
-is given; then malformed rows are scored as they stand (the first 500 entries), and every
-ground-truth playlist absent from the file counts as missing: r_precision 0, ndcg 0, clicks 51.
+A submission that fails the verifier is refused (HarnessError with its errors) unless
+`verify=False` (`--no-verify`) is given; then malformed rows are scored as they stand (the first
+500 entries), and every ground-truth playlist absent from the file counts as missing:
+r_precision 0, ndcg 0, clicks 51.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -39,8 +38,8 @@ from harness.challenge.submission import (
     parse_submission,
     verify_parsed,
 )
-from harness.cli.console import table_console
 from harness.errors import DataError, HarnessError
+from harness.progress import SILENT, Reporter
 
 BORDA_METRICS: tuple[str, ...] = ("r_precision", "ndcg", "clicks")  # the leaderboard's three
 # Score of a playlist missing from a submission (the organisers' helper gave clicks 0: a trap).
@@ -305,6 +304,43 @@ def score_submission(
     return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
 
 
+def score(
+    submission: str | Path,
+    split_dir: str | Path,
+    *,
+    verify: bool = True,
+    reporter: Reporter = SILENT,
+) -> dict[str, Any]:
+    """Score a challenge-format submission against a split folder: exactly what
+    `score --json` prints.
+
+    Returns ``{"overall": {metric: mean, ..., "n": int, "missing": int}, "categories":
+    {"1": {...}, ...}}`` (see `aggregate`). The verifier's warnings, the pids not in the split
+    and a synthetic split are told to `reporter` (`report_notices`). Raises HarnessError when
+    the submission does not verify (unless `verify=False`) or does not fit the split.
+    """
+    scored = score_submission(submission, split_dir, verify=verify)
+    report_notices(scored, split_dir, reporter)
+    return scored.result
+
+
+def report_notices(
+    scored: Scored, split_dir: str | Path, reporter: Reporter, *, synthetic: bool = True
+) -> None:
+    """Tell `reporter` what the user should read besides the scores: the verifier's warnings,
+    the submission's pids that the split lacks, and (`synthetic`) that the split was drawn from
+    synthetic data (the score table says so in its title instead)."""
+    if scored.report is not None and scored.report.warnings:
+        reporter.note(scored.report.format())
+    if scored.extra_pids:
+        reporter.warn(
+            f"{len(scored.extra_pids)} pid(s) of the submission are not in the split "
+            f"and were ignored (e.g. {scored.extra_pids[:3]})"
+        )
+    if synthetic and scored.synthetic:
+        reporter.note(f"note: {split_dir} was drawn from SYNTHETIC data, not the real MPD")
+
+
 def _split_synthetic(split: Path) -> bool | None:
     """Whether the split was drawn from synthetic data, as its manifest says (None: unknown)."""
     try:
@@ -315,7 +351,7 @@ def _split_synthetic(split: Path) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-# ---------------------------------------------------------------------------- command
+# ---------------------------------------------------------------------------- presenting
 
 
 def score_table(result: Mapping[str, Any], title: str | None = None) -> Table:
@@ -332,43 +368,3 @@ def score_table(result: Mapping[str, Any], title: str | None = None) -> Table:
         cells = [f"{v[m]:.4f}" for m in METRICS]
         table.add_row(label, str(v["n"]), str(v["missing"]), *cells)
     return table
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
-    parser.add_argument(
-        "--split",
-        type=Path,
-        required=True,
-        help="split directory (challenge_set.json, ground_truth.json, track_artists.parquet)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="score even if the verifier finds errors (absent playlists count as missing)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    scored = score_submission(args.submission, args.split, verify=not args.no_verify)
-    if scored.report is not None and scored.report.warnings:
-        print(scored.report.format(), file=sys.stderr)
-    if scored.extra_pids:
-        print(
-            f"warning: {len(scored.extra_pids)} pid(s) of the submission are not in the split "
-            f"and were ignored (e.g. {scored.extra_pids[:3]})",
-            file=sys.stderr,
-        )
-    if args.json:
-        if scored.synthetic:
-            print(
-                f"note: {args.split} was drawn from SYNTHETIC data, not the real MPD",
-                file=sys.stderr,
-            )
-        sys.stdout.write(orjson.dumps(scored.result).decode() + "\n")
-    else:
-        label = " (SYNTHETIC data, not the real MPD)" if scored.synthetic else ""
-        title = f"{args.submission} on {args.split}{label}"
-        table_console().print(score_table(scored.result, title=title))
-    return 0

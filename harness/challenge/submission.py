@@ -3,8 +3,8 @@
 Format (mpd-facts §3): CSV, plain or gzip. `#` lines and blank lines are ignored and whitespace
 around commas is allowed. The first real line is `team_info,<team>,<email>`; the 2018 forms
 with the challenge track (`main` or `creative`) are accepted too, as the 2018 verifier accepted
-them: the track word second or third (`team_info,main,<team>,<email>`, `team_info,<team>,main,<email>`), with or without the
-email (a missing email is a warning). Then one line per challenge playlist:
+them: the track word second or third (`team_info,main,<team>,<email>`,
+`team_info,<team>,main,<email>`), with or without the email (a missing email is a warning). Then one line per challenge playlist:
 `pid,track_uri_1,...,track_uri_500`.
 
 `verify_submission` runs every check of the official `verify_submission.py`, with its meaning:
@@ -16,12 +16,12 @@ playlists. Ours on top: a pid given on two lines and a challenge pid with no lin
 track id that is not base-62 (every real Spotify id is) and track URIs absent from the MPD or the
 training data (warnings). It reports every problem with its line number, not just the first one.
 
-Command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`.
+The command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`
+lives in harness/cli/verify.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import re
 from collections.abc import Container, Iterable, Iterator, Sequence
@@ -388,49 +388,3 @@ def verify_submission(
     enables the unknown-URI warning."""
     seeds = load_challenge_seeds(challenge_set_path)
     return verify_parsed(parse_submission(path), seeds, known_uris, str(path), known_what)
-
-
-# ---------------------------------------------------------------------------- command
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
-    parser.add_argument(
-        "--challenge-set", type=Path, required=True, help="the challenge_set.json it answers"
-    )
-    parser.add_argument(
-        "--known-tracks",
-        type=Path,
-        default=None,
-        metavar="PARQUET|MPD",
-        help="warn about recommended track URIs not in these tracks: a split's "
-        "track_artists.parquet (its training data), or the MPD (folder of slices, slice or zip)",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="corpus cache folder when --known-tracks is an MPD "
-        "(default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
-    )
-    parser.add_argument(
-        "--max-shown", type=int, default=MAX_SHOWN, help="issues listed before '... and N more'"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    known, what = (
-        load_known_tracks(args.known_tracks, args.cache_dir)
-        if args.known_tracks is not None
-        else (None, "")
-    )
-    report = verify_submission(args.submission, args.challenge_set, known, what)
-    if report.ok:
-        team = report.team_info.team if report.team_info else "?"
-        print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}")
-        if report.warnings:
-            print(report.format(args.max_shown))
-        return 0
-    print(report.format(args.max_shown))
-    return 1
