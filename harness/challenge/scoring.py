@@ -33,6 +33,7 @@ from harness.atomic import read_json
 from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS, NO_HIT_CLICKS, compute_metrics
 from harness.challenge.submission import (
     N_TRACKS,
+    Parsed,
     Report,
     load_challenge_seeds,
     parse_submission,
@@ -240,16 +241,7 @@ def score_submission(
 ) -> Scored:
     """Score a challenge-format submission against a split directory (see the module doc)."""
     split = Path(split_dir)
-    gt = load_ground_truth(split / "ground_truth.json")
-    seeds = load_challenge_seeds(split / "challenge_set.json")
-    if set(seeds) != set(gt.pids.tolist()):
-        only_cs = sorted(set(seeds) - set(gt.pids.tolist()))[:3]
-        only_gt = sorted(set(gt.pids.tolist()) - set(seeds))[:3]
-        raise DataError(
-            f"{split}: challenge_set.json and ground_truth.json list different pids (only in "
-            f"challenge_set.json: {only_cs}; only in ground_truth.json: {only_gt})"
-        )
-    catalogue = load_track_artists(split / "track_artists.parquet")
+    gt, seeds, catalogue = _split_files(split)
     parsed = parse_submission(submission)
     report = None
     if verify:
@@ -259,6 +251,49 @@ def score_submission(
             raise HarnessError(
                 f"{submission} does not verify (score it anyway with --no-verify):\n{report}"
             )
+    rows = _rows_by_pid(parsed, submission)
+    # Track ids: catalogue and holdouts. A recommended URI outside both can never hit and has
+    # no known artist, so it becomes -1 like an empty slot.
+    gt_uris = pa.array(gt.track_uris, pa.string())
+    vocabulary, track_artist, gt_tracks = _track_vocabulary(
+        catalogue, gt_uris, pa.array(gt.artist_uris, pa.string())
+    )
+    present = [pid in rows for pid in gt.pids.tolist()]
+    if rows and not any(present):  # scoring would print zeros for a submission to another split
+        raise DataError(
+            f"{submission}: none of the submission's {len(rows)} pids (e.g. "
+            f"{sorted(rows)[:3]}) are in the split {split} (e.g. {gt.pids[:3].tolist()}); "
+            "was it made for another split?"
+        )
+    sub_rows = [rows[pid] for pid, ok in zip(gt.pids.tolist(), present, strict=True) if ok]
+    recs = _recommendation_ids(sub_rows, np.flatnonzero(present), len(gt.pids), vocabulary)
+    rec_artists = np.where(recs >= 0, track_artist[np.maximum(recs, 0)], -1)
+    per_playlist = compute_metrics(
+        recs, gt.offsets, gt_tracks, track_artist[gt_tracks], rec_artists
+    )
+    missing = ~np.asarray(present, dtype=bool)
+    result = aggregate(per_playlist, gt.categories, missing)
+    extra = sorted(set(rows) - set(gt.pids.tolist()))
+    return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
+
+
+def _split_files(split: Path) -> tuple[GroundTruth, dict[int, frozenset[str]], pa.Table]:
+    """(ground truth, pid -> seed URIs, training catalogue) of a split folder, whose two JSON
+    files must list the same pids."""
+    gt = load_ground_truth(split / "ground_truth.json")
+    seeds = load_challenge_seeds(split / "challenge_set.json")
+    if set(seeds) != set(gt.pids.tolist()):
+        only_cs = sorted(set(seeds) - set(gt.pids.tolist()))[:3]
+        only_gt = sorted(set(gt.pids.tolist()) - set(seeds))[:3]
+        raise DataError(
+            f"{split}: challenge_set.json and ground_truth.json list different pids (only in "
+            f"challenge_set.json: {only_cs}; only in ground_truth.json: {only_gt})"
+        )
+    return gt, seeds, load_track_artists(split / "track_artists.parquet")
+
+
+def _rows_by_pid(parsed: Parsed, submission: str | Path) -> dict[int, list[str]]:
+    """pid -> its first 500 recommended URIs; a non-integer or repeated pid is a DataError."""
     rows: dict[int, list[str]] = {}
     for lineno, pid_field, tracks in parsed.rows:
         try:
@@ -268,40 +303,25 @@ def score_submission(
         if pid in rows:
             raise DataError(f"{submission}:{lineno}: pid {pid} given twice")
         rows[pid] = tracks[:N_TRACKS]  # the organisers' helper also cuts at 500
+    return rows
 
-    # Track ids: catalogue and holdouts. A recommended URI outside both can never hit and has
-    # no known artist, so it becomes -1 like an empty slot.
-    gt_uris = pa.array(gt.track_uris, pa.string())
-    vocabulary, track_artist, gt_tracks = _track_vocabulary(
-        catalogue, gt_uris, pa.array(gt.artist_uris, pa.string())
-    )
-    n = len(gt.pids)
-    present = [pid in rows for pid in gt.pids.tolist()]
-    if rows and not any(present):  # scoring would print zeros for a submission to another split
-        raise DataError(
-            f"{submission}: none of the submission's {len(rows)} pids (e.g. "
-            f"{sorted(rows)[:3]}) are in the split {split} (e.g. {gt.pids[:3].tolist()}); "
-            "was it made for another split?"
-        )
-    sub_rows = [rows[pid] for pid, ok in zip(gt.pids.tolist(), present, strict=True) if ok]
-    lengths = np.array([len(r) for r in sub_rows], dtype=np.int64)
+
+def _recommendation_ids(
+    sub_rows: list[list[str]], at: NDArray[np.int64], n: int, vocabulary: pa.Array
+) -> NDArray[np.int64]:
+    """(n, 500) vocabulary ids of the recommendations; row `at[j]` holds `sub_rows[j]`, and
+    unknown URIs, short rows' tails and playlists without a row are -1."""
+    lengths = np.array([len(r) for r in sub_rows], dtype=np.int64)  # (n_rows,)
     # Hash the recommendations once, then look up only their distinct URIs.
     flat = pc.dictionary_encode(pa.array([u for r in sub_rows for u in r], pa.string()))
     flat_ids = _ids(flat.dictionary, vocabulary)[
         np.asarray(flat.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     ]
     recs = np.full((n, N_TRACKS), -1, dtype=np.int64)  # (n, 500); missing rows stay -1
-    row_of = np.repeat(np.flatnonzero(present), lengths)
+    row_of = np.repeat(at, lengths)
     col_of = np.arange(len(flat_ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     recs[row_of, col_of] = flat_ids
-    rec_artists = np.where(recs >= 0, track_artist[np.maximum(recs, 0)], -1)
-    per_playlist = compute_metrics(
-        recs, gt.offsets, gt_tracks, track_artist[gt_tracks], rec_artists
-    )
-    missing = ~np.asarray(present, dtype=bool)
-    result = aggregate(per_playlist, gt.categories, missing)
-    extra = sorted(set(rows) - set(gt.pids.tolist()))
-    return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
+    return recs
 
 
 def score(

@@ -139,15 +139,7 @@ def select_category(
     avail = ends - starts
 
     def fail(got: int, rejected: int) -> UsageError:
-        hint = ", or --coverage best-effort / none (test tracks may then be missing from training)"
-        return UsageError(
-            f"category {cat.number} (num_tracks {cat.lo}-{cat.hi}) needs {n} playlists but only "
-            f"{got} could be chosen: the corpus has {context['in_range']} playlists in that "
-            f"range, {context['taken']} taken by earlier categories, {context['private']} "
-            "holding a track found in no other playlist, and "
-            f"{rejected} rejected because a track would vanish from training; use a smaller "
-            f"--per-category, a larger corpus{hint if enforce else ''}"
-        )
+        return _shortfall(cat, n, got, rejected, context, enforce)
 
     if avail.sum() < n and coverage != "best-effort":
         raise fail(int(avail.sum()), 0)
@@ -168,14 +160,7 @@ def select_category(
                 raise fail(len(chosen) + int(mask.sum()), rejected)
             rest = np.flatnonzero(mask)
             rest_bins = lengths[rest] - cat.lo  # (n_rest,)
-            # the same length target over everything left in range, minus what is already taken
-            caps_all = got + np.bincount(rest_bins, minlength=len(bins))
-            pmf_all, _ = _target_pmf(caps_all, bins, cat)
-            quota = _water_fill(pmf_all, caps_all, n, u)
-            want = np.maximum(quota - got, 0)
-            while want.sum() > n - len(chosen):  # bins already above quota: trim the fullest
-                over = np.where(want > 0, got + want - quota, -(10**9))
-                want[int(np.argmax(over))] -= 1
+            want = _fill_quota(cat, bins, got, rest_bins, n, u)
             extra, lost = _fill_fewest_lost(rest, rest_bins, want, corpus, counts, rng)
             chosen.extend(int(i) for i in extra)
             info["best_effort"] = {"filled": len(extra), "tracks_lost": lost}
@@ -194,6 +179,46 @@ def select_category(
     info["rejected"] = rejected
     info["candidates"] = int(avail.sum())
     return np.sort(np.asarray(chosen, dtype=np.int64)), info
+
+
+def _shortfall(
+    cat: Category, n: int, got: int, rejected: int, context: dict[str, int], enforce: bool
+) -> UsageError:
+    """Why category `cat` cannot get its n playlists, with the counts that explain it."""
+    hint = ", or --coverage best-effort / none (test tracks may then be missing from training)"
+    return UsageError(
+        f"category {cat.number} (num_tracks {cat.lo}-{cat.hi}) needs {n} playlists but only "
+        f"{got} could be chosen: the corpus has {context['in_range']} playlists in that "
+        f"range, {context['taken']} taken by earlier categories, {context['private']} "
+        "holding a track found in no other playlist, and "
+        f"{rejected} rejected because a track would vanish from training; use a smaller "
+        f"--per-category, a larger corpus{hint if enforce else ''}"
+    )
+
+
+def _fill_quota(
+    cat: Category,
+    bins: NDArray[np.int64],
+    got: NDArray[np.int64],
+    rest_bins: NDArray[np.int64],
+    n: int,
+    u: float,
+) -> NDArray[np.int64]:
+    """(n_bins,) how many more playlists each length bin should get to complete n in all.
+
+    The same length target over everything left in range (`rest_bins`: the bin of each
+    candidate) plus what is already taken (`got`); bins already above their quota give up
+    places, the fullest first.
+    """
+    short = n - int(got.sum())  # got: (n_bins,) the playlists taken so far
+    caps_all = got + np.bincount(rest_bins, minlength=len(bins))
+    pmf_all, _ = _target_pmf(caps_all, bins, cat)
+    quota = _water_fill(pmf_all, caps_all, n, u)
+    want = np.maximum(quota - got, 0)
+    while want.sum() > short:
+        over = np.where(want > 0, got + want - quota, -(10**9))
+        want[int(np.argmax(over))] -= 1
+    return want
 
 
 def _fill_fewest_lost(

@@ -171,27 +171,9 @@ def load_split(split_dir: str | Path, corpus: Corpus) -> Split:
     corpus (source fingerprint, pids, URIs or seed positions do not match).
     """
     d = Path(split_dir)
-    for name in FILES:
-        if not (d / name).is_file():
-            raise HarnessError(f"{d}: not a split directory (missing {name})")
-    manifest = read_json(d / "manifest.json")
-    if manifest.get("format_version") != SPLIT_FORMAT:
-        raise HarnessError(
-            f"{d / 'manifest.json'}: split format {manifest.get('format_version')} "
-            f"!= {SPLIT_FORMAT}; re-run `mpd-harness split`"
-        )
-    have, want = corpus.source.get("fingerprint"), manifest.get("source_fingerprint")
-    if have != want:
-        raise HarnessError(
-            f"{d}: this split was made from corpus {want} ({manifest.get('source', {}).get('path')})"
-            f" but the corpus given has fingerprint {have}; split that corpus again"
-        )
-    digests = manifest.get("files", {})
-    for name in FILES[:-1]:
-        if _sha256(d / name) != digests.get(name):
-            raise HarnessError(f"{d / name}: changed since the split was written (sha256 differs)")
+    manifest = _checked_manifest(d, corpus)
     cs_path, gt_path = d / "challenge_set.json", d / "ground_truth.json"
-    # the sha256 check above proved these are the files write_split wrote: no re-validation
+    # the sha256 check proved these are the files write_split wrote: no re-validation
     playlists = read_json(cs_path)["playlists"]
     queries = queries_from_playlists(playlists, corpus, where=str(cs_path), strict=True)
     gt = read_json(gt_path)["playlists"]
@@ -204,17 +186,10 @@ def load_split(split_dir: str | Path, corpus: Corpus) -> Split:
     for j, g in enumerate(gt):
         if g["category"] != category_of(playlists[j]):
             raise HarnessError(f"{gt_path}: pid {g['pid']}: category differs from {cs_path}")
-    index = corpus.track_index
-    hold_offsets = np.zeros(len(gt) + 1, dtype=np.int64)
-    np.cumsum([len(g["holdouts"]) for g in gt], out=hold_offsets[1:])
-    try:
-        h_ids = np.array([index[h["track_uri"]] for g in gt for h in g["holdouts"]], np.int32)
-    except KeyError as e:
-        raise HarnessError(f"{gt_path}: track {e.args[0]} is not in the corpus") from None
-    h_pos = np.array([h["pos"] for g in gt for h in g["holdouts"]], dtype=np.int32)
-    owner_h = np.repeat(np.arange(len(gt)), np.diff(hold_offsets))
-    owner_s = np.repeat(np.arange(len(gt)), np.diff(queries.seed_offsets))
-    starts = corpus.offsets[test_idx]
+    hold_offsets, h_ids, h_pos = _holdouts(gt, gt_path, corpus)
+    owner_h = np.repeat(np.arange(len(gt)), np.diff(hold_offsets))  # (n_holdouts,)
+    owner_s = np.repeat(np.arange(len(gt)), np.diff(queries.seed_offsets))  # (n_seeds,)
+    starts = corpus.offsets[test_idx]  # (n_test,)
     ok = np.array_equal(corpus.track_ids[starts[owner_h] + h_pos], h_ids) and np.array_equal(
         corpus.track_ids[starts[owner_s] + queries.seed_pos], queries.seed_ids
     )
@@ -246,3 +221,43 @@ def load_split(split_dir: str | Path, corpus: Corpus) -> Split:
     )
     check_split(split, corpus)
     return split
+
+
+def _checked_manifest(d: Path, corpus: Corpus) -> dict[str, Any]:
+    """The manifest of split folder `d`, once the folder is whole, in this format, drawn from
+    `corpus`, and its files are the ones written (sha256)."""
+    for name in FILES:
+        if not (d / name).is_file():
+            raise HarnessError(f"{d}: not a split directory (missing {name})")
+    manifest: dict[str, Any] = read_json(d / "manifest.json")
+    if manifest.get("format_version") != SPLIT_FORMAT:
+        raise HarnessError(
+            f"{d / 'manifest.json'}: split format {manifest.get('format_version')} "
+            f"!= {SPLIT_FORMAT}; re-run `mpd-harness split`"
+        )
+    have, want = corpus.source.get("fingerprint"), manifest.get("source_fingerprint")
+    if have != want:
+        raise HarnessError(
+            f"{d}: this split was made from corpus {want} ({manifest.get('source', {}).get('path')})"
+            f" but the corpus given has fingerprint {have}; split that corpus again"
+        )
+    digests = manifest.get("files", {})
+    for name in FILES[:-1]:
+        if _sha256(d / name) != digests.get(name):
+            raise HarnessError(f"{d / name}: changed since the split was written (sha256 differs)")
+    return manifest
+
+
+def _holdouts(
+    gt: list[dict[str, Any]], gt_path: Path, corpus: Corpus
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
+    """CSR offsets, track ids and positions of ground_truth.json's held-out tracks."""
+    index = corpus.track_index
+    offsets = np.zeros(len(gt) + 1, dtype=np.int64)
+    np.cumsum([len(g["holdouts"]) for g in gt], out=offsets[1:])
+    try:
+        ids = np.array([index[h["track_uri"]] for g in gt for h in g["holdouts"]], np.int32)
+    except KeyError as e:
+        raise HarnessError(f"{gt_path}: track {e.args[0]} is not in the corpus") from None
+    pos = np.array([h["pos"] for g in gt for h in g["holdouts"]], dtype=np.int32)
+    return offsets, ids, pos
