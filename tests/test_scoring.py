@@ -13,10 +13,11 @@ import pytest
 from rich.console import Console
 
 from harness.challenge.metrics import METRICS
-from harness.challenge.scoring import aggregate, borda, score_submission, score_table
+from harness.challenge.scoring import aggregate, borda, score, score_submission, score_table
 from harness.challenge.submission import N_TRACKS, write_submission
 from harness.cli import main
 from harness.errors import HarnessError
+from harness.progress import Recorder
 
 # ---- aggregation ---------------------------------------------------------------------------
 
@@ -337,3 +338,49 @@ def test_catalogue_with_repeated_rows_scores_the_same(split_dir: Path, tmp_path:
     pq.write_table(pa.concat_tables([table.slice(500), table, table.slice(0, 10)]), path)
     assert score_submission(sub, split_dir).result == before
     assert before["categories"]["1"]["r_precision"] == 1.5 / 5
+
+
+def _unknown_uri(i: int) -> str:
+    """A well-formed track URI in no split file: a warning of the verifier, never a hit."""
+    return f"spotify:track:{'Z' * 21}{i}"
+
+
+def test_score_returns_what_score_json_prints(
+    split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`score` is the library's `score --json`: the same dict, and the same notes (through the
+    reporter) that the command writes on stderr, word for word and unwrapped."""
+    rows = _perfect_rows()
+    for i, row in enumerate(rows):
+        row[-1] = _unknown_uri(i)  # three rows: the warning's line is longer than a console
+    sub = tmp_path / "warn.csv"
+    write_submission(sub, list(SPLIT), rows, "t", "e@x")
+    (split_dir / "manifest.json").write_bytes(orjson.dumps({"synthetic": True}))
+    recorder = Recorder()
+    result = score(sub, split_dir, reporter=recorder)
+    assert main(["score", str(sub), "--split", str(split_dir), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert orjson.loads(out) == result
+    assert out == orjson.dumps(result).decode() + "\n"
+    notes = recorder.texts("note")
+    assert len(notes) == 2 and recorder.texts("warn") == []
+    assert "3 recommendation(s), 3 distinct track URI(s), not in the training data" in notes[0]
+    assert max(len(line) for line in notes[0].splitlines()) > 160
+    assert notes[1] == f"note: {split_dir} was drawn from SYNTHETIC data, not the real MPD"
+    assert err == "\n".join(notes) + "\n"
+    assert result == score_submission(sub, split_dir).result
+
+
+def test_score_warns_about_pids_not_in_the_split(
+    split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _perfect_rows()
+    sub = tmp_path / "extra.csv"
+    write_submission(sub, [*SPLIT, 999], [*rows, rows[0]], "t", "e@x")
+    recorder = Recorder()
+    result = score(sub, split_dir, verify=False, reporter=recorder)
+    warning = "1 pid(s) of the submission are not in the split and were ignored (e.g. [999])"
+    assert recorder.events == [("warn", warning)]
+    assert result["overall"]["r_precision"] == 1.0
+    assert main(["score", str(sub), "--split", str(split_dir), "--no-verify"]) == 0
+    assert capsys.readouterr().err == f"warning: {warning}\n"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -316,7 +318,7 @@ def test_split_command_writes_a_split(
     corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = pytest.importorskip("harness.data.ingest")
-    from harness.challenge import split as split_mod
+    from harness.cli import split as split_mod
 
     seen: dict[str, object] = {}
 
@@ -394,3 +396,42 @@ def test_interrupted_write_leaves_no_split(
     with pytest.raises(KeyboardInterrupt):
         write_split(split, corpus, tmp_path / "s")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("corpus_args", "split_args", "fingerprint", "holdouts"),
+    [
+        ((4000, 1, 7), {"seed": 0, "coverage": "official"}, "2b0f2a22eba2edd2", "e7c387c4df62cd73"),
+        ((4000, 1, 7), {"seed": 5}, "465680b9f8aa4c9b", "87cffbcef9da4523"),
+        ((2000, 4, 1), {"seed": 3}, "4dd34946eb7112ce", "fb30546b8f05e034"),
+        (
+            (2000, 4, 1),
+            {"seed": 1, "per_category": 15, "coverage": "none"},
+            "12a0b491219f5e15",
+            "d28643b42f1bcea6",
+        ),
+    ],
+)
+def test_the_split_drawn_stays_the_same(
+    corpus_args: tuple[int, int, int], split_args: dict[str, Any], fingerprint: str, holdouts: str
+) -> None:
+    """Published scores depend on the exact split: these were drawn before the split module was
+    cut into files (commit 78107fb), under each coverage rule (the third fills by fewest lost)."""
+    n_playlists, seed, private_every = corpus_args
+    split = make_split(random_corpus(n_playlists, seed, private_every), **split_args)
+    assert split.fingerprint == fingerprint  # pids, categories, seed positions
+    digest = hashlib.sha256(split.holdout_ids.tobytes() + split.holdout_pos.tobytes())
+    assert digest.hexdigest()[:16] == holdouts
+
+
+def test_split_module_keeps_the_names_callers_import() -> None:
+    """`harness.challenge.split` re-exports the names of the modules it was cut into."""
+    from harness.challenge import categories, split_core, split_io
+    from harness.challenge import split as split_mod
+
+    for module in (categories, split_core, split_io):
+        for name in split_mod.__all__:
+            if hasattr(module, name) and not name.startswith("_"):
+                assert getattr(split_mod, name) is getattr(module, name)
+    for name in split_mod.__all__:
+        assert hasattr(split_mod, name), name

@@ -1,28 +1,27 @@
-"""Score aggregation (overall and per category), Borda ranking, and the `score` command.
+"""Score aggregation (overall and per category), Borda ranking, and scoring a submission file.
 
 `aggregate` turns per-playlist metric values into means overall and per challenge category;
 `borda` ranks several scored systems the way the challenge leaderboard did (mpd-facts §4).
-The command `score SUBMISSION --split SPLIT_DIR [--json] [--no-verify]` scores any
-challenge-format submission, ours or another tool's, against a split's ground truth. It needs no
+`score` (what the command `score SUBMISSION --split SPLIT_DIR [--json] [--no-verify]` prints,
+harness/cli/score.py) and `score_submission` (the same, with per-playlist values) score any
+challenge-format submission, ours or another tool's, against a split's ground truth. They need no
 corpus: track and artist URIs get ids from a vocabulary built on the spot from the split's files
 (a recommended URI outside it can neither hit nor earn artist credit).
 
-A submission that fails the verifier is refused (its errors are printed) unless `--no-verify`
-is given; then malformed rows are scored as they stand (the first 500 entries), and every
-ground-truth playlist absent from the file counts as missing: r_precision 0, ndcg 0, clicks 51.
+A submission that fails the verifier is refused (HarnessError with its errors) unless
+`verify=False` (`--no-verify`) is given; then malformed rows are scored as they stand (the first
+500 entries), and every ground-truth playlist absent from the file counts as missing:
+r_precision 0, ndcg 0, clicks 51.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -34,13 +33,14 @@ from harness.atomic import read_json
 from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS, NO_HIT_CLICKS, compute_metrics
 from harness.challenge.submission import (
     N_TRACKS,
+    Parsed,
     Report,
     load_challenge_seeds,
     parse_submission,
     verify_parsed,
 )
-from harness.cli.console import table_console
 from harness.errors import DataError, HarnessError
+from harness.progress import SILENT, Reporter
 
 BORDA_METRICS: tuple[str, ...] = ("r_precision", "ndcg", "clicks")  # the leaderboard's three
 # Score of a playlist missing from a submission (the organisers' helper gave clicks 0: a trap).
@@ -241,16 +241,7 @@ def score_submission(
 ) -> Scored:
     """Score a challenge-format submission against a split directory (see the module doc)."""
     split = Path(split_dir)
-    gt = load_ground_truth(split / "ground_truth.json")
-    seeds = load_challenge_seeds(split / "challenge_set.json")
-    if set(seeds) != set(gt.pids.tolist()):
-        only_cs = sorted(set(seeds) - set(gt.pids.tolist()))[:3]
-        only_gt = sorted(set(gt.pids.tolist()) - set(seeds))[:3]
-        raise DataError(
-            f"{split}: challenge_set.json and ground_truth.json list different pids (only in "
-            f"challenge_set.json: {only_cs}; only in ground_truth.json: {only_gt})"
-        )
-    catalogue = load_track_artists(split / "track_artists.parquet")
+    gt, seeds, catalogue = _split_files(split)
     parsed = parse_submission(submission)
     report = None
     if verify:
@@ -260,6 +251,49 @@ def score_submission(
             raise HarnessError(
                 f"{submission} does not verify (score it anyway with --no-verify):\n{report}"
             )
+    rows = _rows_by_pid(parsed, submission)
+    # Track ids: catalogue and holdouts. A recommended URI outside both can never hit and has
+    # no known artist, so it becomes -1 like an empty slot.
+    gt_uris = pa.array(gt.track_uris, pa.string())
+    vocabulary, track_artist, gt_tracks = _track_vocabulary(
+        catalogue, gt_uris, pa.array(gt.artist_uris, pa.string())
+    )
+    present = [pid in rows for pid in gt.pids.tolist()]
+    if rows and not any(present):  # scoring would print zeros for a submission to another split
+        raise DataError(
+            f"{submission}: none of the submission's {len(rows)} pids (e.g. "
+            f"{sorted(rows)[:3]}) are in the split {split} (e.g. {gt.pids[:3].tolist()}); "
+            "was it made for another split?"
+        )
+    sub_rows = [rows[pid] for pid, ok in zip(gt.pids.tolist(), present, strict=True) if ok]
+    recs = _recommendation_ids(sub_rows, np.flatnonzero(present), len(gt.pids), vocabulary)
+    rec_artists = np.where(recs >= 0, track_artist[np.maximum(recs, 0)], -1)
+    per_playlist = compute_metrics(
+        recs, gt.offsets, gt_tracks, track_artist[gt_tracks], rec_artists
+    )
+    missing = ~np.asarray(present, dtype=bool)
+    result = aggregate(per_playlist, gt.categories, missing)
+    extra = sorted(set(rows) - set(gt.pids.tolist()))
+    return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
+
+
+def _split_files(split: Path) -> tuple[GroundTruth, dict[int, frozenset[str]], pa.Table]:
+    """(ground truth, pid -> seed URIs, training catalogue) of a split folder, whose two JSON
+    files must list the same pids."""
+    gt = load_ground_truth(split / "ground_truth.json")
+    seeds = load_challenge_seeds(split / "challenge_set.json")
+    if set(seeds) != set(gt.pids.tolist()):
+        only_cs = sorted(set(seeds) - set(gt.pids.tolist()))[:3]
+        only_gt = sorted(set(gt.pids.tolist()) - set(seeds))[:3]
+        raise DataError(
+            f"{split}: challenge_set.json and ground_truth.json list different pids (only in "
+            f"challenge_set.json: {only_cs}; only in ground_truth.json: {only_gt})"
+        )
+    return gt, seeds, load_track_artists(split / "track_artists.parquet")
+
+
+def _rows_by_pid(parsed: Parsed, submission: str | Path) -> dict[int, list[str]]:
+    """pid -> its first 500 recommended URIs; a non-integer or repeated pid is a DataError."""
     rows: dict[int, list[str]] = {}
     for lineno, pid_field, tracks in parsed.rows:
         try:
@@ -269,40 +303,62 @@ def score_submission(
         if pid in rows:
             raise DataError(f"{submission}:{lineno}: pid {pid} given twice")
         rows[pid] = tracks[:N_TRACKS]  # the organisers' helper also cuts at 500
+    return rows
 
-    # Track ids: catalogue and holdouts. A recommended URI outside both can never hit and has
-    # no known artist, so it becomes -1 like an empty slot.
-    gt_uris = pa.array(gt.track_uris, pa.string())
-    vocabulary, track_artist, gt_tracks = _track_vocabulary(
-        catalogue, gt_uris, pa.array(gt.artist_uris, pa.string())
-    )
-    n = len(gt.pids)
-    present = [pid in rows for pid in gt.pids.tolist()]
-    if rows and not any(present):  # scoring would print zeros for a submission to another split
-        raise DataError(
-            f"{submission}: none of the submission's {len(rows)} pids (e.g. "
-            f"{sorted(rows)[:3]}) are in the split {split} (e.g. {gt.pids[:3].tolist()}); "
-            "was it made for another split?"
-        )
-    sub_rows = [rows[pid] for pid, ok in zip(gt.pids.tolist(), present, strict=True) if ok]
-    lengths = np.array([len(r) for r in sub_rows], dtype=np.int64)
+
+def _recommendation_ids(
+    sub_rows: list[list[str]], at: NDArray[np.int64], n: int, vocabulary: pa.Array
+) -> NDArray[np.int64]:
+    """(n, 500) vocabulary ids of the recommendations; row `at[j]` holds `sub_rows[j]`, and
+    unknown URIs, short rows' tails and playlists without a row are -1."""
+    lengths = np.array([len(r) for r in sub_rows], dtype=np.int64)  # (n_rows,)
     # Hash the recommendations once, then look up only their distinct URIs.
     flat = pc.dictionary_encode(pa.array([u for r in sub_rows for u in r], pa.string()))
     flat_ids = _ids(flat.dictionary, vocabulary)[
         np.asarray(flat.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     ]
     recs = np.full((n, N_TRACKS), -1, dtype=np.int64)  # (n, 500); missing rows stay -1
-    row_of = np.repeat(np.flatnonzero(present), lengths)
+    row_of = np.repeat(at, lengths)
     col_of = np.arange(len(flat_ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     recs[row_of, col_of] = flat_ids
-    rec_artists = np.where(recs >= 0, track_artist[np.maximum(recs, 0)], -1)
-    per_playlist = compute_metrics(
-        recs, gt.offsets, gt_tracks, track_artist[gt_tracks], rec_artists
-    )
-    missing = ~np.asarray(present, dtype=bool)
-    result = aggregate(per_playlist, gt.categories, missing)
-    extra = sorted(set(rows) - set(gt.pids.tolist()))
-    return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
+    return recs
+
+
+def score(
+    submission: str | Path,
+    split_dir: str | Path,
+    *,
+    verify: bool = True,
+    reporter: Reporter = SILENT,
+) -> dict[str, Any]:
+    """Score a challenge-format submission against a split folder: exactly what
+    `score --json` prints.
+
+    Returns ``{"overall": {metric: mean, ..., "n": int, "missing": int}, "categories":
+    {"1": {...}, ...}}`` (see `aggregate`). The verifier's warnings, the pids not in the split
+    and a synthetic split are told to `reporter` (`report_notices`). Raises HarnessError when
+    the submission does not verify (unless `verify=False`) or does not fit the split.
+    """
+    scored = score_submission(submission, split_dir, verify=verify)
+    report_notices(scored, split_dir, reporter)
+    return scored.result
+
+
+def report_notices(
+    scored: Scored, split_dir: str | Path, reporter: Reporter, *, synthetic: bool = True
+) -> None:
+    """Tell `reporter` what the user should read besides the scores: the verifier's warnings,
+    the submission's pids that the split lacks, and (`synthetic`) that the split was drawn from
+    synthetic data (the score table says so in its title instead)."""
+    if scored.report is not None and scored.report.warnings:
+        reporter.note(scored.report.format())
+    if scored.extra_pids:
+        reporter.warn(
+            f"{len(scored.extra_pids)} pid(s) of the submission are not in the split "
+            f"and were ignored (e.g. {scored.extra_pids[:3]})"
+        )
+    if synthetic and scored.synthetic:
+        reporter.note(f"note: {split_dir} was drawn from SYNTHETIC data, not the real MPD")
 
 
 def _split_synthetic(split: Path) -> bool | None:
@@ -315,7 +371,7 @@ def _split_synthetic(split: Path) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-# ---------------------------------------------------------------------------- command
+# ---------------------------------------------------------------------------- presenting
 
 
 def score_table(result: Mapping[str, Any], title: str | None = None) -> Table:
@@ -332,43 +388,3 @@ def score_table(result: Mapping[str, Any], title: str | None = None) -> Table:
         cells = [f"{v[m]:.4f}" for m in METRICS]
         table.add_row(label, str(v["n"]), str(v["missing"]), *cells)
     return table
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
-    parser.add_argument(
-        "--split",
-        type=Path,
-        required=True,
-        help="split directory (challenge_set.json, ground_truth.json, track_artists.parquet)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="score even if the verifier finds errors (absent playlists count as missing)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    scored = score_submission(args.submission, args.split, verify=not args.no_verify)
-    if scored.report is not None and scored.report.warnings:
-        print(scored.report.format(), file=sys.stderr)
-    if scored.extra_pids:
-        print(
-            f"warning: {len(scored.extra_pids)} pid(s) of the submission are not in the split "
-            f"and were ignored (e.g. {scored.extra_pids[:3]})",
-            file=sys.stderr,
-        )
-    if args.json:
-        if scored.synthetic:
-            print(
-                f"note: {args.split} was drawn from SYNTHETIC data, not the real MPD",
-                file=sys.stderr,
-            )
-        sys.stdout.write(orjson.dumps(scored.result).decode() + "\n")
-    else:
-        label = " (SYNTHETIC data, not the real MPD)" if scored.synthetic else ""
-        title = f"{args.submission} on {args.split}{label}"
-        table_console().print(score_table(scored.result, title=title))
-    return 0

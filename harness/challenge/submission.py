@@ -3,8 +3,8 @@
 Format (mpd-facts §3): CSV, plain or gzip. `#` lines and blank lines are ignored and whitespace
 around commas is allowed. The first real line is `team_info,<team>,<email>`; the 2018 forms
 with the challenge track (`main` or `creative`) are accepted too, as the 2018 verifier accepted
-them: the track word second or third (`team_info,main,<team>,<email>`, `team_info,<team>,main,<email>`), with or without the
-email (a missing email is a warning). Then one line per challenge playlist:
+them: the track word second or third (`team_info,main,<team>,<email>`,
+`team_info,<team>,main,<email>`), with or without the email (a missing email is a warning). Then one line per challenge playlist:
 `pid,track_uri_1,...,track_uri_500`.
 
 `verify_submission` runs every check of the official `verify_submission.py`, with its meaning:
@@ -16,12 +16,12 @@ playlists. Ours on top: a pid given on two lines and a challenge pid with no lin
 track id that is not base-62 (every real Spotify id is) and track URIs absent from the MPD or the
 training data (warnings). It reports every problem with its line number, not just the first one.
 
-Command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`.
+The command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`
+lives in harness/cli/verify.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import re
 from collections.abc import Container, Iterable, Iterator, Sequence
@@ -280,6 +280,18 @@ def _examples(items: Sequence[str], n: int = 3) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
 
 
+@dataclass
+class _Tally:
+    """What `verify_parsed` gathers over the rows for the whole-file checks."""
+
+    first_line: dict[int, int] = field(default_factory=dict)  # challenge pid -> its line
+    found_pids: set[int] = field(default_factory=set)  # every integer pid (the official count)
+    not_base62: list[str] = field(default_factory=list)  # the first few
+    unknown: list[tuple[int, str]] = field(default_factory=list)  # the first few, with line
+    unknown_uris: set[str] = field(default_factory=set)
+    n_unknown: int = 0
+
+
 def verify_parsed(
     parsed: Parsed,
     seeds: dict[int, frozenset[str]],
@@ -293,69 +305,86 @@ def verify_parsed(
         report.errors.append(Issue(None, "team_info line missing (the file has no content)"))
     if parsed.team_info is not None and not parsed.team_info.email:
         report.warnings.append(Issue(None, "team_info has no contact email (2018 form)"))
-    first_line: dict[int, int] = {}
-    found_pids: set[int] = set()  # every integer pid, as the official count uses
-    not_base62: list[str] = []
-    unknown: list[tuple[int, str]] = []  # the first few, with their line
-    unknown_uris: set[str] = set()
-    n_unknown = 0
+    tally = _Tally()
     for lineno, pid_field, tracks in parsed.rows:
-        pid = _int(pid_field)
-        if pid is None:
-            report.errors.append(Issue(lineno, f"pid {pid_field!r} is not an integer"))
-            what = f"pid {pid_field!r}"
-        else:
-            what = f"pid {pid}"
-            found_pids.add(pid)
-            if pid not in seeds:
-                report.errors.append(Issue(lineno, f"pid {pid} is not in the challenge set"))
-            elif pid in first_line:
-                report.errors.append(
-                    Issue(lineno, f"pid {pid} already given on line {first_line[pid]}")
-                )
-            else:
-                first_line[pid] = lineno
-        distinct = set(tracks)
-        if len(tracks) != N_TRACKS:
-            report.errors.append(Issue(lineno, f"{what}: {len(tracks)} tracks, need {N_TRACKS}"))
-        if len(distinct) != len(tracks):
-            repeated = sorted({t for t in tracks if tracks.count(t) > 1})
+        _check_row(report, tally, lineno, pid_field, tracks, seeds, known_uris)
+    report.n_playlists = len(tally.first_line)
+    _check_file(report, tally, seeds, known_what)
+    return report
+
+
+def _check_row(
+    report: Report,
+    tally: _Tally,
+    lineno: int,
+    pid_field: str,
+    tracks: list[str],
+    seeds: dict[int, frozenset[str]],
+    known_uris: Container[str] | None,
+) -> None:
+    """The checks of one line: pid, track count, duplicates, URI form, seeds, known tracks."""
+    pid = _int(pid_field)
+    if pid is None:
+        report.errors.append(Issue(lineno, f"pid {pid_field!r} is not an integer"))
+        what = f"pid {pid_field!r}"
+    else:
+        what = f"pid {pid}"
+        tally.found_pids.add(pid)
+        if pid not in seeds:
+            report.errors.append(Issue(lineno, f"pid {pid} is not in the challenge set"))
+        elif pid in tally.first_line:
             report.errors.append(
-                Issue(
-                    lineno,
-                    f"{what}: {len(distinct)} distinct tracks, need {N_TRACKS}; repeated: "
-                    + _examples(repeated),
-                )
+                Issue(lineno, f"pid {pid} already given on line {tally.first_line[pid]}")
             )
-        if tracks and not _ROW_OF_URIS.fullmatch(",".join(tracks)):  # one regex call per line
-            bad = [t for t in tracks if not is_track_uri(t)]
-            if bad:
-                message = f"{len(bad)} malformed track URI(s), not {TRACK_URI_FORM}"
-                report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(bad)}"))
-            odd = [t for t in tracks if is_track_uri(t) and not TRACK_URI.fullmatch(t)]
-            not_base62 += odd[: max(0, 3 - len(not_base62))]
-        if pid is not None and pid in seeds:
-            present = sorted(distinct & seeds[pid])
-            if present:
-                message = f"{len(present)} seed track(s) of this playlist recommended"
-                report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(present)}"))
-        if known_uris is not None:
-            if isinstance(known_uris, (set, frozenset)):
-                candidates: Iterable[str] = distinct.difference(known_uris)
-            else:
-                candidates = (t for t in distinct if t not in known_uris)
-            missing = [t for t in candidates if TRACK_URI.fullmatch(t)]
-            n_unknown += len(missing)
-            unknown_uris.update(missing)
-            unknown += [(lineno, t) for t in sorted(missing)[: 3 - len(unknown)]]
-    report.n_playlists = len(first_line)
-    absent = [p for p in seeds if p not in first_line]
-    if len(found_pids) != len(seeds):
+        else:
+            tally.first_line[pid] = lineno
+    distinct = set(tracks)
+    if len(tracks) != N_TRACKS:
+        report.errors.append(Issue(lineno, f"{what}: {len(tracks)} tracks, need {N_TRACKS}"))
+    if len(distinct) != len(tracks):
+        repeated = sorted({t for t in tracks if tracks.count(t) > 1})
+        report.errors.append(
+            Issue(
+                lineno,
+                f"{what}: {len(distinct)} distinct tracks, need {N_TRACKS}; repeated: "
+                + _examples(repeated),
+            )
+        )
+    if tracks and not _ROW_OF_URIS.fullmatch(",".join(tracks)):  # one regex call per line
+        bad = [t for t in tracks if not is_track_uri(t)]
+        if bad:
+            message = f"{len(bad)} malformed track URI(s), not {TRACK_URI_FORM}"
+            report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(bad)}"))
+        odd = [t for t in tracks if is_track_uri(t) and not TRACK_URI.fullmatch(t)]
+        tally.not_base62 += odd[: max(0, 3 - len(tally.not_base62))]
+    if pid is not None and pid in seeds:
+        present = sorted(distinct & seeds[pid])
+        if present:
+            message = f"{len(present)} seed track(s) of this playlist recommended"
+            report.errors.append(Issue(lineno, f"{what}: {message}: {_examples(present)}"))
+    if known_uris is not None:
+        if isinstance(known_uris, (set, frozenset)):
+            candidates: Iterable[str] = distinct.difference(known_uris)
+        else:
+            candidates = (t for t in distinct if t not in known_uris)
+        missing = [t for t in candidates if TRACK_URI.fullmatch(t)]
+        tally.n_unknown += len(missing)
+        tally.unknown_uris.update(missing)
+        tally.unknown += [(lineno, t) for t in sorted(missing)[: 3 - len(tally.unknown)]]
+
+
+def _check_file(
+    report: Report, tally: _Tally, seeds: dict[int, frozenset[str]], known_what: str
+) -> None:
+    """The whole-file checks: playlist count, challenge pids without a line, and the warnings
+    gathered over the rows."""
+    absent = [p for p in seeds if p not in tally.first_line]
+    if len(tally.found_pids) != len(seeds):
         report.errors.append(
             Issue(
                 None,
-                f"wrong number of playlists: {len(found_pids)} distinct pids in the file, the "
-                f"challenge set has {len(seeds)}",
+                f"wrong number of playlists: {len(tally.found_pids)} distinct pids in the file, "
+                f"the challenge set has {len(seeds)}",
             )
         )
     if absent:
@@ -365,17 +394,19 @@ def verify_parsed(
                 None, f"{len(absent)} challenge playlist(s) without a line; missing pids: {named}"
             )
         )
-    if not_base62:
+    if tally.not_base62:
         report.warnings.append(
             Issue(
-                None, f"track ids that are not base-62 (never in the MPD): {_examples(not_base62)}"
+                None,
+                f"track ids that are not base-62 (never in the MPD): {_examples(tally.not_base62)}",
             )
         )
-    if n_unknown:
-        shown = "; ".join(f"line {ln}: {t}" for ln, t in unknown)
-        what = f"{n_unknown} recommendation(s), {len(unknown_uris)} distinct track URI(s)"
+    if tally.n_unknown:
+        shown = "; ".join(f"line {ln}: {t}" for ln, t in tally.unknown)
+        what = (
+            f"{tally.n_unknown} recommendation(s), {len(tally.unknown_uris)} distinct track URI(s)"
+        )
         report.warnings.append(Issue(None, f"{what}, not in {known_what} ({shown})"))
-    return report
 
 
 def verify_submission(
@@ -388,49 +419,3 @@ def verify_submission(
     enables the unknown-URI warning."""
     seeds = load_challenge_seeds(challenge_set_path)
     return verify_parsed(parse_submission(path), seeds, known_uris, str(path), known_what)
-
-
-# ---------------------------------------------------------------------------- command
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
-    parser.add_argument(
-        "--challenge-set", type=Path, required=True, help="the challenge_set.json it answers"
-    )
-    parser.add_argument(
-        "--known-tracks",
-        type=Path,
-        default=None,
-        metavar="PARQUET|MPD",
-        help="warn about recommended track URIs not in these tracks: a split's "
-        "track_artists.parquet (its training data), or the MPD (folder of slices, slice or zip)",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="corpus cache folder when --known-tracks is an MPD "
-        "(default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
-    )
-    parser.add_argument(
-        "--max-shown", type=int, default=MAX_SHOWN, help="issues listed before '... and N more'"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    known, what = (
-        load_known_tracks(args.known_tracks, args.cache_dir)
-        if args.known_tracks is not None
-        else (None, "")
-    )
-    report = verify_submission(args.submission, args.challenge_set, known, what)
-    if report.ok:
-        team = report.team_info.team if report.team_info else "?"
-        print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}")
-        if report.warnings:
-            print(report.format(args.max_shown))
-        return 0
-    print(report.format(args.max_shown))
-    return 1

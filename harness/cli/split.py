@@ -1,8 +1,85 @@
 """Draw the ten-category challenge split from a corpus.
 
-(Shim while the command moves here: argparse and printing still live in `harness.challenge.split`.)
+`split MPD_PATH --out SPLIT_DIR [--seed N] [--per-category N] [--coverage RULE]`: reads the
+corpus (through its cache), draws the split (`harness.challenge.split.make_split`), writes the
+split folder and prints one line for the split and one per category (stdout).
 """
 
-from harness.challenge.split import add_arguments, run
+from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+import argparse
+
+from harness.challenge.split import (
+    COVERAGE,
+    FILE_ORDER,
+    Split,
+    check_split_target,
+    make_split,
+    write_split,
+)
+from harness.errors import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mpd_path", metavar="MPD_PATH", help="MPD folder, slice file or zip")
+    parser.add_argument("--out", required=True, metavar="SPLIT_DIR", help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--per-category",
+        type=int,
+        default=None,
+        metavar="N",
+        help="playlists per category (default: min(1000, playlists // 200))",
+    )
+    parser.add_argument(
+        "--coverage",
+        choices=COVERAGE,
+        default="best-effort",
+        help="best-effort (default): the official rule (every seed and held-out track still "
+        "occurs in training) wherever the corpus allows it, then the playlists that take the "
+        "fewest tracks out of training, counted in the manifest; official: fail instead; "
+        "none: no such rule",
+    )
+    parser.add_argument("--cache-dir", default=None, help="corpus cache directory")
+    parser.add_argument(
+        "--lenient", action="store_true", help="skip malformed playlists instead of failing"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.data.ingest import load_corpus  # looked up at run time: tests replace it
+
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: must be >= 0")
+    check_split_target(args.out)  # before the slow steps
+    corpus = load_corpus(
+        args.mpd_path, cache_dir=args.cache_dir, lenient=args.lenient, progress=True
+    )
+    split = make_split(
+        corpus, seed=args.seed, per_category=args.per_category, coverage=args.coverage
+    )
+    write_split(split, corpus, args.out)
+    for line in summary_lines(split, corpus.n_playlists, args.out):
+        print(line)
+    return 0
+
+
+def summary_lines(split: Split, n_playlists: int, out: str) -> list[str]:
+    """The split's line, then one per category in file order: size, lengths against the
+    published target, rejected candidates, test tracks missing from training."""
+    lines = [
+        f"split {split.fingerprint}: {split.n_test} test playlists "
+        f"({split.settings['per_category']} per category), "
+        f"{n_playlists - split.n_test} training playlists -> {out}"
+    ]
+    for number in FILE_ORDER:
+        r = split.report[str(number)]
+        s = r["num_tracks"]
+        target = r.get("target")
+        goal = f" (target {target['mean']}±{target['std']})" if target else ""
+        lines.append(
+            f"  category {number:>2}: {r['count']} playlists, num_tracks "
+            f"{s['mean']:.1f}±{s['std']:.1f} in {s['min']}-{s['max']}{goal}, "
+            f"{r['rejected']} rejected, {sum(r['not_in_train'].values())} tracks not in training"
+        )
+    return lines

@@ -1,8 +1,56 @@
 """Check a submission file like the official verifier does.
 
-(Shim while the command moves here: argparse and printing still live in `harness.challenge.submission`.)
+`verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`: prints
+`OK: ...` (and any warnings) or every error with its line number, on stdout; exit status 0 when
+the file verifies, 1 when it does not. The checks are `harness.challenge.submission`'s.
 """
 
-from harness.challenge.submission import add_arguments, run
+from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+import argparse
+from pathlib import Path
+
+from harness.challenge.submission import MAX_SHOWN, load_known_tracks, verify_submission
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
+    parser.add_argument(
+        "--challenge-set", type=Path, required=True, help="the challenge_set.json it answers"
+    )
+    parser.add_argument(
+        "--known-tracks",
+        type=Path,
+        default=None,
+        metavar="PARQUET|MPD",
+        help="warn about recommended track URIs not in these tracks: a split's "
+        "track_artists.parquet (its training data), or the MPD (folder of slices, slice or zip)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="corpus cache folder when --known-tracks is an MPD "
+        "(default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
+    )
+    parser.add_argument(
+        "--max-shown", type=int, default=MAX_SHOWN, help="issues listed before '... and N more'"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    known, what = (
+        load_known_tracks(args.known_tracks, args.cache_dir)
+        if args.known_tracks is not None
+        else (None, "")
+    )
+    report = verify_submission(args.submission, args.challenge_set, known, what)
+    if report.ok:
+        team = report.team_info.team if report.team_info else "?"
+        print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}")
+        if report.warnings:
+            print(report.format(args.max_shown))
+        return 0
+    print(report.format(args.max_shown))
+    return 1
