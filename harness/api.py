@@ -119,15 +119,17 @@ def evaluate(
     return board
 
 
-def score(submission: PathLike, split_dir: PathLike, *, verify: bool = True) -> dict[str, Any]:
+def score(
+    submission: PathLike, split_dir: PathLike, *, verify: bool = True, reporter: Reporter = SILENT
+) -> dict[str, Any]:
     """Scores of a challenge-format submission on a split folder: exactly the dict that
     `mpd-harness score SUBMISSION --split SPLIT_DIR --json` prints (overall and per category).
 
     `verify=False` scores a file the verifier refuses (absent playlists count as missing).
     """
-    from harness.challenge.scoring import score_submission
+    from harness.challenge.scoring import score as score_file
 
-    return score_submission(Path(submission), Path(split_dir), verify=verify).result
+    return score_file(Path(submission), Path(split_dir), verify=verify, reporter=reporter)
 
 
 def _registered() -> list[str]:

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from harness import __version__
 from harness.atomic import atomic_dir, read_json, write_json
 from harness.challenge.categories import CATEGORIES
 from harness.challenge.challenge_set import category_of, queries_from_playlists
@@ -33,6 +32,7 @@ from harness.challenge.split_core import (
 from harness.data.corpus import Corpus
 from harness.errors import HarnessError, UsageError
 from harness.types import Queries
+from harness.version import __version__
 
 FILES = ("challenge_set.json", "ground_truth.json", "track_artists.parquet", "manifest.json")
 

@@ -39,13 +39,15 @@ class ConsoleReporter(Reporter):
         self.out = out or table_console()
 
     def note(self, text: str) -> None:
-        self.err.print(text, highlight=False, markup=False)
+        self.err.print(text, highlight=False, markup=False, soft_wrap=True, emoji=False)
 
     def warn(self, text: str) -> None:
-        self.err.print(f"warning: {text}", highlight=False, markup=False)
+        self.err.print(
+            f"warning: {text}", highlight=False, markup=False, soft_wrap=True, emoji=False
+        )
 
     def result(self, text: str) -> None:
-        self.out.print(text, highlight=False, markup=False)
+        self.out.print(text, highlight=False, markup=False, soft_wrap=True, emoji=False)
 
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
