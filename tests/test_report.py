@@ -432,7 +432,9 @@ def test_report_without_submissions_says_so(tiny_run: Path, tmp_path: Path) -> N
 def test_plots_of_synthetic_runs_say_so() -> None:
     """The PNGs are also written on their own (RUN_DIR/plots), away from the HTML banner."""
     n = 50
-    cols = {"m": {"pid": np.arange(n), "category": np.ones(n, dtype=np.int8)}}
+    cols: dict[str, dict[str, np.ndarray]] = {
+        "m": {"pid": np.arange(n), "category": np.ones(n, dtype=np.int8)}
+    }
     cols["m"].update({m: np.linspace(0, 1, n) for m in METRICS})
     table = confidence_from_values(cols)
     real = category_plot(table, "ndcg", "NDCG").png
