@@ -12,7 +12,18 @@ import pytest
 from rich.console import Console
 
 from harness.atomic import read_json, write_json
-from harness.report.leaderboard import build, caption, render, to_csv, to_markdown, write
+from harness.challenge.metrics import METRICS, RANKED
+from harness.progress import Recorder
+from harness.report.leaderboard import (
+    LEGEND,
+    Leaderboard,
+    build,
+    caption,
+    render,
+    to_csv,
+    to_markdown,
+    write,
+)
 from harness.run.rundir import write_metrics
 
 SPLIT = {"path": "runs/x/split", "seed": 7, "fingerprint": "S1", "n_queries": 20}
@@ -189,3 +200,46 @@ def test_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     write_json(tmp_path / "run.json", {"mode": "challenge", "data": DATA, "split": SPLIT})
     assert main(["leaderboard", str(tmp_path)]) != 0
     assert "no ground truth" in capsys.readouterr().err
+
+
+def test_to_pandas_one_row_per_model(run: Path) -> None:
+    board = build(run)
+    df = board.to_pandas()
+    assert list(df["name"]) == [m["name"] for m in board.models]  # best Borda rank first
+    assert list(df.columns[:3]) == ["name", "borda_rank", "borda_points"]
+    for metric in METRICS:
+        assert {metric, f"{metric}_lo", f"{metric}_hi"} <= set(df.columns)
+    good = df.set_index("name").loc["good"]
+    entry = next(m for m in board.models if m["name"] == "good")
+    assert good["r_precision"] == pytest.approx(0.45)
+    assert good["clicks"] == pytest.approx(2.0)
+    assert good["r_precision_lo"] == entry["ci"]["r_precision"]["lo"]
+    assert good["ndcg_hi"] == entry["ci"]["ndcg"]["hi"]
+    assert good["r_precision_lo"] <= good["r_precision"] <= good["r_precision_hi"]
+    assert good["fit_s"] == 1.5 and good["recommend_s"] == 0.25 and good["peak_rss_mb"] == 321.0
+    assert good["n"] == 20 and good["missing"] == 0
+    assert good["cold_start"] == "title" and good["backfilled"] == 4
+    assert (good["borda_points"], good["borda_rank"]) == board.borda["good"]
+    assert df["synthetic"].tolist() == [True, True, True]
+    assert df.set_index("name").loc["poor", "borda_rank"] == 3
+
+
+def test_to_pandas_of_an_empty_board() -> None:
+    df = Leaderboard(data={}, split={}, models=[]).to_pandas()
+    assert len(df) == 0 and "name" in df.columns and "fit_s" in df.columns
+
+
+def test_build_reports_its_slow_step(run: Path) -> None:
+    recorder = Recorder()
+    board = build(run, reporter=recorder)
+    assert recorder.texts("step") == ["confidence intervals and paired tests"]
+    # the whole table (overall and per category) is kept for the HTML report
+    assert list(board.confidence["models"]) == [m["name"] for m in board.models]
+    assert set(board.confidence["models"]["good"]["categories"]) == {str(c) for c in range(1, 11)}
+
+
+def test_labels_and_ranked_metrics_come_from_the_registry(run: Path) -> None:
+    board = build(run)
+    header = to_markdown(board).splitlines()[4]
+    assert header.startswith("| Borda | model | " + " | ".join(m.label for m in RANKED) + " |")
+    assert "Borda: rank (points) over R-precision, NDCG and clicks (lower is better)" in LEGEND

@@ -8,7 +8,20 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from harness.challenge.metrics import METRICS, NO_HIT_CLICKS, compute_metrics
+from harness.challenge.metrics import (
+    BY_NAME,
+    HIGHER_IS_BETTER,
+    METRICS,
+    MISSING_SCORE,
+    NO_HIT_CLICKS,
+    PLOTTED,
+    RANKED,
+    REGISTRY,
+    VARIANTS,
+    Metric,
+    compute_metrics,
+    find_hits,
+)
 
 # Artist of track t in the hand-made cases: t // 10 (tracks 10..19 are by artist 1, ...).
 ARTIST = 10
@@ -41,6 +54,33 @@ def _approx(x: float) -> object:
 
 def test_metric_names() -> None:
     assert METRICS == ("r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks")
+
+
+def test_registry_views() -> None:
+    assert METRICS == tuple(m.name for m in REGISTRY)
+    assert HIGHER_IS_BETTER == {m: m != "clicks" for m in METRICS}
+    assert MISSING_SCORE == {m: (NO_HIT_CLICKS if m == "clicks" else 0.0) for m in METRICS}
+    assert [m.name for m in RANKED] == ["r_precision", "ndcg", "clicks"]  # the challenge's three
+    assert [m.name for m in PLOTTED] == ["r_precision", "ndcg", "clicks"]
+    assert [m.name for m in VARIANTS] == ["r_precision_track", "ndcg_rules"]
+    assert all(BY_NAME[m.name] is m for m in REGISTRY)
+    assert BY_NAME["clicks"].format(2.0) == "2.000" and BY_NAME["ndcg"].format(0.5) == "0.5000"
+    briefs = " ".join(m.brief(2.5) for m in RANKED)
+    assert briefs == "R-prec 2.5000 NDCG 2.5000 clicks  2.50"
+
+
+def test_a_new_metric_is_one_entry() -> None:
+    """An entry carries its function: computing it needs nothing but the batch's hits."""
+    precision_at_2 = Metric(
+        "precision_at_2",
+        "P@2",
+        True,
+        lambda h: np.bincount(h.rows[h.pos < 2], minlength=h.n) / 2.0,
+    )
+    recs = np.array([[10, 31, 20], [40, 41, 42]])
+    hits = find_hits(recs, [0, 2, 3], [10, 20, 42], [1, 2, 4], recs // ARTIST)
+    np.testing.assert_array_equal(precision_at_2.compute(hits), [0.5, 0.0])
+    np.testing.assert_array_equal(BY_NAME["clicks"].compute(hits), [0.0, 0.0])
 
 
 def test_hit_at_rank_one_only() -> None:

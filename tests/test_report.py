@@ -1,4 +1,5 @@
-"""Tests for harness/report.py: statistics with known answers, the recall curve, the HTML report.
+"""Tests for harness/report/ (confidence, recall, plots, html): statistics with known answers, the
+recall curve, the HTML report.
 
 The statistics run on hand-made run folders (metrics.parquet written here). The report tests use
 a tiny end-to-end run (synthetic data, `evaluate`), parse the HTML with html.parser, and render it
@@ -25,15 +26,12 @@ from PIL import Image
 from harness.atomic import write_json
 from harness.challenge.metrics import METRICS
 from harness.errors import HarnessError
-from harness.report.html import (
-    build_report,
-    confidence_from_values,
-    confidence_table,
-    model_curve,
-    recall_curve,
-    render_html,
-)
+from harness.progress import Recorder
+from harness.report.confidence import confidence_from_values, confidence_table
+from harness.report.html import build_report, render_html
 from harness.report.leaderboard import Leaderboard
+from harness.report.plots import category_plot, recall_plot
+from harness.report.recall import model_curve, recall_curve
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TAB_BLUE = (31, 119, 180)  # matplotlib's first line/bar colour; the report's CSS never uses it
@@ -334,7 +332,15 @@ def test_report_command_writes_html_and_plots(tiny_run: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(tiny_run)
         assert main(["report", "run"]) == 0
-        report = build_report("run")  # also: equal inputs give an equal report
+        recorder = Recorder()
+        report = build_report("run", reporter=recorder)  # also: equal inputs give an equal report
+        # the leaderboard's confidence table is reused: the same as computing it afresh
+        assert report.table == confidence_table("run", models=list(report.table["models"]))
+    assert recorder.texts("step") == [
+        "confidence intervals and paired tests",
+        "plots",
+        "recall curves",
+    ]
     html = (tiny_run / "run" / "report.html").read_text(encoding="utf-8")
     assert html == report.html
     page = parse(html)
@@ -425,10 +431,10 @@ def test_report_without_submissions_says_so(tiny_run: Path, tmp_path: Path) -> N
 
 def test_plots_of_synthetic_runs_say_so() -> None:
     """The PNGs are also written on their own (RUN_DIR/plots), away from the HTML banner."""
-    from harness.report.html import category_plot, recall_plot
-
     n = 50
-    cols = {"m": {"pid": np.arange(n), "category": np.ones(n, dtype=np.int8)}}
+    cols: dict[str, dict[str, np.ndarray]] = {
+        "m": {"pid": np.arange(n), "category": np.ones(n, dtype=np.int8)}
+    }
     cols["m"].update({m: np.linspace(0, 1, n) for m in METRICS})
     table = confidence_from_values(cols)
     real = category_plot(table, "ndcg", "NDCG").png

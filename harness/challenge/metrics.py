@@ -19,22 +19,20 @@ ranks from 1, k = len(R) (500 in the challenge).
 An empty slot is -1 and never a hit; a row of -1 (a playlist missing from a submission) scores
 r_precision 0, ndcg 0, clicks 51. A track repeated in R is a hit at its first position only
 (valid submissions never repeat a track).
+
+`REGISTRY` holds one `Metric` per metric: its function of the batch's `Hits`, which way is better,
+its label and its role in the reports (ranked, plotted). `METRICS`, `HIGHER_IS_BETTER`,
+`MISSING_SCORE`, `RANKED`, `PLOTTED` and `VARIANTS` are views of it, so a new metric is one entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-METRICS: tuple[str, ...] = ("r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks")
-# Which way is better, for ranking systems.
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "r_precision": True,
-    "r_precision_track": True,
-    "ndcg": True,
-    "ndcg_rules": True,
-    "clicks": False,
-}
 NO_HIT_CLICKS = 51  # one more than the most clicks possible with 500 recommendations
 ARTIST_CREDIT = 0.25
 
@@ -93,6 +91,133 @@ def _check_inputs(
         raise ValueError(f"row {int(empty[0])}: no held-out tracks; the metrics are undefined")
 
 
+@dataclass(frozen=True)
+class Hits:
+    """Where each playlist's recommendations hit its held-out tracks: what every metric reads.
+
+    Built once per `compute_metrics` call; each metric of `REGISTRY` is a function of it.
+    """
+
+    n: int  # playlists
+    k: int  # recommendations per playlist
+    g_size: IntArray  # (n,) |G|, distinct held-out tracks
+    rows: IntArray  # (h,) row of each track hit, sorted by (row, position)
+    pos: IntArray  # (h,) 0-based position of each track hit in R
+    top_hits: FloatArray  # (n,) |G ∩ R[1..|G|]|
+    credits: FloatArray  # (n,) distinct artists of G met at non-hit positions of R[1..|G|]
+
+
+def _r_precision(h: Hits) -> FloatArray:
+    return (h.top_hits + ARTIST_CREDIT * h.credits) / h.g_size
+
+
+def _r_precision_track(h: Hits) -> FloatArray:
+    return h.top_hits / h.g_size
+
+
+def _ndcg(h: Hits) -> FloatArray:
+    """Organisers' helper: DCG = Σ_r rel_r / log2(r + 1), IDCG over min(|G|, k) ideal hits."""
+    disc = 1.0 / np.log2(np.arange(1, h.k + 1, dtype=np.float64) + 1.0)  # (k,)
+    cum = np.concatenate([[0.0], np.cumsum(disc)])  # cum[j] = ideal DCG of j hits
+    dcg = np.bincount(h.rows, weights=disc[h.pos], minlength=h.n)
+    return dcg / cum[np.minimum(h.g_size, h.k)]
+
+
+def _ndcg_rules(h: Hits) -> FloatArray:
+    """Rules page: rel_1 + Σ_{r>=2} rel_r / log2 r, IDCG over |G ∩ R| ideal hits; 0 if none."""
+    ranks = np.arange(1, h.k + 1, dtype=np.float64)  # (k,)
+    disc = np.ones(h.k)
+    disc[1:] = 1.0 / np.log2(ranks[1:])
+    cum = np.concatenate([[0.0], np.cumsum(disc)])
+    n_hits = np.bincount(h.rows, minlength=h.n)  # (n,) |G ∩ R|
+    dcg = np.bincount(h.rows, weights=disc[h.pos], minlength=h.n)
+    out = np.zeros(h.n)
+    some = n_hits > 0
+    out[some] = dcg[some] / cum[n_hits[some]]
+    return out
+
+
+def _clicks(h: Hits) -> FloatArray:
+    out = np.full(h.n, float(NO_HIT_CLICKS))
+    first = np.ones(len(h.rows), dtype=bool)
+    first[1:] = h.rows[1:] != h.rows[:-1]
+    out[h.rows[first]] = h.pos[first] // 10
+    return out
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how it is computed, which way is better, and how reports show it.
+
+    Adding a metric is one entry of `REGISTRY`: its name becomes a column of metrics.parquet and a
+    key of leaderboard.json/.csv, and the leaderboard and the report pick it up from here.
+
+    Attributes
+    ----------
+    name : column in metrics.parquet, key in the leaderboard files.
+    label : how tables and plots name it ("R-precision").
+    higher_is_better : which way is better when ranking systems.
+    compute : (n,) values, one per playlist, from the hits of a batch.
+    ranked : one of the challenge leaderboard's metrics: Borda points, a column of the leaderboard
+        tables, a part of the one-line summary of a model; the others are shown as variants.
+    plotted : the report draws it per category (a plot and a table).
+    missing : the score of a playlist absent from a submission (the worst possible).
+    decimals : digits shown in tables.
+    short : its name in one-line summaries ("R-prec").
+    brief_spec : format spec of its value in those summaries.
+    """
+
+    name: str
+    label: str
+    higher_is_better: bool
+    compute: Callable[[Hits], FloatArray]
+    ranked: bool = False
+    plotted: bool = False
+    missing: float = 0.0
+    decimals: int = 4
+    short: str = ""
+    brief_spec: str = ".4f"
+
+    def format(self, value: float) -> str:
+        """The value as tables show it: `0.1234` (clicks `1.234`)."""
+        return f"{value:.{self.decimals}f}"
+
+    def brief(self, value: float) -> str:
+        """`R-prec 0.1234`: the value as one-line summaries show it."""
+        return f"{self.short or self.label} {value:{self.brief_spec}}"
+
+
+# The order is the column order of metrics.parquet and of the leaderboard files.
+REGISTRY: tuple[Metric, ...] = (
+    Metric(
+        "r_precision", "R-precision", True, _r_precision, ranked=True, plotted=True, short="R-prec"
+    ),
+    Metric("r_precision_track", "R-precision (tracks only)", True, _r_precision_track),
+    Metric("ndcg", "NDCG", True, _ndcg, ranked=True, plotted=True),
+    Metric("ndcg_rules", "NDCG (rules text)", True, _ndcg_rules),
+    Metric(
+        "clicks",
+        "clicks",
+        False,
+        _clicks,
+        ranked=True,
+        plotted=True,
+        missing=float(NO_HIT_CLICKS),
+        decimals=3,
+        brief_spec="5.2f",
+    ),
+)
+
+# Views of the registry, for callers that want names or one property.
+METRICS: tuple[str, ...] = tuple(m.name for m in REGISTRY)
+BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}
+HIGHER_IS_BETTER: dict[str, bool] = {m.name: m.higher_is_better for m in REGISTRY}
+MISSING_SCORE: dict[str, float] = {m.name: m.missing for m in REGISTRY}
+RANKED: tuple[Metric, ...] = tuple(m for m in REGISTRY if m.ranked)  # Borda, leaderboard columns
+PLOTTED: tuple[Metric, ...] = tuple(m for m in REGISTRY if m.plotted)
+VARIANTS: tuple[Metric, ...] = tuple(m for m in REGISTRY if not m.ranked)
+
+
 def compute_metrics(
     recs: ArrayLike,
     gt_offsets: ArrayLike,
@@ -100,7 +225,7 @@ def compute_metrics(
     gt_artists: ArrayLike,
     rec_artists: ArrayLike,
 ) -> dict[str, FloatArray]:
-    """All five metrics for each playlist.
+    """Every metric of `REGISTRY` for each playlist.
 
     Parameters
     ----------
@@ -117,8 +242,20 @@ def compute_metrics(
 
     Returns
     -------
-    dict mapping each name of `METRICS` to a float64 array of shape (n,).
+    dict mapping each name of `METRICS` (in that order) to a float64 array of shape (n,).
     """
+    hits = find_hits(recs, gt_offsets, gt_tracks, gt_artists, rec_artists)
+    return {m.name: m.compute(hits) for m in REGISTRY}
+
+
+def find_hits(
+    recs: ArrayLike,
+    gt_offsets: ArrayLike,
+    gt_tracks: ArrayLike,
+    gt_artists: ArrayLike,
+    rec_artists: ArrayLike,
+) -> Hits:
+    """The hits of a batch (arguments as for `compute_metrics`), checked and keyed once."""
     recs_ = np.asarray(recs, dtype=np.int64)
     offsets = np.asarray(gt_offsets, dtype=np.int64)
     g_tracks = np.asarray(gt_tracks, dtype=np.int64)
@@ -143,34 +280,7 @@ def compute_metrics(
     valid = g_artists >= 0
     ga_keys = _sorted_unique(g_rows[valid] * a_base + g_artists[valid] + 1)  # G's artists
     credits = _artist_credits(r_artists, hit, g_size, ga_keys, a_base)  # (n,)
-
-    ranks = np.arange(1, k + 1, dtype=np.float64)  # (k,)
-    disc = 1.0 / np.log2(ranks + 1.0)  # organisers' helper
-    disc_rules = np.ones(k)
-    disc_rules[1:] = 1.0 / np.log2(ranks[1:])  # rules page: rel_1 + Σ_{r>=2} rel_r / log2 r
-    cum = np.concatenate([[0.0], np.cumsum(disc)])  # cum[j] = ideal DCG of j hits
-    cum_rules = np.concatenate([[0.0], np.cumsum(disc_rules)])
-
-    n_hits = np.bincount(hit_rows, minlength=n)  # (n,) |G ∩ R|
-    dcg = np.bincount(hit_rows, weights=disc[hit_pos], minlength=n)
-    dcg_rules = np.bincount(hit_rows, weights=disc_rules[hit_pos], minlength=n)
-    ndcg_rules = np.zeros(n)
-    some = n_hits > 0
-    ndcg_rules[some] = dcg_rules[some] / cum_rules[n_hits[some]]
-
-    clicks = np.full(n, float(NO_HIT_CLICKS))
-    first = np.ones(len(hit_rows), dtype=bool)
-    first[1:] = hit_rows[1:] != hit_rows[:-1]
-    clicks[hit_rows[first]] = hit_pos[first] // 10
-
-    size = g_size.astype(np.float64)
-    return {
-        "r_precision": (top_hits + ARTIST_CREDIT * credits) / size,
-        "r_precision_track": top_hits / size,
-        "ndcg": dcg / cum[np.minimum(g_size, k)],
-        "ndcg_rules": ndcg_rules,
-        "clicks": clicks,
-    }
+    return Hits(n, k, g_size, hit_rows, hit_pos, top_hits, credits)
 
 
 def _track_hits(

@@ -1,8 +1,41 @@
 """Write the HTML report of a run: confidence intervals, paired tests, plots.
 
-(Shim while the command moves here: argparse and printing still live in `harness.report.html`.)
+`mpd-harness report RUN_DIR [--out PATH]`: `harness.report.html.build_report` computes it from the
+run folder's files (its slow steps show as progress on stderr); the HTML goes to `--out` (default
+`RUN_DIR/report.html`), the plots to `RUN_DIR/plots/`. Notes (a model without a recall curve,
+models left out) and the paths written are printed on stdout.
 """
 
-from harness.report.html import add_arguments, run
+from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+import argparse
+from pathlib import Path
+
+from harness.cli.console import ConsoleReporter
+from harness.errors import UsageError
+from harness.report.html import build_report, write_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder written by evaluate")
+    parser.add_argument(
+        "--out", type=Path, metavar="PATH", help="HTML file to write (default RUN_DIR/report.html)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such folder")
+    out = Path(args.out) if args.out is not None else run_dir / "report.html"
+    if out.is_dir():
+        raise UsageError(
+            f"--out {out}: a folder; give the HTML file's name, e.g. {out}/report.html"
+        )
+    reporter = ConsoleReporter()
+    report = build_report(run_dir, reporter=reporter)
+    write_report(report, out, run_dir / "plots")
+    for note in report.notes:
+        reporter.result(f"note: {note}")
+    reporter.result(f"report: {out} (plots in {run_dir / 'plots'})")
+    return 0

@@ -1,35 +1,47 @@
 """Leaderboard of a run folder: Rich tables, `leaderboard.json`, `.md` and `.csv`, from files only.
 
 Reads `RUN_DIR/run.json` (data and split of the run) and each `RUN_DIR/<model>/manifest.json` +
-`metrics.parquet`; never retrains. Models whose run was made on other data or another split are
-left out (and named). Rendering is pure (`render` builds tables); printing happens in `run`.
+`metrics.parquet` (through `harness.run.rundir`); never retrains. Models whose run was made on other
+data or another split are left out (and named). Which metrics are ranked, and their labels, come
+from the metric registry (`harness.challenge.metrics.REGISTRY`). Rendering is pure (`render`
+builds tables); the `leaderboard` command (`harness/cli/leaderboard.py`) prints them.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich import box
 from rich.table import Table
 
 from harness.atomic import atomic_open, write_json
-from harness.cli.console import table_console
+from harness.challenge.metrics import BY_NAME, METRICS, RANKED, Metric
 from harness.errors import HarnessError
+from harness.progress import SILENT, Reporter
+from harness.report.confidence import Columns, confidence_from_values
 from harness.report.significance import format_p
 from harness.run.rundir import model_metrics, model_runs, read_run
 
-METRIC_NAMES = ("r_precision", "r_precision_track", "ndcg", "ndcg_rules", "clicks")
-# the three leaderboard metrics of the challenge, and whether higher is better
-RANKED = (("r_precision", "R-precision", True), ("ndcg", "NDCG", True), ("clicks", "clicks", False))
+if TYPE_CHECKING:
+    import pandas as pd
+
+HEADLINE = BY_NAME["r_precision"]  # the CI column, "vs best" and the per-category table
+
+
+def _ranked_text() -> str:
+    """`R-precision, NDCG and clicks (lower is better)`: the ranked metrics, from the registry."""
+    labels = [m.label + ("" if m.higher_is_better else " (lower is better)") for m in RANKED]
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
 LEGEND = (
-    "Borda: rank (points) over R-precision, NDCG and clicks (lower is better); seedless: who "
+    f"Borda: rank (points) over {_ranked_text()}; seedless: who "
     "answers the title-only queries, the model itself (own) or the shared title baseline (title)"
 )
 CATEGORY_NAMES = {
@@ -57,73 +69,125 @@ class Leaderboard:
     cold_start: dict[str, str] = field(default_factory=dict)  # name -> "model" | "title"
     backfilled: dict[str, int] = field(default_factory=dict)  # name -> backfilled slots
     skipped: list[str] = field(default_factory=list)  # model folders left out, with the reason
+    # the full confidence table (harness.report.confidence; overall and per category) and the
+    # per-playlist columns it came from, in leaderboard order: the HTML report reuses both
+    confidence: dict[str, Any] = field(default_factory=dict, repr=False)
+    per_playlist: dict[str, Columns] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"data": self.data, "split": self.split, "models": self.models}
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per model, best Borda rank first: overall metrics, CI bounds, fit seconds.
+
+        Columns: ``name``, ``borda_rank``, ``borda_points``, the overall mean of each metric of
+        the registry (``r_precision``, ``r_precision_track``, ``ndcg``, ``ndcg_rules``,
+        ``clicks``), ``n`` (test playlists) and ``missing``, the 95% bootstrap interval of each
+        metric the leaderboard computed one for (``<metric>_lo``, ``<metric>_hi``; all of them
+        after `build`), ``fit_s``, ``recommend_s``, ``peak_rss_mb``, ``cold_start`` ("model" or
+        "title"), ``backfilled`` (slots filled with popular tracks) and ``synthetic`` (bool: the
+        run's data is synthetic, not the real MPD).
+        """
+        import pandas as pd
+
+        ci_metrics = [m for m in METRICS if any(m in e.get("ci", {}) for e in self.models)]
+        rows = []
+        for e in self.models:
+            points, rank = self.borda.get(e["name"], (0, 0))
+            row: dict[str, Any] = {"name": e["name"], "borda_rank": rank, "borda_points": points}
+            row.update({m: e["overall"].get(m, np.nan) for m in METRICS})
+            row.update({k: e["overall"].get(k) for k in ("n", "missing")})
+            for m in ci_metrics:
+                ci = e.get("ci", {}).get(m, {})
+                row[f"{m}_lo"], row[f"{m}_hi"] = ci.get("lo", np.nan), ci.get("hi", np.nan)
+            row.update({k: e.get(k) for k in ("fit_s", "recommend_s", "peak_rss_mb")})
+            row["cold_start"] = self.cold_start.get(e["name"], "model")
+            row["backfilled"] = self.backfilled.get(e["name"], 0)
+            row["synthetic"] = bool(self.data.get("synthetic"))
+            rows.append(row)
+        columns = ["name", "borda_rank", "borda_points", *METRICS, "n", "missing"]
+        columns += [f"{m}_{b}" for m in ci_metrics for b in ("lo", "hi")]
+        columns += ["fit_s", "recommend_s", "peak_rss_mb", "cold_start", "backfilled", "synthetic"]
+        return pd.DataFrame(rows, columns=columns)
 
 
 # ---------------------------------------------------------------------------- building
 
 
-def build(run_dir: Path) -> Leaderboard:
+def build(run_dir: Path, *, reporter: Reporter = SILENT) -> Leaderboard:
     """Aggregate every complete model run of `run_dir` that matches its data and split."""
-    from harness.challenge.scoring import aggregate, borda
+    from harness.challenge.scoring import borda
 
     run_dir = Path(run_dir)
     run = read_run(run_dir, "leaderboard")
     data, split = run["data"], run["split"]
     board = Leaderboard(data=data, split=split, models=[])
     for d, m in model_runs(run_dir):
-        if m.get("mode") != "split":
-            board.skipped.append(f"{d.name} (a challenge-set run)")
+        why = _mismatch(m, data, split)
+        if why:
+            board.skipped.append(f"{d.name} ({why})")
             continue
-        if m.get("data", {}).get("fingerprint") != data.get("fingerprint"):
-            board.skipped.append(f"{d.name} (other data)")
-            continue
-        if m.get("split", {}).get("fingerprint") != split.get("fingerprint"):
-            board.skipped.append(f"{d.name} (another split)")
-            continue
-        metrics_path = d / "metrics.parquet"
         cols = model_metrics(d)
         if len(cols["pid"]) != split.get("n_queries"):
             raise HarnessError(
-                f"{metrics_path}: {len(cols['pid'])} playlists, the split has {split['n_queries']}"
+                f"{d / 'metrics.parquet'}: {len(cols['pid'])} playlists, "
+                f"the split has {split['n_queries']}"
             )
-        per_playlist = {name: cols[name] for name in METRIC_NAMES}
-        agg = aggregate(per_playlist, cols["category"], np.zeros(len(cols["pid"]), dtype=bool))
-        sub = m.get("submission")
-        board.models.append(
-            {
-                "name": m["model"],
-                "params": m["params"],
-                "overall": agg["overall"],
-                "categories": agg["categories"],
-                "fit_s": m["fit_s"],
-                "recommend_s": m["recommend_s"],
-                "peak_rss_mb": m["peak_rss_mb"],
-                # relative to RUN_DIR (the manifest stores it relative to the model folder)
-                "submission": os.path.normpath(Path(d.name) / sub) if sub is not None else None,
-            }
-        )
+        board.models.append(_entry(d, m, cols))
+        board.per_playlist[m["model"]] = cols
         board.cold_start[m["model"]] = m.get("cold_start", "model")
         board.backfilled[m["model"]] = int(m.get("backfill", {}).get("slots", 0))
     if board.models:
-        ranking = borda({e["name"]: e["overall"] for e in board.models})
+        ranking = borda(
+            {e["name"]: e["overall"] for e in board.models}, metrics=[m.name for m in RANKED]
+        )
         board.borda = {name: (int(points), int(rank)) for name, points, rank in ranking}
         board.models.sort(key=lambda e: (board.borda[e["name"]][1], e["name"]))
-        _add_confidence(board, run_dir)
+        board.per_playlist = {e["name"]: board.per_playlist[e["name"]] for e in board.models}
+        _add_confidence(board, reporter)
     return board
 
 
-def _add_confidence(board: Leaderboard, run_dir: Path) -> None:
+def _mismatch(manifest: dict[str, Any], data: dict[str, Any], split: dict[str, Any]) -> str:
+    """Why a model run does not belong on the run's leaderboard ("" when it does)."""
+    if manifest.get("mode") != "split":
+        return "a challenge-set run"
+    if manifest.get("data", {}).get("fingerprint") != data.get("fingerprint"):
+        return "other data"
+    if manifest.get("split", {}).get("fingerprint") != split.get("fingerprint"):
+        return "another split"
+    return ""
+
+
+def _entry(model_dir: Path, manifest: dict[str, Any], cols: Columns) -> dict[str, Any]:
+    """The leaderboard.json entry of one model run: aggregates, parameters, costs, submission."""
+    from harness.challenge.scoring import aggregate
+
+    per_playlist = {name: cols[name] for name in METRICS}
+    agg = aggregate(per_playlist, cols["category"], np.zeros(len(cols["pid"]), dtype=bool))
+    sub = manifest.get("submission")
+    return {
+        "name": manifest["model"],
+        "params": manifest["params"],
+        "overall": agg["overall"],
+        "categories": agg["categories"],
+        "fit_s": manifest["fit_s"],
+        "recommend_s": manifest["recommend_s"],
+        "peak_rss_mb": manifest["peak_rss_mb"],
+        # relative to RUN_DIR (the manifest stores it relative to the model folder)
+        "submission": os.path.normpath(Path(model_dir.name) / sub) if sub is not None else None,
+    }
+
+
+def _add_confidence(board: Leaderboard, reporter: Reporter) -> None:
     """Per model, the 95% bootstrap CI of each metric and a paired test against the best.
 
-    From the per-playlist values (harness.report.html.confidence_table: seeded bootstrap, Wilcoxon
-    signed-rank, Holm correction across models); stored under "ci" in leaderboard.json.
+    From the per-playlist values (`harness.report.confidence`: seeded bootstrap, Wilcoxon
+    signed-rank, Holm correction across models); the overall cells are stored under "ci" in
+    leaderboard.json, the whole table in `board.confidence`.
     """
-    from harness.report.html import confidence_table
-
-    table = confidence_table(run_dir, models=[e["name"] for e in board.models])["models"]
+    board.confidence = confidence_from_values(board.per_playlist, reporter=reporter)
+    table = board.confidence["models"]
     keep = ("mean", "lo", "hi", "best", "p", "p_holm", "significant")
     for e in board.models:
         cells = table.get(e["name"], {}).get("overall", {})
@@ -132,7 +196,7 @@ def _add_confidence(board: Leaderboard, run_dir: Path) -> None:
 
 def _vs_best(e: dict[str, Any]) -> str:
     """R-precision against the best model: best, ≈ (not significant) or lower (significant)."""
-    c = e.get("ci", {}).get("r_precision")
+    c = e.get("ci", {}).get(HEADLINE.name)
     if not c:
         return ""
     if c.get("best") == e["name"]:
@@ -176,30 +240,27 @@ def _seedless(board: Leaderboard, name: str) -> str:
     return "title" if board.cold_start.get(name) == "title" else "own"
 
 
-def _fmt(metric: str, v: float) -> str:
-    return f"{v:.3f}" if metric == "clicks" else f"{v:.4f}"
+def _ranked_cell(metric: Metric, value: float, best: float | None) -> tuple[str, bool]:
+    return (metric.format(value), value == best)
 
 
 def _rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
     """Header and cells (text, is_best) of the overall table, shared by Rich and Markdown."""
-    header = ["Borda", "model", *(label for _, label, _ in RANKED)]
-    header += ["R-prec 95% CI", "vs best", "fit s", "rec s", "peak MB", "seedless"]
+    header = ["Borda", "model", *(m.label for m in RANKED)]
+    header += [f"{HEADLINE.short} 95% CI", "vs best", "fit s", "rec s", "peak MB", "seedless"]
     best = {
-        metric: _best([e["overall"][metric] for e in board.models], higher)
-        for metric, _, higher in RANKED
+        m.name: _best([e["overall"][m.name] for e in board.models], m.higher_is_better)
+        for m in RANKED
     }
     rows = []
     for e in board.models:
         name = e["name"]
         points, rank = board.borda.get(name, (0, 0))
         row = [(f"{rank} ({points})", False), (name, False)]
+        row += [_ranked_cell(m, e["overall"][m.name], best[m.name]) for m in RANKED]
+        ci = e.get("ci", {}).get(HEADLINE.name, {})
         row += [
-            (_fmt(metric, e["overall"][metric]), e["overall"][metric] == best[metric])
-            for metric, _, _ in RANKED
-        ]
-        ci = e.get("ci", {}).get("r_precision", {})
-        row += [
-            (f"[{ci['lo']:.4f}, {ci['hi']:.4f}]" if ci else "", False),
+            (f"[{HEADLINE.format(ci['lo'])}, {HEADLINE.format(ci['hi'])}]" if ci else "", False),
             (_vs_best(e), False),
             (f"{e['fit_s']:.1f}", False),
             (f"{e['recommend_s']:.1f}", False),
@@ -211,20 +272,20 @@ def _rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
 
 
 def _category_rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
-    """Categories × models' R-precision (best per category marked)."""
+    """Categories × models' headline metric, R-precision (best per category marked)."""
     names = [e["name"] for e in board.models]
     header = ["category", "n", *names]
     cats = sorted({int(c) for e in board.models for c in e["categories"]})
     rows = []
     for c in cats:
-        vals = [e["categories"].get(str(c), {}).get("r_precision") for e in board.models]
-        best = _best(vals, higher=True)
+        vals = [e["categories"].get(str(c), {}).get(HEADLINE.name) for e in board.models]
+        best = _best(vals, higher=HEADLINE.higher_is_better)
         n = next(
             (e["categories"][str(c)].get("n") for e in board.models if str(c) in e["categories"]),
             None,
         )
         row = [(f"{c}: {CATEGORY_NAMES.get(c, '?')}", False), (str(n), False)]
-        row += [("-", False) if v is None else (f"{v:.4f}", v == best) for v in vals]
+        row += [("-", False) if v is None else (HEADLINE.format(v), v == best) for v in vals]
         rows.append(row)
     return header, rows
 
@@ -253,7 +314,7 @@ def render(board: Leaderboard) -> list[Table]:
         overall.add_row(*(f"[bold green]{t}[/]" if best else t for t, best in row))
     c_header, c_rows = _category_rows(board)
     per_cat = Table(
-        title="R-precision per challenge category",
+        title=f"{HEADLINE.label} per challenge category",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -282,7 +343,7 @@ def to_markdown(board: Leaderboard) -> str:
         "# Leaderboard\n\n"
         f"{caption(board)}. Best value of each column in bold. {LEGEND}.\n\n"
         f"{_md_table(header, rows)}\n\n"
-        "## R-precision per challenge category\n\n"
+        f"## {HEADLINE.label} per challenge category\n\n"
         f"{_md_table(c_header, c_rows)}\n"
     )
 
@@ -292,9 +353,9 @@ def to_csv(board: Leaderboard) -> str:
     import orjson
 
     cats = [str(c) for c in range(1, 11)]
-    header = ["model", "borda_rank", "borda_points", *METRIC_NAMES, "n", "missing"]
+    header = ["model", "borda_rank", "borda_points", *METRICS, "n", "missing"]
     header += ["fit_s", "recommend_s", "peak_rss_mb", "cold_start", "backfilled", "submission"]
-    header += [f"r_precision_cat{c}" for c in cats] + ["params", "synthetic"]
+    header += [f"{HEADLINE.name}_cat{c}" for c in cats] + ["params", "synthetic"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -302,10 +363,10 @@ def to_csv(board: Leaderboard) -> str:
         name = e["name"]
         points, rank = board.borda.get(name, (0, 0))
         o = e["overall"]
-        row: list[Any] = [name, rank, points, *(o[m] for m in METRIC_NAMES), o["n"], o["missing"]]
+        row: list[Any] = [name, rank, points, *(o[m] for m in METRICS), o["n"], o["missing"]]
         row += [e["fit_s"], e["recommend_s"], e["peak_rss_mb"], board.cold_start.get(name)]
         row += [board.backfilled.get(name, 0), e["submission"]]
-        row += [e["categories"].get(c, {}).get("r_precision", "") for c in cats]
+        row += [e["categories"].get(c, {}).get(HEADLINE.name, "") for c in cats]
         row.append(orjson.dumps(e["params"], option=orjson.OPT_SORT_KEYS).decode())
         row.append("true" if board.data.get("synthetic") else "false")
         w.writerow(row)
@@ -319,25 +380,3 @@ def write(board: Leaderboard, run_dir: Path) -> None:
         f.write(to_markdown(board))
     with atomic_open(Path(run_dir) / "leaderboard.csv") as f:
         f.write(to_csv(board))
-
-
-# ---------------------------------------------------------------------------- command
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder written by evaluate")
-    parser.add_argument(
-        "--no-write", action="store_true", help="only print; do not rewrite leaderboard.*"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    board = build(args.run_dir)
-    if not board.models:
-        raise HarnessError(f"{args.run_dir}: no complete model run to rank")
-    if not args.no_write:
-        write(board, args.run_dir)
-    console = table_console()
-    for table in render(board):
-        console.print(table)
-    return 0
