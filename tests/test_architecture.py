@@ -119,7 +119,6 @@ def test_the_rules_see_the_tree() -> None:
     assert "harness.types" in graph()["models.base"]
 
 
-@pytest.mark.xfail(reason="issue 19 in progress: packages still being cut", strict=True)
 def test_no_import_cycle() -> None:
     assert find_cycle(graph()) is None, f"import cycle: {' -> '.join(find_cycle(graph()) or [])}"
 
@@ -135,7 +134,6 @@ def test_leaves_import_nothing_of_ours(leaf: str) -> None:
     assert imports(path) == [], f"{leaf} must import no module of ours: {imports(path)}"
 
 
-@pytest.mark.xfail(reason="issue 19 in progress: packages still being cut", strict=True)
 def test_only_the_cli_imports_the_cli() -> None:
     bad = [
         f"{where(path, line)} imports {m}"

@@ -30,7 +30,13 @@ from rich import box
 from rich.table import Table
 
 from harness.atomic import read_json
-from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS, NO_HIT_CLICKS, compute_metrics
+from harness.challenge.metrics import (
+    HIGHER_IS_BETTER,
+    METRICS,
+    MISSING_SCORE,
+    RANKED,
+    compute_metrics,
+)
 from harness.challenge.submission import (
     N_TRACKS,
     Parsed,
@@ -42,9 +48,8 @@ from harness.challenge.submission import (
 from harness.errors import DataError, HarnessError
 from harness.progress import SILENT, Reporter
 
-BORDA_METRICS: tuple[str, ...] = ("r_precision", "ndcg", "clicks")  # the leaderboard's three
+BORDA_METRICS: tuple[str, ...] = tuple(m.name for m in RANKED)  # the leaderboard's three
 # Score of a playlist missing from a submission (the organisers' helper gave clicks 0: a trap).
-MISSING_SCORE: dict[str, float] = {m: 0.0 for m in METRICS} | {"clicks": float(NO_HIT_CLICKS)}
 
 FloatArray = NDArray[np.float64]
 

@@ -55,7 +55,10 @@ class ConsoleReporter(Reporter):
         if total is not None:
             columns.append(MofNCompleteColumn())
         columns.append(TimeElapsedColumn())
-        with Progress(*columns, console=self.err, transient=True) as bar:
+        # off a terminal (logs, pipes) Rich would leave a blank line per step: draw nothing
+        with Progress(
+            *columns, console=self.err, transient=True, disable=not self.err.is_terminal
+        ) as bar:
             task = bar.add_task(description, total=total)
 
             def advance(n: int = 1) -> None:
