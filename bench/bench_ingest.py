@@ -25,7 +25,8 @@ import numpy as np
 import orjson
 
 from harness.atomic import write_json
-from harness.data.ingest import _DECODER, load_corpus
+from harness.data.ingest import load_corpus
+from harness.data.slices import DECODER
 
 FULL_MPD_PLAYLISTS = 1_000_000
 FULL_MPD_BYTES = 33.5e9  # the real 1,000 slices, as downloaded
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         raws = [f.read_bytes() for f in files[:3]]
         c0 = time.process_time()
         for raw in raws:
-            _DECODER.decode(raw)
+            DECODER.decode(raw)
         decode_MB_s = sum(map(len, raws)) / 1e6 / (time.process_time() - c0)
         del raws
         slowdown = max(1.0, REFERENCE_DECODE_MB_S / decode_MB_s)

@@ -23,7 +23,6 @@ from typing import IO, Any, cast
 import orjson
 
 from harness.errors import DataError
-from harness.testhooks import kill_point
 
 
 class JSONFileError(DataError, ValueError):
@@ -130,7 +129,6 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        kill_point(f"replace:{target.name}")
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     finally:
@@ -186,7 +184,6 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_tree(tmp)
-        kill_point(f"replace:{target.name}")
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=_prefix(target, "old"), dir=target.parent))
             os.replace(target, old / "x")

@@ -1,8 +1,9 @@
 """Crash safety: a process killed (SIGKILL) or interrupted (Ctrl-C) leaves nothing that looks done.
 
-Each test runs `python -m harness ...` in a subprocess that stops itself at a named point
-(harness/testhooks.py), then checks that no cache, split, run or submission exists that loads or
-verifies as complete, and that the next run (in-process) redoes the work correctly.
+Each test runs `mpd-harness ...` in a subprocess that stops itself at a named point
+(tests/stop_at.py patches the product's functions to stop there), then checks that no cache,
+split, run or submission exists that loads or verifies as complete, and that the next run
+(in-process) redoes the work correctly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.data.synthetic import write_synthetic
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
+STOP_AT = Path(__file__).resolve().parent / "stop_at.py"
 
 
 @dataclass(frozen=True)
@@ -59,21 +61,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 def _run_stopped(
     argv: list[str], cwd: Path, *, kill_at: str = "", interrupt_at: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """`mpd-harness ARGV` in a child that stops itself at a point (tests/stop_at.py)."""
+    how, point = ("kill", kill_at) if kill_at else ("interrupt", interrupt_at)
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(ROOT))
-    env.pop("MPD_HARNESS_TEST_KILL_AT", None)
-    env.pop("MPD_HARNESS_TEST_INTERRUPT_AT", None)
-    if kill_at:
-        env["MPD_HARNESS_TEST_KILL_AT"] = kill_at
-    if interrupt_at:
-        env["MPD_HARNESS_TEST_INTERRUPT_AT"] = interrupt_at
     return subprocess.run(
-        [sys.executable, "-m", "harness", *argv],
+        [sys.executable, str(STOP_AT), how, point, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
-        start_new_session=True,  # its own process group: the SIGINT hook signals the group
+        start_new_session=True,  # its own process group: the interrupt signals the group
         # a shell's background job ignores SIGINT, and children inherit that: restore the default
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )

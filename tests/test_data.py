@@ -12,9 +12,12 @@ import orjson
 import pytest
 
 import harness.data.ingest as data
+from harness.cli import main
+from harness.data import checks
 from harness.data.corpus import Corpus
 from harness.data.ingest import default_cache_dir, load_corpus
 from harness.errors import DataError
+from harness.progress import Recorder
 
 COLUMNS = (
     "pids",
@@ -188,15 +191,14 @@ def test_cache_rebuilt_when_a_slice_changes(slice_path: Path, tmp_path: Path) ->
     assert len(list(cache.iterdir())) == 2
 
 
-def test_unreadable_cache_is_rebuilt(
-    slice_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unreadable_cache_is_rebuilt(slice_path: Path, tmp_path: Path) -> None:
     first = load_corpus(slice_path, cache_dir=tmp_path / "cache")
     npz = tmp_path / "cache" / first.source["fingerprint"] / "arrays.npz"
     npz.write_bytes(b"not a zip")
-    again = load_corpus(slice_path, cache_dir=tmp_path / "cache")
+    reporter = Recorder()
+    again = load_corpus(slice_path, cache_dir=tmp_path / "cache", reporter=reporter)
     assert_same(first, again)
-    assert "is unreadable" in capsys.readouterr().err
+    assert "is unreadable" in "\n".join(reporter.texts("warn"))
     assert Corpus.load(npz.parent).n_playlists == 3  # rewritten
 
 
@@ -349,9 +351,7 @@ def test_track_inconsistent_across_slices(slice_path: Path, tmp_path: Path) -> N
     assert f"spotify:track:t3HoldUpt3HoldUpt3Hold has album {other} here but" in msg
 
 
-def test_a_track_with_two_durations_loads_with_a_warning(
-    slice_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_track_with_two_durations_loads_with_a_warning(slice_path: Path, tmp_path: Path) -> None:
     """The facts promise one name per URI, not one duration: the first duration is kept and
     the other occurrences are counted, within a slice and across slices."""
     obj = slice_obj(slice_path)
@@ -367,30 +367,31 @@ def test_a_track_with_two_durations_loads_with_a_warning(
                     changed += 1
     write_slice(d, obj)
     write_slice(d, second, "mpd.slice.3-5.json")
-    corpus = load_corpus(d, cache_dir=tmp_path / "cache")
-    err = capsys.readouterr().err
+    reporter = Recorder()
+    corpus = load_corpus(d, cache_dir=tmp_path / "cache", reporter=reporter)
+    err = "\n".join(reporter.texts("warn"))
     assert f"{changed} track occurrence(s) give a track another duration_ms" in err
     assert "mpd.slice.0-2.json: playlist pid 1 (playlists[1])" in err
     assert corpus.source["duration_conflicts"] == changed > 0
     jolene = corpus.track_index["spotify:track:t6Jolenet6Jolenet6Jole"]
     first = next(t for t in obj["playlists"][0]["tracks"] if t["track_name"] == "Jolene")
     assert corpus.track_duration[jolene] == first["duration_ms"]
-    load_corpus(d, cache_dir=tmp_path / "cache")  # from the cache: the same warning
-    assert f"{changed} track occurrence(s)" in capsys.readouterr().err
+    reporter = Recorder()  # from the cache: the same warning
+    load_corpus(d, cache_dir=tmp_path / "cache", reporter=reporter)
+    assert f"{changed} track occurrence(s)" in "\n".join(reporter.texts("warn"))
 
 
 # ---------------------------------------------------------------- lenient
 
 
-def test_lenient_skips_and_counts(
-    slice_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_lenient_skips_and_counts(slice_path: Path, tmp_path: Path) -> None:
     def break_two(ps: list[dict[str, Any]]) -> None:
         ps[0]["num_edits"] = "2"  # a type
         ps[2]["num_tracks"] = 99  # an invariant
 
     path = mutated(slice_path, tmp_path, break_two)
-    c = load_corpus(path, cache_dir=tmp_path / "cache", lenient=True)
+    reporter = Recorder()
+    c = load_corpus(path, cache_dir=tmp_path / "cache", lenient=True, reporter=reporter)
     assert list(c.pids) == [1]
     assert c.source["skipped"] == 2
     examples = c.source["skipped_examples"]
@@ -402,7 +403,23 @@ def test_lenient_skips_and_counts(
     assert list(c.track_uris) == [
         t["track_uri"] for t in slice_obj(slice_path)["playlists"][1]["tracks"]
     ]
-    assert "skipped 2 invalid playlist(s)" in capsys.readouterr().err
+    assert "skipped 2 invalid playlist(s)" in "\n".join(reporter.texts("warn"))
+
+
+def test_the_cli_prints_load_warnings_on_stderr(
+    slice_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def break_two(ps: list[dict[str, Any]]) -> None:
+        ps[0]["num_edits"] = "2"
+        ps[2]["num_tracks"] = 99
+
+    path = mutated(slice_path, tmp_path, break_two)
+    argv = ["stats", str(path), "--lenient", "--json", "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert orjson.loads(out)["playlists"] == 1
+    err = " ".join(err.split())  # the console may wrap a long line
+    assert f"warning: {path}: skipped 2 invalid playlist(s) (--lenient); first: " in err
 
 
 def test_lenient_skips_duplicates_across_slices(slice_path: Path, tmp_path: Path) -> None:
@@ -431,14 +448,13 @@ def test_uri_check_byte_matrix_agrees_with_the_regex() -> None:
         "spotify:track:t6Jolenet6Jolenet6Jol-",  # not base 62
         "spotify:track:t6Jolenet6Jolenet6Jolé",  # non-ASCII
     ]
-    assert list(data._bad_uris(uris, "track")) == [False, True, True, True, True, True]
-    assert list(data._bad_uris(uris[:5], "track")) == [False, True, True, True, True]
-    assert list(data._bad_uris([], "artist")) == []
+    assert list(checks._bad_uris(uris, "track")) == [False, True, True, True, True, True]
+    assert list(checks._bad_uris(uris[:5], "track")) == [False, True, True, True, True]
+    assert list(checks._bad_uris([], "artist")) == []
 
 
-def test_progress_bar_over_slices(
-    slice_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    c = load_corpus(slice_path, use_cache=False, progress=True)
+def test_progress_bar_over_slices(slice_path: Path, tmp_path: Path) -> None:
+    reporter = Recorder()
+    c = load_corpus(slice_path, use_cache=False, reporter=reporter)
     assert c.n_playlists == 3
-    assert "reading mpd.slice.0-2.json" in capsys.readouterr().err
+    assert "reading mpd.slice.0-2.json" in reporter.texts("step")

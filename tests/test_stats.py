@@ -11,9 +11,10 @@ import pytest
 from rich.console import Console
 
 from harness.cli import main
+from harness.cli.stats import render
 from harness.data.corpus import normalize_name
 from harness.data.ingest import load_corpus
-from harness.data.stats import SUMMARY_KEYS, compute_stats, render
+from harness.data.stats import SUMMARY_KEYS, compute_stats
 
 # Counted by hand from tests/fixtures/mpd.slice.0-2.json:
 # lengths 6 + 5 + 7 = 18 occurrences; Jolene appears in all three (twice in pid 0).

@@ -1,4 +1,4 @@
-"""Tests of harness/synthetic.py: schema and rules, statistics, structure, determinism, CLI."""
+"""Tests of harness/data/synthetic/: schema and rules, statistics, structure, determinism, CLI."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from harness.cli import main
 from harness.data import synthetic as syn
 from harness.data.corpus import Corpus, normalize_name
+from harness.data.synthetic import writer
 from harness.errors import UsageError
 
 N = 2_500  # two full slices and a short one
@@ -334,7 +335,7 @@ def test_a_rewrite_stopped_half_way_leaves_no_marker(
     syn.write_synthetic(out, 2500, seed=0, workers=1)
     assert syn.read_marker(out) is not None
     calls = []
-    real = syn._write_one
+    real = writer._write_one
 
     def stop_after_one(task: tuple[str, int, int]) -> str:
         if calls:
@@ -342,7 +343,7 @@ def test_a_rewrite_stopped_half_way_leaves_no_marker(
         calls.append(task)
         return real(task)
 
-    monkeypatch.setattr(syn, "_write_one", stop_after_one)
+    monkeypatch.setattr(writer, "_write_one", stop_after_one)
     with pytest.raises(KeyboardInterrupt):
         syn.write_synthetic(out, 2500, seed=1, workers=1)
     assert syn.read_marker(out) is None

@@ -1,8 +1,42 @@
 """Write a synthetic MPD: slices in the real format, drawn from a seed.
 
-(Shim while the command moves here: argparse and printing still live in `harness.data.synthetic`.)
+`mpd-harness synth [--preset NAME | --playlists N] [--seed S] [--out DIR] [--workers W]`; the
+generator lives in `harness.data.synthetic` (docs/synthetic.md).
 """
 
-from harness.data.synthetic import add_arguments, run
+from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+import argparse
+from pathlib import Path
+
+from harness.data.synthetic import PRESETS, synthesize
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--playlists", type=int, help="number of playlists")
+    size.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="named size: " + ", ".join(f"{k}={v:,}" for k, v in PRESETS.items()),
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default data/synthetic/<preset or N>-s<seed>)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes (default min(2, CPUs))"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.playlists is None:
+        preset = args.preset or "default"
+        n, label = PRESETS[preset], preset
+    else:
+        n, label = args.playlists, str(args.playlists)
+    out = args.out or Path("data/synthetic") / f"{label}-s{args.seed}"
+    paths = synthesize(out, n, args.seed, workers=args.workers)
+    size = sum(p.stat().st_size for p in paths)
+    print(f"wrote {n:,} synthetic playlists in {len(paths)} slices to {out} ({size / 1e6:,.1f} MB)")
+    return 0

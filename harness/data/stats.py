@@ -1,6 +1,5 @@
-"""Summary statistics of an MPD like the official stats.py, as Rich tables or one JSON object.
-
-`mpd-harness stats PATH [--json] [--lenient] [--cache-dir DIR]`.
+"""Summary statistics of an MPD like the official stats.py: one JSON-ready dict, and Rich tables
+built from it (printed by `harness/cli/stats.py`).
 
 Same counts and the same top-20 histograms as the organisers' script: titles are normalised,
 tracks are keyed by "<track name> by <artist name>" and artists by name (as there), ties are
@@ -11,22 +10,16 @@ pid order. Days of `modified_at` are UTC dates (the dataset rounds them to midni
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import sys
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
-from rich.console import Console
 from rich.table import Table
 
 from harness.data.corpus import Corpus
-from harness.data.ingest import load_corpus
 
 TOP = 20
 SUMMARY_KEYS = (
@@ -156,6 +149,7 @@ def compute_stats(corpus: Corpus) -> dict[str, Any]:
 
 
 def summary_table(stats: dict[str, Any]) -> Table:
+    """The summary numbers, as the official script prints them."""
     label = " (SYNTHETIC data)" if stats["synthetic"] else ""
     t = Table(title=f"MPD statistics{label}", title_justify="left")
     t.add_column("statistic")
@@ -167,6 +161,7 @@ def summary_table(stats: dict[str, Any]) -> Table:
 
 
 def histogram_table(stats: dict[str, Any], key: str) -> Table:
+    """One top-20 histogram of `compute_stats` (a key of HISTOGRAMS)."""
     title, header = HISTOGRAMS[key]
     label = " (SYNTHETIC)" if stats["synthetic"] else ""
     t = Table(title=f"{title}{label}", title_justify="left")
@@ -177,38 +172,11 @@ def histogram_table(stats: dict[str, Any], key: str) -> Table:
     return t
 
 
-def render(stats: dict[str, Any], console: Console) -> None:
-    """Print the summary and every histogram."""
-    console.print(summary_table(stats))
-    for key in HISTOGRAMS:
-        console.print(histogram_table(stats, key))
+def renderables(stats: dict[str, Any]) -> list[Table | str]:
+    """What the command prints, in order: the summary, every histogram, and a line saying the
+    data is synthetic where it is."""
+    out: list[Table | str] = [summary_table(stats)]
+    out += [histogram_table(stats, key) for key in HISTOGRAMS]
     if stats["synthetic"]:
-        console.print("These statistics describe SYNTHETIC data, not the real MPD.")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="folder of mpd.slice.*.json, one slice, or the zip")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--lenient", action="store_true", help="skip and count invalid playlists")
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="corpus cache folder (default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    corpus = load_corpus(
-        args.path,
-        cache_dir=args.cache_dir,
-        lenient=args.lenient,
-        progress=not args.json and sys.stderr.isatty(),
-    )
-    stats = compute_stats(corpus)
-    if args.json:
-        sys.stdout.write(orjson.dumps(stats).decode() + "\n")
-    else:
-        render(stats, Console())
-    return 0
+        out.append("These statistics describe SYNTHETIC data, not the real MPD.")
+    return out

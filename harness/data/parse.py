@@ -1,0 +1,253 @@
+"""One slice: read, decode (msgspec), validate (`checks.py`) and encode with slice-local ids.
+
+Runs in the parser processes; the merger (`merge.py`) maps the local ids to global ones. A schema
+error sends the slice down a slow path that names the offending playlist's pid and field; with
+`lenient` such playlists, and those failing an invariant, are skipped and their messages kept.
+A track URI must carry the same artist and album everywhere; its name is taken from its first
+appearance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from harness.data.checks import FlatSlice, find_problems, first_index
+from harness.data.slices import DECODER, Info, Playlist, SliceRef
+from harness.errors import DataError
+
+
+@dataclass
+class SliceResult:
+    """One slice, validated and encoded with slice-local ids (first-appearance order)."""
+
+    name: str
+    n_bytes: int
+    synthetic: bool
+    skipped: list[str]
+    # playlists, shape (n,)
+    pids: NDArray[np.int64]
+    index: NDArray[np.int64]  # position in the file
+    lengths: NDArray[np.int64]
+    names: list[str]
+    descriptions: list[str | None]
+    collaborative: NDArray[np.bool_]
+    modified_at: NDArray[np.int64]
+    num_followers: NDArray[np.int64]
+    num_edits: NDArray[np.int64]
+    occ: NDArray[np.int32]  # (n_occurrences,) local track ids
+    # local tracks (n_t,), artists (n_a,), albums (n_b,)
+    tr_uri: list[str]
+    tr_name: list[str]
+    tr_art: NDArray[np.int32]
+    tr_alb: NDArray[np.int32]
+    tr_dur: NDArray[np.int64]
+    ar_uri: list[str]
+    ar_name: list[str]
+    al_uri: list[str]
+    al_name: list[str]
+    occ_dur: NDArray[np.int64]  # (n_occurrences,) duration_ms as given at each occurrence
+
+    def subset(self, keep: NDArray[np.bool_]) -> SliceResult:
+        """The same slice with only the playlists where `keep` is true, local ids re-numbered."""
+        occ = self.occ[np.repeat(keep, self.lengths)]
+        used_t = _first_appearance(occ, len(self.tr_uri))
+        used_a = _first_appearance(self.tr_art[used_t], len(self.ar_uri))
+        used_b = _first_appearance(self.tr_alb[used_t], len(self.al_uri))
+        idx = np.flatnonzero(keep)
+        return SliceResult(
+            name=self.name,
+            n_bytes=self.n_bytes,
+            synthetic=self.synthetic,
+            skipped=self.skipped,
+            pids=self.pids[keep],
+            index=self.index[keep],
+            lengths=self.lengths[keep],
+            names=[self.names[i] for i in idx],
+            descriptions=[self.descriptions[i] for i in idx],
+            collaborative=self.collaborative[keep],
+            modified_at=self.modified_at[keep],
+            num_followers=self.num_followers[keep],
+            num_edits=self.num_edits[keep],
+            occ=_renumber(used_t, len(self.tr_uri))[occ],
+            tr_uri=[self.tr_uri[i] for i in used_t],
+            tr_name=[self.tr_name[i] for i in used_t],
+            tr_art=_renumber(used_a, len(self.ar_uri))[self.tr_art[used_t]],
+            tr_alb=_renumber(used_b, len(self.al_uri))[self.tr_alb[used_t]],
+            tr_dur=self.tr_dur[used_t],
+            ar_uri=[self.ar_uri[i] for i in used_a],
+            ar_name=[self.ar_name[i] for i in used_a],
+            al_uri=[self.al_uri[i] for i in used_b],
+            al_name=[self.al_name[i] for i in used_b],
+            occ_dur=self.occ_dur[np.repeat(keep, self.lengths)],
+        )
+
+
+def _first_appearance(codes: NDArray[np.int32], n: int) -> NDArray[np.int64]:
+    """Distinct values of `codes` in order of first appearance."""
+    uniq, first = np.unique(codes, return_index=True)
+    return uniq[np.argsort(first, kind="stable")].astype(np.int64)
+
+
+def _renumber(used: NDArray[np.int64], n: int) -> NDArray[np.int32]:
+    """Old id -> new id (position in `used`), -1 for ids not used."""
+    m = np.full(n, -1, dtype=np.int32)
+    m[used] = np.arange(len(used), dtype=np.int32)
+    return m
+
+
+def parse_slice(ref: SliceRef, lenient: bool = False) -> SliceResult:
+    """Read, decode, validate and locally encode one slice. Runs in worker processes."""
+    data = ref.read()
+    n_bytes = len(data)
+    skipped: list[str] = []
+    try:
+        sf = DECODER.decode(data)
+        info, playlists = sf.info, sf.playlists
+        index = list(range(len(playlists)))
+    except msgspec.ValidationError as e:
+        info, playlists, index = _decode_per_playlist(ref, data, e, lenient, skipped)
+    except msgspec.DecodeError as e:
+        raise DataError(_syntax_error(ref, data, e)) from None
+    del data
+    return _encode(ref.name, n_bytes, info, playlists, index, lenient, skipped)
+
+
+def _syntax_error(ref: SliceRef, data: bytes, e: msgspec.DecodeError) -> str:
+    """Locate a JSON syntax error as line/column/byte (the stdlib parser reports positions)."""
+    try:
+        json.loads(data)
+    except json.JSONDecodeError as je:
+        return (
+            f"{ref.name}: invalid JSON at line {je.lineno} column {je.colno} "
+            f"(char {je.pos}): {je.msg}"
+        )
+    except UnicodeDecodeError as ue:
+        return f"{ref.name}: invalid UTF-8 at byte {ue.start}: {ue.reason}"
+    return f"{ref.name}: invalid JSON: {e}"
+
+
+def _decode_per_playlist(
+    ref: SliceRef, data: bytes, err: msgspec.ValidationError, lenient: bool, skipped: list[str]
+) -> tuple[Info, list[Playlist], list[int]]:
+    """Slow path after a schema error: find the offending playlist(s) and name their pid."""
+    raw = msgspec.json.decode(data)
+    if not isinstance(raw, dict):
+        raise DataError(f"{ref.name}: the top level is not a JSON object ({err})")
+    for key in ("info", "playlists"):
+        if key not in raw:
+            raise DataError(f"{ref.name}: missing top-level field `{key}`")
+    try:
+        info = msgspec.convert(raw["info"], Info)
+    except msgspec.ValidationError as e:
+        raise DataError(f"{ref.name}: info: {_at(e, '$.info')}") from None
+    if not isinstance(raw["playlists"], list):
+        raise DataError(f"{ref.name}: `playlists` is not a list")
+    playlists, index = [], []
+    for i, p in enumerate(raw["playlists"]):
+        try:
+            playlists.append(msgspec.convert(p, Playlist))
+            index.append(i)
+        except msgspec.ValidationError as e:
+            pid = p.get("pid", "?") if isinstance(p, dict) else "?"
+            msg = f"{ref.name}: playlist pid {pid} (playlists[{i}]): {_at(e, f'$.playlists[{i}]')}"
+            if not lenient:
+                raise DataError(msg) from None
+            skipped.append(msg)
+    return info, playlists, index
+
+
+def _at(e: msgspec.ValidationError, prefix: str) -> str:
+    """msgspec's message with its `$` path made absolute within the file."""
+    return str(e).replace("`$", f"`{prefix}", 1)
+
+
+def _encode(
+    name: str,
+    n_bytes: int,
+    info: Info,
+    playlists: list[Playlist],
+    index: list[int],
+    lenient: bool,
+    skipped: list[str],
+) -> SliceResult:
+    """Validate the invariants of every playlist, then encode with slice-local ids.
+
+    `index`: position of each playlist in the file (they differ once invalid ones are skipped).
+    """
+    f = FlatSlice.of(playlists)
+    checks = find_problems(f)
+    bad = np.zeros(f.n, dtype=bool)
+    for mask, _, _ in checks:
+        bad |= mask
+    if not bad.any():
+        return _result(name, n_bytes, info, f, index, skipped)
+    msgs = [
+        f"{name}: playlist pid {playlists[j].pid} (playlists[{index[j]}]): {what}: {describe(j)}"
+        for j in np.flatnonzero(bad).tolist()
+        for mask, what, describe in checks
+        if mask[j]
+    ]
+    if not lenient:
+        raise DataError(msgs[0])
+    skipped.extend(_unique_by_playlist(msgs))
+    keep = np.flatnonzero(~bad).tolist()
+    kept = [playlists[j] for j in keep]
+    return _encode(name, n_bytes, info, kept, [index[j] for j in keep], lenient, skipped)
+
+
+def _result(
+    name: str, n_bytes: int, info: Info, f: FlatSlice, index: list[int], skipped: list[str]
+) -> SliceResult:
+    """The valid playlists of `f` as a SliceResult."""
+    playlists, flat, first = f.playlists, f.flat, f.first
+
+    def column(attr: str) -> NDArray[np.int64]:
+        return np.array([getattr(p, attr) for p in playlists], dtype=np.int64)
+
+    return SliceResult(
+        name=name,
+        n_bytes=n_bytes,
+        synthetic=bool(info.synthetic),
+        skipped=skipped,
+        pids=column("pid"),
+        index=np.array(index, dtype=np.int64),
+        lengths=f.lengths,
+        names=[p.name for p in playlists],
+        descriptions=[p.description for p in playlists],
+        collaborative=np.array([_collab(p.collaborative) for p in playlists], dtype=bool),
+        modified_at=column("modified_at"),
+        num_followers=column("num_followers"),
+        num_edits=column("num_edits"),
+        occ=f.occ,
+        tr_uri=f.tr_uri,
+        tr_name=[flat[i].track_name for i in first.tolist()],
+        tr_art=f.art_occ[first],
+        tr_alb=f.alb_occ[first],
+        tr_dur=f.dur_occ[first],
+        ar_uri=f.ar_uri,
+        ar_name=[flat[i].artist_name for i in first_index(f.art_occ).tolist()],
+        al_uri=f.al_uri,
+        al_name=[flat[i].album_name for i in first_index(f.alb_occ).tolist()],
+        occ_dur=f.dur_occ,
+    )
+
+
+def _unique_by_playlist(msgs: list[str]) -> list[str]:
+    """One message per skipped playlist (the first problem found)."""
+    seen: set[str] = set()
+    out = []
+    for m in msgs:
+        key = m.split("): ", 1)[0]
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
+
+
+def _collab(c: str | bool) -> bool:
+    return c if isinstance(c, bool) else c == "true"
