@@ -49,7 +49,7 @@ def load(
     mpd, preset = parse_data(source)
     data = resolve_data(mpd, preset, seed, reporter)
     cache = Path(cache_dir) if cache_dir is not None else None
-    return load_corpus(data.path, cache_dir=cache)
+    return load_corpus(data.path, cache_dir=cache, reporter=reporter)
 
 
 def make_split(

@@ -153,9 +153,6 @@ class W2VRecommender(Recommender):
 
     def _fit(self, train: TrainSet) -> Self:
         """Train word2vec on the training playlists; keep unit track vectors in `vectors_`."""
-        from gensim.models import Word2Vec
-        from gensim.models.callbacks import CallbackAny2Vec
-
         lengths = np.diff(train.offsets)  # (n_playlists,)
         counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
         if not (counts >= self.min_count).any():
@@ -165,64 +162,9 @@ class W2VRecommender(Recommender):
             )
         whole = self.window == 0
         window = max(int(lengths.max(initial=1)) - 1, 1) if whole else int(self.window)
-
-        class EpochTimer(CallbackAny2Vec):  # type: ignore[misc]
-            """Wall time of every epoch (gensim calls these around each pass)."""
-
-            def __init__(self) -> None:
-                self.times: list[float] = []
-                self.t0 = 0.0
-
-            def on_epoch_begin(self, model: Any) -> None:
-                self.t0 = time.perf_counter()
-
-            def on_epoch_end(self, model: Any) -> None:
-                self.times.append(time.perf_counter() - self.t0)
-
-        model = Word2Vec(
-            vector_size=self.dim,
-            window=window,
-            shrink_windows=not whole,
-            sg=1,
-            hs=0,
-            negative=self.negative,
-            ns_exponent=float(self.ns_exponent),
-            sample=self.sample,
-            min_count=self.min_count,
-            workers=self.workers,
-            seed=self.seed,
-            alpha=self.alpha,
-            min_alpha=self.min_alpha,
-            epochs=self.epochs,
-        )
-        # only the tracks gensim would keep (same result, less memory); ascending ids, so ties in
-        # gensim's stable frequency sort stay in id order
-        kept = np.flatnonzero(counts >= self.min_count)
-        as_key = str if self.corpus == "file" else int
-        t0 = time.perf_counter()
-        model.build_vocab_from_freq(
-            {as_key(t): int(counts[t]) for t in kept.tolist()}, corpus_count=train.n_playlists
-        )
-        timer = EpochTimer()
-        total_words = int(lengths.sum())
-        with tempfile.TemporaryDirectory(prefix="w2v-") as tmp:
-            if self.corpus == "file":
-                path = Path(tmp) / "playlists.txt"
-                write_corpus_file(path, train.offsets, train.track_ids)
-                source: dict[str, Any] = {"corpus_file": str(path)}
-            else:
-                source = {"corpus_iterable": PlaylistSentences(train.offsets, train.track_ids)}
-            t_prep = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            trained, raw = model.train(
-                **source,
-                total_examples=train.n_playlists,
-                total_words=total_words,
-                epochs=self.epochs,
-                callbacks=[timer],
-            )
-            t_train = time.perf_counter() - t1
-
+        model = self._word2vec(window, shrink=not whole)
+        timer = _epoch_timer()
+        trained, raw, t_prep, t_train = self._train(model, train, counts, timer)
         keys = np.fromiter((int(k) for k in model.wv.index_to_key), dtype=np.int64)  # (V,)
         vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, dim)
         vectors[keys] = normalize_rows(model.wv.vectors)
@@ -237,7 +179,7 @@ class W2VRecommender(Recommender):
             "corpus": self.corpus,
             "window_used": window,
             "vocab_size": len(keys),
-            "raw_words_per_epoch": total_words,
+            "raw_words_per_epoch": int(lengths.sum()),
             "trained_words": int(trained),  # after min_count and subsampling, all epochs
             "prepare_s": round(t_prep, 3),
             "train_s": round(t_train, 3),
@@ -245,6 +187,59 @@ class W2VRecommender(Recommender):
             "epoch_s": [round(t, 3) for t in timer.times],
         }
         return self
+
+    def _word2vec(self, window: int, shrink: bool) -> Any:
+        """An untrained gensim skip-gram with negative sampling and our hyperparameters."""
+        from gensim.models import Word2Vec
+
+        return Word2Vec(
+            vector_size=self.dim,
+            window=window,
+            shrink_windows=shrink,
+            sg=1,
+            hs=0,
+            negative=self.negative,
+            ns_exponent=float(self.ns_exponent),
+            sample=self.sample,
+            min_count=self.min_count,
+            workers=self.workers,
+            seed=self.seed,
+            alpha=self.alpha,
+            min_alpha=self.min_alpha,
+            epochs=self.epochs,
+        )
+
+    def _train(
+        self, model: Any, train: TrainSet, counts: NDArray[np.intp], timer: Any
+    ) -> tuple[int, int, float, float]:
+        """Vocabulary from the counts, then training; (trained words, raw words, prepare s,
+        train s)."""
+        # only the tracks gensim would keep (same result, less memory); ascending ids, so ties in
+        # gensim's stable frequency sort stay in id order
+        kept = np.flatnonzero(counts >= self.min_count)
+        as_key = str if self.corpus == "file" else int
+        t0 = time.perf_counter()
+        model.build_vocab_from_freq(
+            {as_key(t): int(counts[t]) for t in kept.tolist()}, corpus_count=train.n_playlists
+        )
+        with tempfile.TemporaryDirectory(prefix="w2v-") as tmp:
+            if self.corpus == "file":
+                path = Path(tmp) / "playlists.txt"
+                write_corpus_file(path, train.offsets, train.track_ids)
+                source: dict[str, Any] = {"corpus_file": str(path)}
+            else:
+                source = {"corpus_iterable": PlaylistSentences(train.offsets, train.track_ids)}
+            t_prep = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            trained, raw = model.train(
+                **source,
+                total_examples=train.n_playlists,
+                total_words=int(np.diff(train.offsets).sum()),
+                epochs=self.epochs,
+                callbacks=[timer],
+            )
+            t_train = time.perf_counter() - t1
+        return trained, raw, t_prep, t_train
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         """Top-k by cosine to the mean seed vector; -1 rows where no seed has a vector."""
@@ -257,3 +252,22 @@ def _gensim_version() -> str:
     import gensim
 
     return str(gensim.__version__)
+
+
+def _epoch_timer() -> Any:
+    """A gensim callback that keeps the wall time of every epoch in `.times` (gensim is
+    imported here, on first fit, not with the module)."""
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class EpochTimer(CallbackAny2Vec):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.times: list[float] = []
+            self.t0 = 0.0
+
+        def on_epoch_begin(self, model: Any) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, model: Any) -> None:
+            self.times.append(time.perf_counter() - self.t0)
+
+    return EpochTimer()

@@ -174,7 +174,6 @@ def output_calls(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-@pytest.mark.xfail(reason="issue 19 in progress: packages still being cut", strict=True)
 def test_no_output_outside_the_cli() -> None:
     bad = [
         f"{where(path, line)}: {what}"
@@ -218,7 +217,6 @@ def env_reads(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-@pytest.mark.xfail(reason="issue 19 in progress: packages still being cut", strict=True)
 def test_no_environment_test_hooks() -> None:
     bad = [
         f"{where(path, line)} reads ${var}"

@@ -337,7 +337,9 @@ def test_split_command_writes_a_split(
         coverage="official",
     )
     assert split_mod.run(args) == 0
-    assert seen["path"] == "mpd" and seen["progress"] is True
+    from harness.cli.console import ConsoleReporter
+
+    assert seen["path"] == "mpd" and isinstance(seen["reporter"], ConsoleReporter)  # progress
     assert len(load_split(tmp_path / "s", corpus).test_idx) == 50
 
 

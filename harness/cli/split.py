@@ -17,6 +17,7 @@ from harness.challenge.split import (
     make_split,
     write_split,
 )
+from harness.cli.console import ConsoleReporter
 from harness.errors import UsageError
 
 
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seed {args.seed}: must be >= 0")
     check_split_target(args.out)  # before the slow steps
     corpus = load_corpus(
-        args.mpd_path, cache_dir=args.cache_dir, lenient=args.lenient, progress=True
+        args.mpd_path, cache_dir=args.cache_dir, lenient=args.lenient, reporter=ConsoleReporter()
     )
     split = make_split(
         corpus, seed=args.seed, per_category=args.per_category, coverage=args.coverage

@@ -118,7 +118,6 @@ def load_corpus(
     workers: int | None = None,
     use_cache: bool = True,
     reporter: Reporter = SILENT,
-    progress: bool = False,
 ) -> Corpus:
     """Load the MPD at `path` (a folder of slices, one slice file, or the MPD zip) as a Corpus.
 

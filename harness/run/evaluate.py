@@ -157,7 +157,7 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
     with timed(timings, "data_s"):
         source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
     with timed(timings, "corpus_s"):
-        corpus = load_corpus(source.path, cache_dir=s.cache_dir, progress=True)
+        corpus = load_corpus(source.path, cache_dir=s.cache_dir, reporter=reporter)
     data = {
         "name": source.name,
         "path": str(source.path),

@@ -109,7 +109,7 @@ def refit(
             f"data {data_path} of run {run_dir} not found (paths in run.json are relative to the "
             "folder evaluate ran in; run from there)"
         )
-    corpus = load_corpus(data_path, cache_dir=cache_dir)
+    corpus = load_corpus(data_path, cache_dir=cache_dir, reporter=reporter)
     fp = corpus.source.get("fingerprint")
     if fp != run["data"].get("fingerprint"):
         raise HarnessError(
