@@ -4,11 +4,11 @@ Writes bench/out/sgns.json:
 
     python bench/bench_sgns.py [--preset default] [--epochs 2] [--workers 2] [--threads 1]
 
-Both models get the same shared hyperparameters (dim, window, negative, ns_exponent, sample,
-epochs, min_count, seed) and are fitted once each, every fit in a fresh child process so that
-its peak RSS (getrusage) is its own. Reported per model: training words/s (raw playlist tokens
-per second of training, as gensim counts them), the ratio sgns / w2v, peak RSS, and two quality
-measures:
+Both models get the same shared settings (dim, window, negative, ns_exponent, sample, epochs,
+min_count, seed; for sgns ns_exponent is a knob, set through bench/sgns_knobs.py) and are
+fitted once each, every fit in a fresh child process so that its peak RSS (getrusage) is its
+own. Reported per model: training words/s (raw playlist tokens per second of training, as gensim
+counts them), the ratio sgns / w2v, peak RSS, and two quality measures:
 - R-precision (and NDCG) on a harness split of the synthetic MPD, scored as `evaluate` does
   (split and scoring helpers from bench/bench_w2v.py);
 - planted-cluster purity on a corpus with known clusters (bench/gpu_sgns.py: planted_corpus):
@@ -43,6 +43,8 @@ SHARED = ("dim", "window", "negative", "ns_exponent", "sample", "epochs", "min_c
 def fit_child(kind: str, data: str, model: str, params: dict[str, Any]) -> dict[str, Any]:
     """In a child process: load the data, fit one model, score it; returns a JSON dict."""
 
+    from sgns_knobs import build_sgns
+
     from models import get_model
 
     res: dict[str, Any] = {"model": model, "params": params}
@@ -58,7 +60,7 @@ def fit_child(kind: str, data: str, model: str, params: dict[str, Any]) -> dict[
         offsets, ids, cluster = planted_corpus(**spec)
         train = train_set(offsets, ids, spec["n_tracks"])
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    m = get_model(model, **params)
+    m = build_sgns(**params) if model == "sgns" else get_model(model, **params)
     t0 = time.perf_counter()
     m.fit(train)
     res["fit_s"] = round(time.perf_counter() - t0, 2)

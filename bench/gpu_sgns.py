@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from sgns_knobs import build_sgns  # noqa: E402
 
 from models.base import TrainSet  # noqa: E402
 from models.sgns import Batch, SGNSRecommender, SkipGram  # noqa: E402
@@ -143,10 +144,8 @@ def cuda_checks() -> dict[str, Any]:
     offsets = np.zeros(201, dtype=np.int64)
     np.cumsum([12] * 200, out=offsets[1:])
     train = train_set(offsets, np.concatenate(pls).astype(np.int32), 20)
-    m = SGNSRecommender(
-        dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24, min_count=1
-    )
-    m.fit(train)
+    m = SGNSRecommender(dim=16, window=3, epochs=5, device="cuda", sample=0, min_count=1)
+    m.with_knobs(batch_tokens=24).fit(train)
     sims = m.vectors_ @ m.vectors_.T  # (20, 20)
     np.fill_diagonal(sims, -np.inf)
     assert ((sims.argmax(1) < 10) == (np.arange(20) < 10)).all(), "two clusters not separated"
@@ -194,10 +193,12 @@ def main() -> int:
     ap.add_argument(
         "--batch-tokens",
         default="",
-        help="sgns batch_tokens to train with (comma list; "
+        help="sgns knob batch_tokens to train with (comma list; "
         "default: the model's; ×gpu_batch_scale on CUDA)",
     )
-    ap.add_argument("--lrs", default="0.025", help="learning rates to train with (comma list)")
+    ap.add_argument(
+        "--lrs", default="0.025", help="learning rates (alpha) to train with (comma list)"
+    )
     ap.add_argument("--threads", type=int, default=0, help="CPU threads when --device cpu")
     ap.add_argument("--rss-seconds", type=float, default=0.0, help="CPU RSS probe time (0: off)")
     ap.add_argument("--rss-threads", type=int, default=8)
@@ -237,16 +238,16 @@ def main() -> int:
         torch.cuda.reset_peak_memory_stats()
     train = train_set(offsets, ids, args.tracks)
     res["runs"] = []
-    batches = [int(x) for x in args.batch_tokens.split(",") if x] or [None]
+    batches: list[int | None] = [int(x) for x in args.batch_tokens.split(",") if x] or [None]
     for lr, bt in [(float(x), b) for x in args.lrs.split(",") for b in batches]:
         kw: dict[str, Any] = {"dim": args.dim, "epochs": args.epochs, "device": args.device}
         kw.update(window=5, min_count=1)  # every track trained, as in the full-MPD target
-        kw.update(lr=lr, threads=args.threads)
+        kw.update(alpha=lr, threads=args.threads)
         if bt:
             kw["batch_tokens"] = bt
         if args.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        model = SGNSRecommender(**kw)
+        model = build_sgns(**kw)  # hyperparameters and the knobs alpha, batch_tokens
         t0 = time.perf_counter()
         try:
             model.fit(train)

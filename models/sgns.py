@@ -1,29 +1,17 @@
 """`sgns`: skip-gram with negative sampling written from scratch in PyTorch (no gensim).
 
-The math is a small `nn.Module` (`SkipGram`: input and output embeddings, the loss and its
-closed-form gradients); the bookkeeping is apart (`SGNSRecommender.fit`: vocabulary, subsampling,
-negative table, batches, learning-rate decay, seeding, device).
+Top to bottom: the math (`SkipGram`: input and output embeddings, the loss, its closed-form
+gradients and the SGD step), the bookkeeping in small functions (vocabulary, subsampling,
+windows and negatives, batches, learning-rate decay), then `SGNSRecommender`: ten
+hyperparameters named as in `w2v` where shared, seeding, device, the epoch loop, recommend.
+Settings that are not hyperparameters are `Knobs`, fixed at measured defaults (docs/sgns.md).
 
-How a batch is trained (the fast path, identical on CPU and CUDA):
-- Batches are runs of whole playlists of about `batch_tokens` tokens, cut from the subsampled
-  corpus each epoch; nothing of size "all pairs" is ever built.
-- Token i is the input of the pairs (i, j), j = i ± 1..window, masked at playlist edges and by
-  the centre j's reduced window (word2vec's random window in 1..window; `window=0`: the whole
-  playlist, no shrinking). Each token's rows are gathered once: the context slots are a
-  sliding-window view (`unfold`) of the batch's own output rows, the K negatives one (B, K, d)
-  gather; scores and gradients are a `bmm` or a broadcast multiply each, and the updates three
-  `index_add_` (input rows; output rows of the tokens; output rows of the negatives).
-- Negatives: `negative` draws per (input token) from the unigram**`ns_exponent` table, weighted by
-  the number of positive pairs that token is the input of, so in expectation the gradient equals
-  word2vec's (K negatives per pair) at 1/(window+1) of the cost.
-- Gradients are written out in closed form and applied with one `index_add_` per table (plain
-  SGD, like word2vec), at lr × `batch_lr_scale` (1.0 by default): a batch reads every row as it
-  was when the batch began, so it loses the compounding of word2vec's one-pair-at-a-time
-  updates; docs/sgns.md measures what that costs and when a larger step helps.
-
-`loss="softmax"` is the seed's naive design (full softmax over the catalogue, autograd, dense
-gradients): kept for small catalogues to show why negative sampling is needed; it refuses beyond
-`SOFTMAX_MAX_TRACKS`.
+A batch is a run of whole playlists (~`batch_tokens` tokens) of the subsampled corpus; token i
+is the input of the pairs (i, j), j within the centre j's reduced window and the same playlist,
+plus `negative` draws from unigram**`ns_exponent` weighted by i's pair count (in expectation
+word2vec's K negatives per pair, at 1/(window+1) of the cost). Every row is read as it was when
+the batch began and updated by one `index_add_` per table: plain SGD as in word2vec, less the
+compounding of its one-pair-at-a-time updates (docs/sgns.md measures what that costs).
 """
 
 from __future__ import annotations
@@ -31,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -45,30 +33,22 @@ from harness.errors import ParameterError, UsageError
 from models.base import IntArray, Queries, Recommender, TrainSet
 from models.vectors import normalize_rows, recommend_from_vectors
 
-SOFTMAX_MAX_TRACKS = 50_000
-LOSSES = ("neg", "softmax")
+NEG_MODES = ("token", "pair")
 DEVICES = ("auto", "cpu", "cuda")
-
+DIVERGED_FACTOR = 10.0
 
 # ---------------------------------------------------------------------------------- the math
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One batch of whole playlists on the training device.
+    """One batch of whole playlists on the training device."""
 
-    tokens: (B,) int64 track ids (vocabulary rows), playlists back to back.
-    seg: (B,) int playlist index of each token; positives never cross a change of seg.
-    win: (B,) int64 reduced window of each token (as centre), in 1..window.
-    neg: (B, K) int64 negative samples for each token (as input); (B, 2W·K) in pair mode.
-    window: the largest shift to look at.
-    """
-
-    tokens: Tensor
-    seg: Tensor
-    win: Tensor
-    neg: Tensor
-    window: int
+    tokens: Tensor  # (B,) int64 vocabulary rows, playlists back to back
+    seg: Tensor  # (B,) playlist index of each token: positives never cross a change of seg
+    win: Tensor  # (B,) int64 reduced window of each token (as centre), in 1..window
+    neg: Tensor  # (B, K) int64 negatives of each token (as input); (B, 2W·K) in pair mode
+    window: int  # the largest shift to look at
 
 
 class SkipGram(nn.Module):
@@ -86,24 +66,6 @@ class SkipGram(nn.Module):
         self.inp = nn.Parameter(inp)  # (V, d)
         self.out = nn.Parameter(torch.zeros(n_rows, dim))  # (V, d)
         self.neg_per_slot = 0
-
-    # -- reference losses (autograd): the gradient check and the softmax option use these
-
-    def pair_loss(self, x: Tensor, y: Tensor) -> Tensor:
-        """Σ_pairs -log σ(inp[x]·out[y]); x, y: (P,) input and output rows."""
-        pos = (self.inp[x] * self.out[y]).sum(-1)  # (P,)
-        return -F.logsigmoid(pos).sum()
-
-    def negative_loss(self, tokens: Tensor, neg: Tensor, weight: Tensor) -> Tensor:
-        """Σ_i w_i Σ_k -log σ(-inp[t_i]·out[neg_ik]); tokens: (N,), neg: (N, K), weight: (N,)."""
-        u = self.inp[tokens]  # (N, d)
-        s = torch.bmm(self.out[neg], u.unsqueeze(-1)).squeeze(-1)  # (N, K)
-        return -(F.logsigmoid(-s).sum(-1) * weight).sum()
-
-    def softmax_loss(self, x: Tensor, y: Tensor) -> Tensor:
-        """Full-softmax cross-entropy of predicting y from x, summed: the seed's design."""
-        logits = self.inp[x] @ self.out.T  # (P, V)
-        return F.cross_entropy(logits, y, reduction="sum")
 
     # -- the fast path: closed-form gradients
 
@@ -158,37 +120,18 @@ class SkipGram(nn.Module):
         return loss, gU, gVp[w : w + n], gVn, pos_w.sum(dtype=torch.float64)
 
     @torch.no_grad()
-    def sgd_step(
-        self, b: Batch, lr: float, row_power: float, scratch: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    def sgd_step(self, b: Batch, lr: float) -> tuple[Tensor, Tensor]:
         """One SGD step on a batch; returns (summed loss, number of positive pairs) as 0-d
-        tensors on the device (no host sync per batch).
-
-        scratch: (V,) float zeros, used to count row occurrences in the batch (left zeroed).
-        """
+        tensors on the device (no host sync per batch)."""
         loss, gU, gV, gVn, n_pairs = self.batch_grads(b)
         neg = b.neg.reshape(-1)  # (B·K,)
-        gVn = gVn.reshape(len(neg), -1)  # (B·K, d)
-        if row_power:
-            gU = gU * _occurrence_scale(b.tokens, scratch, row_power).unsqueeze(1)  # (B, d)
-            rows = torch.cat([b.tokens, neg])  # (B + B·K,)
-            scale = _occurrence_scale(rows, scratch, row_power).unsqueeze(1)  # (B + B·K, 1)
-            gV, gVn = gV * scale[: len(gV)], gVn * scale[len(gV) :]
-        self.inp.index_add_(0, b.tokens, gU, alpha=-lr)
-        self.out.index_add_(0, b.tokens, gV, alpha=-lr)
-        self.out.index_add_(0, neg, gVn, alpha=-lr)
+        self.inp.index_add_(0, b.tokens, gU, alpha=-lr)  # (B, d) rows
+        self.out.index_add_(0, b.tokens, gV, alpha=-lr)  # (B, d) rows
+        self.out.index_add_(0, neg, gVn.reshape(len(neg), -1), alpha=-lr)  # (B·K, d) rows
         return loss, n_pairs
 
 
-def _occurrence_scale(rows: Tensor, scratch: Tensor, power: float) -> Tensor:
-    """c**-power per entry, c = how often that entry's row occurs in `rows`: (R,) -> (R,)."""
-    scratch.index_add_(0, rows, torch.ones(len(rows), dtype=scratch.dtype, device=rows.device))
-    c = scratch[rows]  # (R,)
-    scratch[rows] = 0
-    return c.pow(-power)
-
-
-# ---------------------------------------------------------------------------- bookkeeping
+# ------------------------------------------------------------------------------- bookkeeping
 
 
 def keep_probability(counts: NDArray[np.int64], sample: float) -> NDArray[np.float64]:
@@ -210,282 +153,52 @@ def negative_cdf(counts: NDArray[np.int64], ns_exponent: float) -> NDArray[np.fl
     return cdf / cdf[-1]
 
 
-class SGNSRecommender(Recommender):
-    """Skip-gram with negative sampling in PyTorch; same hyperparameter names as `w2v`.
+@dataclass(frozen=True)
+class Corpus:
+    """The training playlists as vocabulary rows, with what an epoch samples from, on the
+    training device. V = vocabulary size, N' = tokens of vocabulary tracks."""
 
-    Parameters
-    ----------
-    dim, window, negative, ns_exponent, sample, epochs, min_count, candidate_min_count, seed :
-        as in `w2v` (window 0 = the whole playlist, no shrinking).
-    lr, min_lr : SGD learning rate, decayed linearly from lr to min_lr over all epochs
-        (word2vec's alpha / min_alpha).
-    batch_tokens : tokens per batch (whole playlists; about). On CUDA the batch is this times
-        `gpu_batch_scale`.
-    row_power : a row seen c times in a batch gets its summed gradient scaled by c**-row_power
-        (0, the default: plain sum, as sequential SGD would add them; 1: mean). Measured
-        harmful: a row legitimately occurs ~2·window times per token (docs/sgns.md).
-    batch_lr_scale : the negative-sampling step uses lr × batch_lr_scale (default 1.0, the
-        textbook update). Batched updates read every row as it was at the start of the batch,
-        losing the compounding of word2vec's one-pair-at-a-time SGD: on planted clusters
-        (3 epochs) 1.0 gave rare-track purity 0.78 vs gensim's 0.88 and 1.4 matched gensim;
-        on the synthetic MPD split 1.0 matched gensim's R-precision (-1.3%) and 1.4 lost 19%
-        (docs/sgns.md).
-    neg_mode : "token" (K negatives per input token, weighted by its pair count) or "pair"
-        (K per pair, word2vec's exact scheme; about 4x the work at window 5).
-    device : "auto" (CUDA when available, else CPU), "cpu" or "cuda".
-    threads : CPU threads (0: all cores); fixed for determinism. Default 1: on the 2-core
-        machine 1 thread fitted the default synthetic split in 64 s, 2 threads in 100 s.
-    loss : "neg" (negative sampling) or "softmax" (full softmax; at most SOFTMAX_MAX_TRACKS).
-    chunk : queries per scoring block in `recommend`.
-    """
+    counts: NDArray[np.int64]  # (n_tracks,) occurrences in training
+    vocab: NDArray[np.int64]  # (V,) track id of each row: tracks seen >= min_count times
+    tokens: Tensor  # (N',) int64 row of each token, playlists back to back
+    seg: Tensor  # (N',) int32 playlist index of each token
+    keep_p: Tensor  # (V,) float32 subsampling keep probability of each row
+    cdf: Tensor  # (V,) float64 cumulative negative-sampling distribution
+    n_raw: int  # tokens before min_count: the unit of the lr decay and of words/s
+    max_len: int  # the longest playlist: the window of window=0
 
-    cold_start = "title"
-    deterministic = True
-    determinism_note = (
-        "byte-identical on CPU for a seed and thread count; CUDA index_add_ uses atomics, "
-        "so CUDA runs are not bit-repeatable"
+
+def build_corpus(
+    train: TrainSet, min_count: int, sample: float, ns_exponent: float, dev: torch.device
+) -> Corpus:
+    """Keep the tracks seen at least min_count times; map tokens to rows; upload."""
+    counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
+    vocab = np.flatnonzero(counts >= min_count)  # (V,)
+    if len(vocab) == 0:
+        raise UsageError(
+            f"sgns: no track occurs min_count={min_count} times in the "
+            f"{train.n_playlists:,} training playlists; lower min_count"
+        )
+    row_of = np.full(train.n_tracks, -1, dtype=np.int64)  # (n_tracks,)
+    row_of[vocab] = np.arange(len(vocab))
+    rows = row_of[train.track_ids]  # (N,) -1 for dropped tracks
+    keep = rows >= 0  # (N,)
+    lengths = np.diff(train.offsets)  # (P,)
+    seg = np.repeat(np.arange(train.n_playlists, dtype=np.int32), lengths)[keep]  # (N',)
+    vcounts = counts[vocab]  # (V,)
+    return Corpus(
+        counts=counts,
+        vocab=vocab,
+        tokens=torch.from_numpy(rows[keep]).to(dev),
+        seg=torch.from_numpy(seg).to(dev),
+        keep_p=torch.from_numpy(keep_probability(vcounts, sample)).float().to(dev),
+        cdf=torch.from_numpy(negative_cdf(vcounts, ns_exponent)).to(dev),
+        n_raw=len(train.track_ids),
+        max_len=int(lengths.max(initial=1)),
     )
 
-    def __init__(
-        self,
-        dim: int = 64,
-        window: int = 10,
-        negative: int = 5,
-        ns_exponent: float = -0.5,
-        sample: float = 1e-3,
-        epochs: int = 20,
-        min_count: int = 50,
-        candidate_min_count: int = 0,
-        seed: int = 0,
-        lr: float = 0.025,
-        min_lr: float = 0.0001,
-        batch_tokens: int = 1024,
-        gpu_batch_scale: int = 64,
-        row_power: float = 0.0,
-        batch_lr_scale: float = 1.0,
-        device: str = "auto",
-        threads: int = 1,
-        loss: str = "neg",
-        neg_mode: str = "token",
-        chunk: int = 256,
-    ) -> None:
-        self.dim = dim
-        self.window = window
-        self.negative = negative
-        self.ns_exponent = ns_exponent
-        self.sample = sample
-        self.epochs = epochs
-        self.min_count = min_count
-        self.candidate_min_count = candidate_min_count
-        self.seed = seed
-        self.lr = lr
-        self.min_lr = min_lr
-        self.batch_tokens = batch_tokens
-        self.gpu_batch_scale = gpu_batch_scale
-        self.row_power = row_power
-        self.batch_lr_scale = batch_lr_scale
-        self.device = device
-        self.threads = threads
-        self.loss = loss
-        self.neg_mode = neg_mode
-        self.chunk = chunk
 
-    # -- checks and setup
-
-    def check_params(self) -> None:
-        checks = [
-            ("dim", self.dim >= 1),
-            ("window", self.window >= 0),
-            ("negative", self.negative >= 1),
-            ("epochs", self.epochs >= 1),
-            ("min_count", self.min_count >= 1),
-            ("candidate_min_count", self.candidate_min_count >= 0),
-            ("sample", self.sample >= 0),
-            ("lr", self.lr > 0),
-            ("min_lr", 0 <= self.min_lr <= self.lr),
-            ("batch_tokens", self.batch_tokens >= 2),
-            ("gpu_batch_scale", self.gpu_batch_scale >= 1),
-            ("row_power", 0 <= self.row_power <= 1),
-            ("batch_lr_scale", self.batch_lr_scale > 0),
-            ("ns_exponent", bool(np.isfinite(self.ns_exponent))),
-            ("device", self.device in DEVICES),
-            ("threads", self.threads >= 0),
-            ("loss", self.loss in LOSSES),
-            ("neg_mode", self.neg_mode in ("token", "pair")),
-            ("chunk", self.chunk >= 1),
-        ]
-        bad = [name for name, ok in checks if not ok]
-        if bad:
-            got = ", ".join(f"{n}={getattr(self, n)!r}" for n in bad)
-            raise ParameterError(f"sgns: invalid hyperparameter(s) {got}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("sgns: device='cuda' but torch.cuda.is_available() is False")
-
-    def _device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
-
-    # -- training
-
-    def _fit(self, train: TrainSet) -> Self:
-        """Train on the training playlists; keep unit input vectors in `vectors_`."""
-        dev = self._device()
-        threads_before = torch.get_num_threads()
-        if dev.type == "cpu":
-            torch.set_num_threads(self.threads or (os.cpu_count() or 1))
-        try:
-            self._train(train, dev)
-        finally:
-            torch.set_num_threads(threads_before)
-        return self
-
-    def _train(self, train: TrainSet, dev: torch.device) -> None:
-        t_start = time.perf_counter()
-        counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
-        vocab = np.flatnonzero(counts >= self.min_count)  # (V,) track id of each row
-        if len(vocab) == 0:
-            raise UsageError(
-                f"sgns: no track occurs min_count={self.min_count} times in the "
-                f"{train.n_playlists:,} training playlists; lower min_count"
-            )
-        if self.loss == "softmax" and len(vocab) > SOFTMAX_MAX_TRACKS:
-            raise UsageError(
-                f"sgns: loss='softmax' computes a dense score over every track for every pair; "
-                f"{len(vocab):,} tracks exceed the limit SOFTMAX_MAX_TRACKS={SOFTMAX_MAX_TRACKS:,} "
-                f"(use loss='neg', or raise min_count)"
-            )
-        row_of = np.full(train.n_tracks, -1, dtype=np.int64)  # (n_tracks,)
-        row_of[vocab] = np.arange(len(vocab))
-        rows = row_of[train.track_ids]  # (N,) -1 for dropped tracks
-        keep = rows >= 0
-        lengths = np.diff(train.offsets)  # (P,)
-        seg = np.repeat(np.arange(train.n_playlists, dtype=np.int32), lengths)[keep]  # (N',)
-        rows = rows[keep]  # (N',)
-        vcounts = counts[vocab]  # (V,)
-
-        gen = torch.Generator(device=dev).manual_seed(int(self.seed))
-        cpu_gen = torch.Generator().manual_seed(int(self.seed))
-        model = SkipGram(len(vocab), self.dim, cpu_gen).to(dev)
-        model.neg_per_slot = self.negative if self.neg_mode == "pair" else 0
-        tok_d = torch.from_numpy(rows).to(dev)  # (N',)
-        seg_d = torch.from_numpy(seg).to(dev)  # (N',)
-        keep_p = torch.from_numpy(keep_probability(vcounts, self.sample)).float().to(dev)  # (V,)
-        cdf = torch.from_numpy(negative_cdf(vcounts, self.ns_exponent)).to(dev)  # (V,) f64
-        scratch = torch.zeros(len(vocab), device=dev)  # (V,)
-        whole = self.window == 0
-        max_len = int(lengths.max(initial=1))
-        w = max_len if whole else int(self.window)
-        batch = self.batch_tokens * (self.gpu_batch_scale if dev.type == "cuda" else 1)
-        # a batch much longer than the vocabulary repeats every row many times, and the summed
-        # gradients overshoot (diverge on tens of tracks): cap it at a quarter of the vocabulary
-        batch = max(1, min(batch, len(vocab) // 4))
-
-        n_raw = len(train.track_ids)
-        total = max(n_raw * self.epochs, 1)
-        done = 0
-        epoch_s: list[float] = []
-        losses: list[float] = []
-        n_trained = 0
-        t_train = time.perf_counter()
-        for _ in range(self.epochs):
-            t0 = time.perf_counter()
-            loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
-            pair_sum = torch.zeros((), dtype=torch.float64, device=dev)
-            # subsampling: (N',) mask, drawn on the device
-            u = torch.rand(len(tok_d), generator=gen, device=dev)  # (N',)
-            kept = u < keep_p[tok_d]  # (N',)
-            e_tok, e_seg = tok_d[kept], seg_d[kept]  # (M,) each
-            n_trained += len(e_tok)
-            for lo, hi in _batch_bounds(e_seg, batch):
-                t, s = e_tok[lo:hi], e_seg[lo:hi]  # (b,) each
-                win = (
-                    torch.full_like(t, w)
-                    if whole
-                    else torch.randint(1, w + 1, t.shape, generator=gen, device=dev)
-                )  # (b,)
-                kk = self.negative * (2 * w if self.neg_mode == "pair" else 1)
-                r = torch.rand(len(t), kk, generator=gen, device=dev, dtype=cdf.dtype)
-                neg = torch.searchsorted(cdf, r).clamp_(max=len(vocab) - 1)  # (b, K)
-                b = Batch(t, s, win, neg, w)
-                frac = done / total
-                lr = max(self.lr - (self.lr - self.min_lr) * frac, self.min_lr)
-                if self.loss == "softmax":
-                    loss, pairs = _softmax_step(model, b, lr)
-                else:
-                    lr_b = lr * self.batch_lr_scale
-                    loss, pairs = model.sgd_step(b, lr_b, self.row_power, scratch)
-                loss_sum += loss
-                pair_sum += pairs
-                # raw progress: the share of the epoch's raw tokens this batch stands for
-                done += int(round(n_raw * (hi - lo) / max(len(e_tok), 1)))
-            losses.append(float(loss_sum.item()) / max(float(pair_sum.item()), 1.0))  # syncs
-            epoch_s.append(time.perf_counter() - t0)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        train_s = time.perf_counter() - t_train
-
-        _check_converging(losses, self._start_loss(len(vocab)), self.lr, batch)
-        inp = model.inp.detach().cpu().numpy()  # (V, d)
-        del model, tok_d, seg_d, e_tok, e_seg, kept, u, rows, seg  # free before the copies below
-        vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, d)
-        vectors[vocab] = normalize_rows(inp)
-        del inp
-        if not np.isfinite(vectors).all():
-            raise UsageError(f"sgns: training diverged (non-finite vectors); lower lr={self.lr}")
-        self.vectors_ = vectors
-        self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
-        self.device_ = str(dev)
-        # CUDA index_add_ uses atomics: repeatable on CPU only
-        self.deterministic_ = dev.type == "cpu"
-        self.fit_info_: dict[str, Any] = {
-            "device": str(dev),
-            "threads": torch.get_num_threads() if dev.type == "cpu" else None,
-            "vocab_size": int(len(vocab)),
-            "raw_words_per_epoch": int(n_raw),
-            "trained_words": int(n_trained),
-            "batch_tokens": int(batch),
-            "prepare_s": round(t_train - t_start, 3),
-            "train_s": round(train_s, 3),
-            "words_per_s": round(n_raw * self.epochs / train_s, 1) if train_s > 0 else None,
-            "epoch_s": [round(x, 3) for x in epoch_s],
-            "loss_per_pair": [round(x, 5) for x in losses],
-            "final_loss": round(losses[-1], 5) if losses else None,
-        }
-
-    def _start_loss(self, n_rows: int) -> float:
-        """Loss per positive pair before any step (output rows zero, so every score is 0):
-        ln 2 for the pair and K·ln 2 for its negatives; ln V for the full softmax."""
-        return math.log(n_rows) if self.loss == "softmax" else (1 + self.negative) * math.log(2)
-
-    def recommend(self, queries: Queries, k: int = 500) -> IntArray:
-        """Top-k by cosine to the mean seed vector; -1 rows where no seed has a vector."""
-        dev = self.device_ if self.device_ != "cuda" or torch.cuda.is_available() else "cpu"
-        return recommend_from_vectors(
-            self.vectors_, queries, k, chunk=self.chunk, device=dev, candidates=self.candidates_
-        )
-
-
-DIVERGED_FACTOR = 10.0
-
-
-def _check_converging(losses: list[float], start: float, lr: float, batch: int) -> None:
-    """Refuse a fit whose loss per pair blew up: finite vectors from a diverged run are noise.
-
-    Measured on an H100 (docs/sgns.md): at lr 0.025 the full-MPD-size corpus trained with
-    65,536-token batches (loss per pair 5.6, 4.8, 1.7 over 3 epochs, from 4.2) and diverged
-    with 131,072 (8,012, 58,923, 17,886) while every vector stayed finite.
-    """
-    if not all(math.isfinite(x) and x <= DIVERGED_FACTOR * start for x in losses):  # NaN too
-        per_epoch = ", ".join(f"{x:.4g}" for x in losses)
-        raise UsageError(
-            f"sgns: training diverged: loss per pair by epoch [{per_epoch}] against "
-            f"{start:.3g} before the first step (limit {DIVERGED_FACTOR:g}x); lower lr={lr} "
-            f"or the batch ({batch:,} tokens: batch_tokens, gpu_batch_scale on CUDA)"
-        )
-
-
-def _batch_bounds(seg: Tensor, batch: int) -> list[tuple[int, int]]:
+def batch_bounds(seg: Tensor, batch: int) -> list[tuple[int, int]]:
     """(lo, hi) slices of about `batch` tokens that start and end at playlist boundaries.
 
     seg: (M,) non-decreasing playlist index. A playlist longer than `batch` is one batch.
@@ -506,33 +219,275 @@ def _batch_bounds(seg: Tensor, batch: int) -> list[tuple[int, int]]:
     return list(zip(lo.tolist(), cuts.tolist(), strict=True))
 
 
-def _softmax_step(model: SkipGram, b: Batch, lr: float) -> tuple[Tensor, Tensor]:
-    """One SGD step of the full-softmax skip-gram on the batch's pairs (autograd, dense)."""
-    x, y = batch_pairs(b)  # (P,), (P,)
-    n = torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)
-    if len(x) == 0:
-        return torch.zeros((), dtype=torch.float64, device=x.device), n
-    model.zero_grad(set_to_none=True)
-    loss = model.softmax_loss(x, y)  # () summed over pairs
-    loss.backward()
-    with torch.no_grad():
-        for p in model.parameters():
-            assert p.grad is not None
-            p.sub_(lr * p.grad)  # (V, d) dense: every row moves every step
-    return loss.detach().double(), n
+def draw_batch(
+    t: Tensor, seg: Tensor, window: int, whole: bool, k: int, cdf: Tensor, gen: torch.Generator
+) -> Batch:
+    """A batch of tokens t (B,) with their reduced windows (B,) and k negatives each (B, k)."""
+    dev = t.device
+    if whole:
+        win = torch.full_like(t, window)  # (B,)
+    else:
+        win = torch.randint(1, window + 1, t.shape, generator=gen, device=dev)  # (B,)
+    r = torch.rand(len(t), k, generator=gen, device=dev, dtype=cdf.dtype)  # (B, k)
+    neg = torch.searchsorted(cdf, r).clamp_(max=len(cdf) - 1)  # (B, k)
+    return Batch(t, seg, win, neg, window)
 
 
-def batch_pairs(b: Batch) -> tuple[Tensor, Tensor]:
-    """Explicit (input, output) rows of every positive pair of the batch: ((P,), (P,))."""
-    t, seg, win = b.tokens, b.seg, b.win
-    xs, ys = [], []
-    for o in range(1, min(b.window, len(t) - 1) + 1):
-        same = seg[o:] == seg[:-o]  # (B-o,)
-        m1 = same & (win[:-o] >= o)  # input right, output left
-        m2 = same & (win[o:] >= o)  # input left, output right
-        xs += [t[o:][m1], t[:-o][m2]]
-        ys += [t[:-o][m1], t[o:][m2]]
-    if not xs:
-        empty = t[:0]
-        return empty, empty
-    return torch.cat(xs), torch.cat(ys)
+@dataclass
+class LinearDecay:
+    """word2vec's learning rate: linear from alpha to min_alpha over `total` raw tokens."""
+
+    alpha: float
+    min_alpha: float
+    total: int
+    done: int = 0  # raw tokens processed so far
+
+    def lr(self) -> float:
+        frac = self.done / self.total
+        return max(self.alpha - (self.alpha - self.min_alpha) * frac, self.min_alpha)
+
+
+def _check_converging(losses: list[float], start: float, alpha: float, batch: int) -> None:
+    """Refuse a fit whose loss per pair blew up: finite vectors from a diverged run are noise.
+
+    Measured on an H100 (docs/sgns.md): at alpha 0.025 the full-MPD-size corpus trained with
+    65,536-token batches (loss per pair 5.6, 4.8, 1.7 over 3 epochs, from 4.2) and diverged
+    with 131,072 (8,012, 58,923, 17,886) while every vector stayed finite.
+    """
+    if not all(math.isfinite(x) and x <= DIVERGED_FACTOR * start for x in losses):  # NaN too
+        per_epoch = ", ".join(f"{x:.4g}" for x in losses)
+        raise UsageError(
+            f"sgns: training diverged: loss per pair by epoch [{per_epoch}] against "
+            f"{start:.3g} before the first step (limit {DIVERGED_FACTOR:g}x); lower alpha={alpha}"
+            f" or the batch ({batch:,} tokens); knobs alpha, batch_tokens, gpu_batch_scale"
+        )
+
+
+# ---------------------------------------------------------------------------- the recommender
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Training settings that are not hyperparameters: fixed at measured defaults for users,
+    changed by bench/ and tests with `SGNSRecommender.with_knobs` (docs/sgns.md measures them).
+
+    ns_exponent : as in `w2v`, at its tuned default (negative-sampling exponent, any real).
+    alpha, min_alpha : as in `w2v`: the learning rate, decayed linearly from alpha to min_alpha.
+    batch_tokens : tokens per batch (whole playlists), × gpu_batch_scale on CUDA (65,536: a
+        full-MPD-size corpus trained on an H100; 131,072 diverged); ≤ a quarter of the vocabulary.
+    batch_lr_scale : the step is lr × batch_lr_scale (1.0 matched gensim on the synthetic split).
+    neg_mode : "token" (K negatives per input token, weighted by its pair count) or "pair"
+        (K per pair, word2vec's exact scheme; about 4x the work at window 5).
+    chunk : queries per scoring block in `recommend`.
+    """
+
+    ns_exponent: float = -0.5
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    batch_tokens: int = 1024
+    gpu_batch_scale: int = 64
+    batch_lr_scale: float = 1.0
+    neg_mode: str = "token"
+    chunk: int = 256
+
+
+class SGNSRecommender(Recommender):
+    """Skip-gram with negative sampling in PyTorch; same hyperparameter names as `w2v`.
+
+    Parameters
+    ----------
+    dim, window, negative, sample, epochs, min_count, candidate_min_count, seed :
+        as in `w2v` (window 0 = the whole playlist, no shrinking).
+    device : "auto" (CUDA when available, else CPU), "cpu" or "cuda".
+    threads : CPU threads, `w2v`'s workers (0: all cores); fixed for determinism. Default 1: on
+        the 2-core machine 1 thread fitted the default synthetic split in 64 s, 2 in 100 s.
+
+    Everything else is a `Knobs` field (`knobs`), left out of `get_params`, run keys and
+    `clone`: bench/ sets them with `with_knobs`.
+    """
+
+    cold_start = "title"
+    deterministic = True
+    determinism_note = (
+        "byte-identical on CPU for a seed and thread count; CUDA index_add_ uses atomics, "
+        "so CUDA runs are not bit-repeatable"
+    )
+    knobs: Knobs = Knobs()
+
+    def __init__(
+        self,
+        dim: int = 64,
+        window: int = 10,
+        negative: int = 5,
+        sample: float = 1e-3,
+        epochs: int = 20,
+        min_count: int = 50,
+        candidate_min_count: int = 0,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int = 1,
+    ) -> None:
+        self.dim = dim
+        self.window = window
+        self.negative = negative
+        self.sample = sample
+        self.epochs = epochs
+        self.min_count = min_count
+        self.candidate_min_count = candidate_min_count
+        self.seed = seed
+        self.device = device
+        self.threads = threads
+
+    def with_knobs(self, **changes: Any) -> Self:
+        """Bench and tests only: change some `Knobs` fields of this model; returns self."""
+        self.knobs = replace(self.knobs, **changes)
+        return self
+
+    def check_params(self) -> None:
+        checks = {
+            "dim": self.dim >= 1,
+            "window": self.window >= 0,
+            "negative": self.negative >= 1,
+            "sample": self.sample >= 0,
+            "epochs": self.epochs >= 1,
+            "min_count": self.min_count >= 1,
+            "candidate_min_count": self.candidate_min_count >= 0,
+            "device": self.device in DEVICES,
+            "threads": self.threads >= 0,
+        }
+        bad = [f"{n}={getattr(self, n)!r}" for n, ok in checks.items() if not ok]
+        k = self.knobs
+        knobs = {
+            "ns_exponent": bool(np.isfinite(k.ns_exponent)),
+            "alpha": k.alpha > 0,
+            "min_alpha": 0 <= k.min_alpha <= k.alpha,
+            "batch_tokens": k.batch_tokens >= 2,
+            "gpu_batch_scale": k.gpu_batch_scale >= 1,
+            "batch_lr_scale": k.batch_lr_scale > 0,
+            "neg_mode": k.neg_mode in NEG_MODES,
+            "chunk": k.chunk >= 1,
+        }
+        bad += [f"knobs.{n}={getattr(k, n)!r}" for n, ok in knobs.items() if not ok]
+        if bad:
+            raise ParameterError(f"sgns: invalid hyperparameter(s) {', '.join(bad)}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("sgns: device='cuda' but torch.cuda.is_available() is False")
+
+    def _fit(self, train: TrainSet) -> Self:
+        """Train on the training playlists; keep unit input vectors in `vectors_`."""
+        auto = "cuda" if torch.cuda.is_available() else "cpu"
+        dev = torch.device(auto if self.device == "auto" else self.device)
+        threads_before = torch.get_num_threads()
+        if dev.type == "cpu":
+            torch.set_num_threads(self.threads or (os.cpu_count() or 1))
+        try:
+            inp, vocab, counts, info = self._train(train, dev)
+        finally:
+            torch.set_num_threads(threads_before)
+        # the model and the corpus on the device are freed by now, before these copies
+        vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, d)
+        vectors[vocab] = normalize_rows(inp)
+        del inp
+        if not np.isfinite(vectors).all():
+            raise UsageError(
+                f"sgns: training diverged (non-finite vectors); lower alpha={self.knobs.alpha}"
+            )
+        self.vectors_ = vectors
+        self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
+        self.device_ = str(dev)
+        self.deterministic_ = dev.type == "cpu"  # CUDA index_add_ uses atomics
+        self.fit_info_: dict[str, Any] = info
+        return self
+
+    def _train(
+        self, train: TrainSet, dev: torch.device
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.int64], dict[str, Any]]:
+        """Seed, build the corpus and the model, run the epochs; returns (input embeddings
+        (V, d), vocab (V,), counts (n_tracks,), fit_info)."""
+        t_start = time.perf_counter()
+        k = self.knobs
+        c = build_corpus(train, self.min_count, self.sample, k.ns_exponent, dev)
+        gen = torch.Generator(device=dev).manual_seed(int(self.seed))  # sampling, on the device
+        init_gen = torch.Generator().manual_seed(int(self.seed))  # initialisation, on the CPU
+        model = SkipGram(len(c.vocab), self.dim, init_gen).to(dev)
+        model.neg_per_slot = self.negative if k.neg_mode == "pair" else 0
+        window = c.max_len if self.window == 0 else int(self.window)
+        # a batch much longer than the vocabulary repeats every row many times, and the summed
+        # gradients overshoot (diverge on tens of tracks): cap it at a quarter of the vocabulary
+        batch = k.batch_tokens * (k.gpu_batch_scale if dev.type == "cuda" else 1)
+        batch = max(1, min(batch, len(c.vocab) // 4))
+        decay = LinearDecay(k.alpha, k.min_alpha, total=max(c.n_raw * self.epochs, 1))
+        epoch_s: list[float] = []
+        losses: list[float] = []
+        n_trained = 0
+        t_train = time.perf_counter()
+        for _ in range(self.epochs):
+            t0 = time.perf_counter()
+            loss, n_kept = self._epoch(model, c, gen, decay, window, batch)
+            losses.append(loss)
+            n_trained += n_kept
+            epoch_s.append(time.perf_counter() - t0)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        train_s = time.perf_counter() - t_train
+        _check_converging(losses, self._start_loss(len(c.vocab)), k.alpha, batch)
+        info = {
+            "device": str(dev),
+            "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+            "vocab_size": len(c.vocab),
+            "raw_words_per_epoch": c.n_raw,
+            "trained_words": n_trained,
+            "batch_tokens": batch,
+            "prepare_s": round(t_train - t_start, 3),
+            "train_s": round(train_s, 3),
+            "words_per_s": round(c.n_raw * self.epochs / train_s, 1) if train_s > 0 else None,
+            "epoch_s": [round(x, 3) for x in epoch_s],
+            "loss_per_pair": [round(x, 5) for x in losses],
+            "final_loss": round(losses[-1], 5) if losses else None,
+            "knobs": asdict(k),
+        }
+        return model.inp.detach().cpu().numpy(), c.vocab, c.counts, info
+
+    def _epoch(
+        self,
+        model: SkipGram,
+        c: Corpus,
+        gen: torch.Generator,
+        decay: LinearDecay,
+        window: int,
+        batch: int,
+    ) -> tuple[float, int]:
+        """One pass over the subsampled corpus; returns (loss per pair, tokens trained)."""
+        dev = c.tokens.device
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        pair_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        n_neg = self.negative * (2 * window if self.knobs.neg_mode == "pair" else 1)
+        whole = self.window == 0
+        u = torch.rand(len(c.tokens), generator=gen, device=dev)  # (N',) subsampling draws
+        kept = u < c.keep_p[c.tokens]  # (N',)
+        tokens, seg = c.tokens[kept], c.seg[kept]  # (M,), (M,)
+        for lo, hi in batch_bounds(seg, batch):
+            b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c.cdf, gen)
+            loss, pairs = self._step(model, b, decay.lr())
+            loss_sum += loss
+            pair_sum += pairs
+            # raw progress: the share of the epoch's raw tokens this batch stands for
+            decay.done += int(round(c.n_raw * (hi - lo) / max(len(tokens), 1)))
+        per_pair = float(loss_sum.item()) / max(float(pair_sum.item()), 1.0)  # syncs
+        return per_pair, len(tokens)
+
+    def _step(self, model: SkipGram, b: Batch, lr: float) -> tuple[Tensor, Tensor]:
+        """One update on a batch: (summed loss, positive pairs). bench/sgns_knobs.py overrides
+        this (and `_start_loss`) for its experiments."""
+        return model.sgd_step(b, lr * self.knobs.batch_lr_scale)
+
+    def _start_loss(self, n_rows: int) -> float:
+        """Loss per positive pair before any step (output rows zero, so every score is 0):
+        ln 2 for the pair and K·ln 2 for its negatives."""
+        return (1 + self.negative) * math.log(2)
+
+    def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        """Top-k by cosine to the mean seed vector; -1 rows where no seed has a vector."""
+        dev = self.device_ if self.device_ != "cuda" or torch.cuda.is_available() else "cpu"
+        v, chunk, cand = self.vectors_, self.knobs.chunk, self.candidates_
+        return recommend_from_vectors(v, queries, k, chunk=chunk, device=dev, candidates=cand)

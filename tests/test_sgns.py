@@ -1,30 +1,57 @@
 """Tests for models/sgns.py: the closed-form gradients against autograd, training behaviour,
-determinism, the softmax size limit, and CUDA checks that skip without a GPU."""
+determinism, hyperparameters and knobs, the softmax demo's size limit (bench/sgns_knobs.py), and
+CUDA checks that skip without a GPU."""
 
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from sklearn.base import clone
+from torch import Tensor
 
-from harness.errors import UsageError
+from harness.errors import ParameterError, UsageError
 from models import get_model
 from models.base import Queries, TrainSet
 from models.sgns import (
-    SOFTMAX_MAX_TRACKS,
     Batch,
+    Knobs,
     SGNSRecommender,
     SkipGram,
     _check_converging,
-    batch_pairs,
     keep_probability,
     negative_cdf,
 )
+from models.w2v import W2VRecommender
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from sgns_knobs import SOFTMAX_MAX_TRACKS, SGNSLab, batch_pairs, build_sgns  # noqa: E402
+
+sys.path.pop(0)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+# -- reference losses (autograd): the closed-form gradients are checked against these
+
+
+def pair_loss(model: SkipGram, x: Tensor, y: Tensor) -> Tensor:
+    """Σ_pairs -log σ(inp[x]·out[y]); x, y: (P,) input and output rows."""
+    pos = (model.inp[x] * model.out[y]).sum(-1)  # (P,)
+    return -F.logsigmoid(pos).sum()
+
+
+def negative_loss(model: SkipGram, tokens: Tensor, neg: Tensor, weight: Tensor) -> Tensor:
+    """Σ_i w_i Σ_k -log σ(-inp[t_i]·out[neg_ik]); tokens: (N,), neg: (N, K), weight: (N,)."""
+    u = model.inp[tokens]  # (N, d)
+    s = torch.bmm(model.out[neg], u.unsqueeze(-1)).squeeze(-1)  # (N, K)
+    return -(F.logsigmoid(-s).sum(-1) * weight).sum()
 
 
 def make_train(playlists: list[list[int]], n_tracks: int) -> TrainSet:
@@ -80,7 +107,7 @@ def test_closed_form_gradients_match_autograd() -> None:
     x = torch.tensor([int(b.tokens[i]) for i, _ in pairs])
     y = torch.tensor([int(b.tokens[j]) for _, j in pairs])
     n_pos = torch.tensor([sum(1 for i, _ in pairs if i == p) for p in range(len(b.tokens))])
-    ref = model.pair_loss(x, y) + model.negative_loss(b.tokens, b.neg, n_pos.float())
+    ref = pair_loss(model, x, y) + negative_loss(model, b.tokens, b.neg, n_pos.float())
     ref.backward()
     loss, g_inp, g_tok, g_neg, _ = model.batch_grads(b)
     dense_inp = torch.zeros_like(model.inp).index_add_(0, b.tokens, g_inp)
@@ -105,7 +132,7 @@ def test_pair_mode_gradients_match_autograd() -> None:
     negs = torch.stack(
         [b.neg[i, 2 * s : 2 * s + 2] for (i, _), s in zip(pairs, slots, strict=True)]
     )
-    ref = model.pair_loss(x, y) + model.negative_loss(x, negs, torch.ones(len(pairs)))
+    ref = pair_loss(model, x, y) + negative_loss(model, x, negs, torch.ones(len(pairs)))
     ref.backward()
     loss, g_inp, g_tok, g_neg, _ = model.batch_grads(b)
     dense_inp = torch.zeros_like(model.inp).index_add_(0, b.tokens, g_inp)
@@ -130,7 +157,7 @@ def test_sgd_step_applies_minus_lr_times_gradient() -> None:
     model, b = tiny_batch(gen)
     before_inp, before_out = model.inp.detach().clone(), model.out.detach().clone()
     _, g_inp, g_tok, g_neg, _ = model.batch_grads(b)
-    model.sgd_step(b, lr=0.1, row_power=0.0, scratch=torch.zeros(7))
+    model.sgd_step(b, lr=0.1)
     want_inp = before_inp.index_add(0, b.tokens, g_inp, alpha=-0.1)
     want_out = before_out.index_add(0, b.tokens, g_tok, alpha=-0.1)
     want_out.index_add_(0, b.neg.reshape(-1), g_neg.reshape(-1, 4), alpha=-0.1)
@@ -144,10 +171,8 @@ def test_loss_falls_and_two_clusters_separate() -> None:
     train = two_clusters()
     # 20 tracks: with big batches every row would get ~100 summed gradients per step; small
     # batches (2 playlists) keep the steps sequential-like (see docs/sgns.md)
-    m = SGNSRecommender(
-        dim=16, window=3, epochs=5, seed=0, threads=1, sample=0, batch_tokens=24, min_count=1
-    )
-    m.fit(train)
+    m = SGNSRecommender(dim=16, window=3, epochs=5, seed=0, threads=1, sample=0, min_count=1)
+    m.with_knobs(batch_tokens=24).fit(train)
     losses = m.fit_info_["loss_per_pair"]
     assert losses[-1] < losses[0]
     v = m.vectors_  # (20, 16) unit rows
@@ -206,13 +231,13 @@ def test_whole_playlist_window_trains() -> None:
 
 
 def test_softmax_trains_small_and_refuses_large() -> None:
-    m = SGNSRecommender(dim=8, window=2, epochs=3, loss="softmax", threads=1, sample=0, min_count=1)
-    m.fit(two_clusters(60))
+    m = SGNSLab(dim=8, window=2, epochs=3, threads=1, sample=0, min_count=1)
+    m.with_knobs(loss="softmax").fit(two_clusters(60))
     assert m.fit_info_["loss_per_pair"][-1] < m.fit_info_["loss_per_pair"][0]
     n = SOFTMAX_MAX_TRACKS + 1
     big = make_train([list(range(n))], n_tracks=n)
     with pytest.raises(UsageError, match="SOFTMAX_MAX_TRACKS"):
-        SGNSRecommender(loss="softmax", min_count=1).fit(big)
+        SGNSLab(min_count=1).with_knobs(loss="softmax").fit(big)
 
 
 def test_subsampling_and_negative_distribution() -> None:
@@ -233,16 +258,16 @@ def test_a_diverged_fit_is_refused_though_its_vectors_are_finite() -> None:
     must say so rather than hand back noise (CUDA with 131k-token batches did the same)."""
     train = two_clusters(n_playlists=400, per=50)
     kw: dict[str, Any] = {"dim": 16, "window": 3, "epochs": 3, "sample": 0, "min_count": 1}
-    SGNSRecommender(**kw, lr=0.2).fit(train)  # still converges
+    SGNSRecommender(**kw).with_knobs(alpha=0.2).fit(train)  # still converges
     with pytest.raises(UsageError, match=r"diverged: loss per pair by epoch \[1\.\d+e\+\d+"):
-        SGNSRecommender(**kw, lr=0.3).fit(train)
+        SGNSRecommender(**kw).with_knobs(alpha=0.3).fit(train)
 
 
 def test_divergence_limit_on_the_measured_h100_runs() -> None:
     start = 6 * math.log(2)  # K = 5: ln 2 for the pair, 5 ln 2 for its negatives
     _check_converging([5.63676, 4.78144, 1.7399], start, 0.025, 65536)  # 65k batch: trained
     for bad in ([8012.34, 58922.8, 17885.9], [3.0, float("nan")], [42.0]):  # 131k batch: not
-        with pytest.raises(UsageError, match="lower lr=0.025 or the batch"):
+        with pytest.raises(UsageError, match="lower alpha=0.025 or the batch"):
             _check_converging(bad, start, 0.025, 131072)
 
 
@@ -250,6 +275,51 @@ def test_registered_and_bad_parameters_refused() -> None:
     assert isinstance(get_model("sgns", dim=8), SGNSRecommender)
     with pytest.raises(UsageError, match="negative"):
         SGNSRecommender(negative=0).fit(two_clusters(4))
+
+
+def test_ten_hyperparameters_named_and_defaulted_as_in_w2v() -> None:
+    params = SGNSRecommender().get_params()
+    w2v = W2VRecommender().get_params()
+    assert len(params) <= 10
+    assert set(params) - set(w2v) == {"device", "threads"}
+    assert {n: params[n] for n in set(params) & set(w2v)} == {
+        n: w2v[n] for n in set(params) & set(w2v)
+    }
+    knobs = Knobs()  # w2v's hyperparameters that are sgns knobs keep w2v's names and defaults
+    assert (knobs.ns_exponent, knobs.alpha, knobs.min_alpha) == (
+        w2v["ns_exponent"],
+        w2v["alpha"],
+        w2v["min_alpha"],
+    )
+
+
+def test_knobs_are_checked_but_are_not_hyperparameters() -> None:
+    m = SGNSRecommender(dim=8).with_knobs(batch_tokens=64)
+    assert m.knobs.batch_tokens == 64 and SGNSRecommender.knobs == Knobs()
+    assert "batch_tokens" not in m.get_params() and clone(m).knobs == Knobs()
+    with pytest.raises(ParameterError, match=r"knobs\.batch_tokens=1\b"):
+        SGNSRecommender().with_knobs(batch_tokens=1).check_params()
+    with pytest.raises(ParameterError, match=r"knobs\.min_alpha=0\.5"):
+        SGNSRecommender().with_knobs(alpha=0.1, min_alpha=0.5).check_params()
+    with pytest.raises(TypeError, match="lr"):
+        SGNSRecommender().with_knobs(lr=0.1)
+    with pytest.raises(UsageError, match="no parameter batch_tokens"):
+        get_model("sgns", batch_tokens=64)
+
+
+def test_the_bench_lab_at_its_defaults_trains_as_the_model() -> None:
+    """bench/sgns_knobs.py's subclass changes nothing until one of its own knobs is set."""
+    train = two_clusters(n_playlists=60)
+    kw: dict[str, Any] = {"dim": 8, "window": 2, "epochs": 2, "threads": 1, "min_count": 1}
+    want = SGNSRecommender(**kw, device="cpu").fit(train).vectors_
+    assert np.array_equal(SGNSLab(**kw, device="cpu").fit(train).vectors_, want)
+    row_power = SGNSLab(**kw, device="cpu").with_knobs(row_power=0.5).fit(train).vectors_
+    assert not np.array_equal(row_power, want)
+    assert type(build_sgns(**kw, alpha=0.05)) is SGNSRecommender
+    lab = build_sgns(**kw, alpha=0.05, row_power=0.5)
+    assert type(lab) is SGNSLab and lab.knobs.alpha == 0.05 and lab.get_params()["dim"] == 8
+    with pytest.raises(ParameterError, match="knobs.loss='hinge'"):
+        lab.with_knobs(loss="hinge").check_params()
 
 
 @pytest.mark.cuda
@@ -267,10 +337,8 @@ def test_cuda_gradients_match_cpu() -> None:
 @pytest.mark.cuda
 @cuda
 def test_cuda_two_clusters_separate() -> None:
-    m = SGNSRecommender(
-        dim=16, window=3, epochs=5, device="cuda", sample=0, batch_tokens=24, min_count=1
-    )
-    m.fit(two_clusters())
+    m = SGNSRecommender(dim=16, window=3, epochs=5, device="cuda", sample=0, min_count=1)
+    m.with_knobs(batch_tokens=24).fit(two_clusters())
     v = m.vectors_
     sims = v @ v.T
     np.fill_diagonal(sims, -np.inf)
