@@ -143,10 +143,9 @@ def child(data: Path, model: str, params: dict[str, Any]) -> dict[str, Any]:
         m: Any = W2VRecommender(**params)
     else:
         import torch  # noqa: F401
+        from sgns_knobs import build_sgns
 
-        from models.sgns import SGNSRecommender
-
-        m = SGNSRecommender(**params)
+        m = build_sgns(**params)  # ns_exponent (and any knob in --sgns-params) is an sgns knob
     train = load_train(data)
     base = rss_mb()
     t0 = time.perf_counter()

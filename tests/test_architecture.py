@@ -189,7 +189,6 @@ def test_output_check_catches_a_print(tmp_path: Path) -> None:
     assert output_calls(path)
 
 
-@pytest.mark.xfail(reason="issue 19 in progress: packages still being cut", strict=True)
 def test_files_are_short() -> None:
     long = [
         f"{path.relative_to(ROOT)}: {n} lines"

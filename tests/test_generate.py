@@ -34,7 +34,7 @@ from models.popular import popularity_ranking
 # small settings for tiny data, applied only where a model has the parameter
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "w2v": {"epochs": 5, "dim": 16, "sample": 0.0, "workers": 1, "min_count": 1, "seed": 0},
-    "sgns": {"epochs": 5, "dim": 16, "sample": 0.0, "min_count": 1, "batch_size": 64, "seed": 0},
+    "sgns": {"epochs": 5, "dim": 16, "sample": 0.0, "min_count": 1, "seed": 0},
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
 }
