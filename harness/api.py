@@ -111,7 +111,7 @@ def evaluate(
         k=k,
     )
     ev = prepare(settings, reporter)
-    start_run(ev)
+    start_run(ev, [name for name, _ in built])
     for _ in run_models(ev, built, force=force):
         pass
     board = build(ev.run_dir)

@@ -7,8 +7,18 @@ silent default (or their own, to record the events). A leaf module: imports noth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
+
+
+class Advance(Protocol):
+    """What `Reporter.step` yields: `advance(n)` after n more units of work are done;
+    `total=` sets (or changes) how many there are, `label=` renames the step ("fit, epoch 3")."""
+
+    def __call__(
+        self, n: int = 1, *, total: int | None = None, label: str | None = None
+    ) -> None: ...
 
 
 class Reporter:
@@ -16,8 +26,9 @@ class Reporter:
 
     - `note(text)`: one line of status ("split: reusing runs/x/split").
     - `warn(text)`: a warning the user should read (goes to stderr in the CLI).
-    - `step(description, total)`: a context manager around a slow step; it yields `advance(n)`,
-      to be called as work units finish (`total=None`: a spinner, no count).
+    - `step(description, total)`: a context manager around a slow step; it yields an `Advance`,
+      to be called as work units finish (`total=None`: a spinner, no count, until a call gives
+      one).
     - `result(text)`: a line of the command's result (stdout in the CLI, not stderr).
     """
 
@@ -31,12 +42,12 @@ class Reporter:
         """A line of the command's result."""
 
     @contextmanager
-    def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    def step(self, description: str, total: int | None = None) -> Iterator[Advance]:
         """Wrap a slow step; call the yielded function with the number of units just done."""
         yield _ignore
 
 
-def _ignore(n: int = 1) -> None:
+def _ignore(n: int = 1, *, total: int | None = None, label: str | None = None) -> None:
     """`advance` of the silent reporter."""
 
 
@@ -59,9 +70,14 @@ class Recorder(Reporter):
         self.events.append(("result", text))
 
     @contextmanager
-    def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    def step(self, description: str, total: int | None = None) -> Iterator[Advance]:
         self.events.append(("step", description))
-        yield _ignore
+
+        def advance(n: int = 1, *, total: int | None = None, label: str | None = None) -> None:
+            if total is not None or label is not None:
+                self.events.append(("progress", f"{label or description}: total {total}"))
+
+        yield advance
 
     def texts(self, kind: str) -> list[str]:
         """The texts of one kind of event, in order."""

@@ -8,6 +8,7 @@ with popularity to exactly k, counting the backfill.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -17,7 +18,10 @@ from typing_extensions import Self
 
 from harness.types import IntArray, Queries, TrainSet
 
-__all__ = ["IntArray", "Queries", "Recommender", "TrainSet", "top_k"]
+__all__ = ["IntArray", "ProgressFn", "Queries", "Recommender", "TrainSet", "top_k"]
+
+# (done, total, unit): e.g. (3, 20, "epoch") after the third of twenty epochs
+ProgressFn = Callable[[int, int, str], None]
 
 
 class Recommender(BaseEstimator):  # type: ignore[misc]
@@ -46,6 +50,18 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
 
     def _fit(self, train: TrainSet) -> Self:
         raise NotImplementedError
+
+    def set_progress(self, fn: ProgressFn | None) -> Self:
+        """Have `fit` report how far it is to `fn` (the runner draws a bar with an ETA from
+        it). Not a hyperparameter: not in `get_params`, not cloned, not in the run key."""
+        self._progress_fn = fn
+        return self
+
+    def _progress(self, done: int, total: int, unit: str) -> None:
+        """Called by a model's `_fit` as units of work finish (epochs, blocks of rows)."""
+        fn = getattr(self, "_progress_fn", None)
+        if fn is not None:
+            fn(done, total, unit)
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         raise NotImplementedError

@@ -80,12 +80,14 @@ class ItemKNNRecommender(Recommender):
         data = np.empty(bound, dtype=np.float32)
         indptr = np.zeros(T + 1, dtype=np.int64)
         nnz = 0
-        for sl in work_batches(work, self.work_budget, max_rows=65536):
+        blocks = list(work_batches(work, self.work_budget, max_rows=65536))
+        for done, sl in enumerate(blocks, 1):
             cols, vals, counts = self._block(BT[sl], B, sl.start, left, right)
             indices[nnz : nnz + len(cols)] = cols
             data[nnz : nnz + len(vals)] = vals
             indptr[sl.start + 1 : sl.stop + 1] = nnz + np.cumsum(counts)
             nnz += len(cols)
+            self._progress(done, len(blocks), "block")
         if nnz < 0.9 * bound:  # trim: the copy is small next to the bound
             indices, data = indices[:nnz].copy(), data[:nnz].copy()
         self.sim_ = sp.csr_matrix(

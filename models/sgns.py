@@ -421,12 +421,13 @@ class SGNSRecommender(Recommender):
         losses: list[float] = []
         n_trained = 0
         t_train = time.perf_counter()
-        for _ in range(self.epochs):
+        for e in range(self.epochs):
             t0 = time.perf_counter()
             loss, n_kept = self._epoch(model, c, gen, decay, window, batch)
             losses.append(loss)
             n_trained += n_kept
             epoch_s.append(time.perf_counter() - t0)
+            self._progress(e + 1, self.epochs, "epoch")
         if dev.type == "cuda":
             torch.cuda.synchronize()
         train_s = time.perf_counter() - t_train

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,7 @@ class W2VRecommender(Recommender):
         whole = self.window == 0
         window = max(int(lengths.max(initial=1)) - 1, 1) if whole else int(self.window)
         model = self._word2vec(window, shrink=not whole)
-        timer = _epoch_timer()
+        timer = _epoch_timer(lambda done: self._progress(done, self.epochs, "epoch"))
         trained, raw, t_prep, t_train = self._train(model, train, counts, timer)
         keys = np.fromiter((int(k) for k in model.wv.index_to_key), dtype=np.int64)  # (V,)
         vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, dim)
@@ -254,9 +254,9 @@ def _gensim_version() -> str:
     return str(gensim.__version__)
 
 
-def _epoch_timer() -> Any:
-    """A gensim callback that keeps the wall time of every epoch in `.times` (gensim is
-    imported here, on first fit, not with the module)."""
+def _epoch_timer(on_epoch: Callable[[int], None]) -> Any:
+    """A gensim callback that keeps the wall time of every epoch in `.times` and calls
+    `on_epoch(epochs done)` (gensim is imported here, on first fit, not with the module)."""
     from gensim.models.callbacks import CallbackAny2Vec
 
     class EpochTimer(CallbackAny2Vec):  # type: ignore[misc]
@@ -269,5 +269,6 @@ def _epoch_timer() -> Any:
 
         def on_epoch_end(self, model: Any) -> None:
             self.times.append(time.perf_counter() - self.t0)
+            on_epoch(len(self.times))
 
     return EpochTimer()

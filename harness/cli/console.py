@@ -3,7 +3,7 @@ the output goes to a file or a pipe (nox and CI logs), where Rich would assume 8
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,9 +15,10 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
-from harness.progress import Reporter
+from harness.progress import Advance, Reporter
 
 PIPED_WIDTH = 160  # the widest leaderboard (all columns, a long caption) fits
 
@@ -50,18 +51,21 @@ class ConsoleReporter(Reporter):
         self.out.print(text, highlight=False, markup=False, soft_wrap=True, emoji=False)
 
     @contextmanager
-    def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    def step(self, description: str, total: int | None = None) -> Iterator[Advance]:
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
-        if total is not None:
-            columns.append(MofNCompleteColumn())
-        columns.append(TimeElapsedColumn())
+        columns += [
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        ]
         # off a terminal (logs, pipes) Rich would leave a blank line per step: draw nothing
         with Progress(
             *columns, console=self.err, transient=True, disable=not self.err.is_terminal
         ) as bar:
             task = bar.add_task(description, total=total)
 
-            def advance(n: int = 1) -> None:
-                bar.advance(task, n)
+            def advance(n: int = 1, *, total: int | None = None, label: str | None = None) -> None:
+                bar.update(task, advance=n, total=total, description=label or description)
 
             yield advance

@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     params = parse_params(args.params)
     models = build_models(select_models(args.models, params), params)  # bad -p fails here
     ev = prepare(settings_from(args), reporter)
-    start_run(ev)
+    start_run(ev, [name for name, _ in models])
     for name, manifest in run_models(ev, models, force=args.force):
         out.print(summary_line(ev, name, manifest), highlight=False)
     if ev.mode == "split":

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import write_json
 from harness.errors import UsageError
-from harness.progress import SILENT, Reporter
+from harness.progress import SILENT, Advance, Reporter
 from harness.run import rundir
 from harness.run.checks import backfill, check_recs
 from harness.run.manifest import (
@@ -261,9 +261,12 @@ def _split_parts(
     )
 
 
-def start_run(ev: Evaluation) -> None:
-    """`RUN_DIR/run.json`: what every model of the run shares (read by leaderboard, report)."""
-    rundir.write_run(ev.run_dir, mode=ev.mode, k=ev.k, data=ev.data, split=ev.split)
+def start_run(ev: Evaluation, models: Sequence[str] = ()) -> None:
+    """`RUN_DIR/run.json`: what every model of the run shares and the names of the models this
+    evaluate runs (so leaderboard and report can say which have not finished)."""
+    rundir.write_run(
+        ev.run_dir, mode=ev.mode, k=ev.k, data=ev.data, split=ev.split, models=list(models)
+    )
 
 
 # ---------------------------------------------------------------------------- one model
@@ -287,6 +290,25 @@ def run_key(ev: Evaluation, name: str, model: Recommender) -> dict[str, Any]:
 
 def class_path(model: Recommender) -> str:
     return f"{type(model).__module__}.{type(model).__qualname__}"
+
+
+def fit_with_progress(model: Recommender, train: TrainSet, name: str, advance: Advance) -> None:
+    """`model.fit(train)`, its progress reports (epochs, blocks) drawn by the step's bar."""
+    shown = 0
+
+    def report(done: int, total: int, unit: str) -> None:
+        nonlocal shown
+        advance(done - shown, total=total, label=f"{name}: fit ({unit}s)")
+        shown = done
+
+    hook = getattr(model, "set_progress", None)  # duck-typed models may lack it
+    if hook is not None:
+        hook(report)
+    try:
+        model.fit(train)
+    finally:
+        if hook is not None:
+            hook(None)
 
 
 def recommend_all(
@@ -375,8 +397,8 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         return _reuse(ev, name, stored)
     # an interrupted recomputation must not leave the old manifest vouching for new files
     (model_dir / "manifest.json").unlink(missing_ok=True)
-    with ev.reporter.step(f"{name}: fit"), RssSampler() as fit:
-        model.fit(ev.train)
+    with ev.reporter.step(f"{name}: fit") as advance, RssSampler() as fit:
+        fit_with_progress(model, ev.train, name, advance)
     with RssSampler() as rec:
         raw, routed, unanswered, rec_s = recommend_all(ev, name, model)
     stages: dict[str, float] = {}

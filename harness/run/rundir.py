@@ -63,10 +63,20 @@ def run_key(
 
 
 def write_run(
-    run_dir: Path, *, mode: str, k: int, data: Mapping[str, Any], split: Mapping[str, Any]
+    run_dir: Path,
+    *,
+    mode: str,
+    k: int,
+    data: Mapping[str, Any],
+    split: Mapping[str, Any],
+    models: list[str] | None = None,
 ) -> None:
-    """`RUN_DIR/run.json`: the mode, k, data and split every model of the run shares."""
-    write_json(run_dir / "run.json", {"mode": mode, "k": k, "data": data, "split": split})
+    """`RUN_DIR/run.json`: the mode, k, data and split every model of the run shares, and the
+    models the last evaluate set out to run (`models`, absent in runs of older versions)."""
+    doc = {"mode": mode, "k": k, "data": data, "split": split}
+    if models is not None:
+        doc["models"] = models
+    write_json(run_dir / "run.json", doc)
 
 
 def complete_run(model_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
