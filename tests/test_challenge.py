@@ -150,3 +150,14 @@ def test_not_a_challenge_file(fixture_corpus: Corpus, tmp_path: Path) -> None:
         load_challenge_set(write(tmp_path, {"date": "x"}), fixture_corpus)
     with pytest.raises(DataError, match="no such file"):
         load_challenge_set(tmp_path / "missing.json", fixture_corpus)
+
+
+def test_category_names_are_the_tables_names() -> None:
+    """Plots label categories from `Category.label`; the leaderboard's table uses the same words."""
+    from harness.challenge.categories import CATEGORIES
+    from harness.report.leaderboard import CATEGORY_NAMES
+
+    assert {n: c.name for n, c in CATEGORIES.items()} == CATEGORY_NAMES
+    assert CATEGORIES[3].label == "3: title + first 5"
+    assert CATEGORIES[10].label == "10: title + random 100"
+    assert CATEGORIES[6].label == "6: first 10, no title"

@@ -23,6 +23,19 @@ class Category:
     mean: float | None  # published num_tracks mean/std of the real category (None: not published)
     std: float | None
 
+    @property
+    def name(self) -> str:
+        """What the category gives, as tables and plots name it: "title + first 5"."""
+        if self.n_seeds == 0:
+            return "title only"
+        seeds = f"{'random' if self.random_seeds else 'first'} {self.n_seeds}"
+        return f"title + {seeds}" if self.title else f"{seeds}, no title"
+
+    @property
+    def label(self) -> str:
+        """Number and name: "3: title + first 5"."""
+        return f"{self.number}: {self.name}"
+
 
 CATEGORIES: dict[int, Category] = {
     c.number: c

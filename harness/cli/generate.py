@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="extend",
         default=[],
         metavar="URI",
-        help="seed track URIs in playlist order (repeatable)",
+        help="seed track URIs in playlist order, several after one flag "
+        "(--seed-track URI URI ...); the flag may also be repeated",
     )
     parser.add_argument("--title", metavar="TEXT", help="playlist title (normalised like the MPD)")
     parser.add_argument(
@@ -66,8 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="M",
         help=f"sampling: candidates per step (default {DEFAULT_TOP})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="corpus cache folder")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="sampling seed (default 0)"
+    )
+    parser.add_argument("--cache-dir", type=Path, metavar="CACHE_DIR", help="corpus cache folder")
     parser.add_argument(
         "--no-check", action="store_true", help="skip comparing the refit with the stored run"
     )

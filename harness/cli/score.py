@@ -19,11 +19,14 @@ from harness.cli.console import ConsoleReporter, table_console
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
+    parser.add_argument(
+        "submission", type=Path, metavar="SUBMISSION", help="submission CSV (plain or .gz)"
+    )
     parser.add_argument(
         "--split",
         type=Path,
         required=True,
+        metavar="SPLIT_DIR",
         help="split directory (challenge_set.json, ground_truth.json, track_artists.parquet)",
     )
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")

@@ -24,7 +24,7 @@ from harness.errors import UsageError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mpd_path", metavar="MPD_PATH", help="MPD folder, slice file or zip")
     parser.add_argument("--out", required=True, metavar="SPLIT_DIR", help="output directory")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument(
         "--per-category",
         type=int,
@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "fewest tracks out of training, counted in the manifest; official: fail instead; "
         "none: no such rule",
     )
-    parser.add_argument("--cache-dir", default=None, help="corpus cache directory")
+    parser.add_argument(
+        "--cache-dir", default=None, metavar="CACHE_DIR", help="corpus cache folder"
+    )
     parser.add_argument(
         "--lenient", action="store_true", help="skip malformed playlists instead of failing"
     )

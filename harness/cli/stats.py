@@ -28,14 +28,19 @@ class _NoProgress(ConsoleReporter):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="folder of mpd.slice.*.json, one slice, or the zip")
+    parser.add_argument(
+        "path",
+        type=Path,
+        metavar="MPD_PATH",
+        help="folder of mpd.slice.*.json, one slice, or the zip",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--lenient", action="store_true", help="skip and count invalid playlists")
     parser.add_argument(
         "--cache-dir",
         type=Path,
         default=None,
-        metavar="DIR",
+        metavar="CACHE_DIR",
         help="corpus cache folder (default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
     )
 

@@ -14,18 +14,21 @@ from harness.data.synthetic import PRESETS, synthesize
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--playlists", type=int, help="number of playlists")
+    size.add_argument("--playlists", type=int, metavar="N", help="number of playlists")
     size.add_argument(
         "--preset",
         choices=list(PRESETS),
         help="named size: " + ", ".join(f"{k}={v:,}" for k, v in PRESETS.items()),
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument(
-        "--out", type=Path, help="output folder (default data/synthetic/<preset or N>-s<seed>)"
+        "--out",
+        type=Path,
+        metavar="MPD_PATH",
+        help="output folder (default data/synthetic/<preset or N>-s<seed>)",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="processes (default min(2, CPUs))"
+        "--workers", type=int, default=None, metavar="N", help="processes (default min(2, CPUs))"
     )
 
 

@@ -14,9 +14,15 @@ from harness.challenge.submission import MAX_SHOWN, load_known_tracks, verify_su
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="submission CSV (plain or .gz)")
     parser.add_argument(
-        "--challenge-set", type=Path, required=True, help="the challenge_set.json it answers"
+        "submission", type=Path, metavar="SUBMISSION", help="submission CSV (plain or .gz)"
+    )
+    parser.add_argument(
+        "--challenge-set",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="the challenge_set.json it answers",
     )
     parser.add_argument(
         "--known-tracks",
@@ -30,12 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache-dir",
         type=Path,
         default=None,
-        metavar="DIR",
+        metavar="CACHE_DIR",
         help="corpus cache folder when --known-tracks is an MPD "
         "(default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
     )
     parser.add_argument(
-        "--max-shown", type=int, default=MAX_SHOWN, help="issues listed before '... and N more'"
+        "--max-shown",
+        type=int,
+        default=MAX_SHOWN,
+        metavar="N",
+        help="issues listed before '... and N more'",
     )
 
 

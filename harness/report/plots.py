@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.challenge.categories import CATEGORIES
 from harness.challenge.metrics import HIGHER_IS_BETTER
 from harness.report.confidence import CONFIDENCE
 
@@ -58,7 +59,7 @@ def category_plot(
     cats = sorted({int(c) for m in names for c in table["models"][m]["categories"]})
     groups = [*(str(c) for c in cats), "all"]
     width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(11, 4.2))
+    fig, ax = plt.subplots(figsize=(11, 5.0))
     x = np.arange(len(groups))
     for j, name in enumerate(names):
         entry = table["models"][name]
@@ -69,7 +70,9 @@ def category_plot(
         hi = np.array([c["hi"] if c else np.nan for c in cells])
         err = np.vstack([mean - lo, hi - mean])  # (2, n_groups)
         ax.bar(x - 0.4 + (j + 0.5) * width, mean, width, yerr=err, capsize=2, label=name)
-    ax.set_xticks(x, [f"cat {g}" if g != "all" else "all" for g in groups])
+    # the categories named as the tables name them ("3: title + first 5")
+    ticks = [CATEGORIES[int(g)].label if g != "all" else "all" for g in groups]
+    ax.set_xticks(x, ticks, rotation=30, ha="right", fontsize="small")
     better = "higher" if HIGHER_IS_BETTER[metric] else "lower"
     ax.set_ylabel(f"{label} ({better} is better)")
     ax.set_title(
