@@ -46,3 +46,38 @@ def test_round_trip_through_disk(fixture_corpus: Corpus, tmp_path: Path) -> None
     assert back.source == {"fingerprint": "abc", "synthetic": False}
     assert back.track_object(0, 3)["track_name"] == "Jolene"
     assert not list(tmp_path.glob(".*tmp*")), "no temporary directory left behind"
+
+
+def test_train_set_without_validation_drops_those_playlists() -> None:
+    import numpy as np
+
+    from harness.types import Queries, TrainSet, Validation
+
+    train = TrainSet(
+        offsets=np.array([0, 2, 5, 6], dtype=np.int64),
+        track_ids=np.array([0, 1, 2, 3, 4, 5], dtype=np.int32),
+        titles=np.array(["a", "b", "c"], dtype=object),
+        n_tracks=6,
+        track_artist=np.zeros(6, dtype=np.int32),
+        track_album=np.zeros(6, dtype=np.int32),
+    )
+    queries = Queries(
+        pids=np.array([7], dtype=np.int64),
+        seed_offsets=np.array([0, 1], dtype=np.int64),
+        seed_ids=np.array([2], dtype=np.int32),
+        seed_pos=np.array([0], dtype=np.int32),
+        titles=np.array(["b"], dtype=object),
+        categories=np.array([2], dtype=np.int8),
+    )
+    val = Validation(
+        rows=np.array([1], dtype=np.int64),
+        queries=queries,
+        holdout_offsets=np.array([0, 2], dtype=np.int64),
+        holdout_ids=np.array([3, 4], dtype=np.int32),
+    )
+    inner = TrainSet(**{**train.__dict__, "validation": val}).without_validation()
+    assert inner.offsets.tolist() == [0, 2, 3]
+    assert inner.track_ids.tolist() == [0, 1, 5]
+    assert inner.titles.tolist() == ["a", "c"] and inner.validation is None
+    assert val.holdouts(0).tolist() == [3, 4]
+    assert train.without_validation().track_ids.tolist() == train.track_ids.tolist()
