@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.console import ConsoleReporter
+from harness.cli.leaderboard import add_submission_argument, add_submissions
 from harness.run.evaluate import (
     DEFAULT_K,
     EvaluateSettings,
@@ -22,6 +23,7 @@ from harness.run.evaluate import (
     start_run,
     timed,
 )
+from harness.run.external import ExternalSpec
 from harness.run.factory import build_models, parse_params, select_models
 from harness.run.sources import DEFAULT_PRESET
 
@@ -89,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
     )
     parser.add_argument("--force", action="store_true", help="refit models even if runs exist")
+    add_submission_argument(parser, "; --force also adds one that fails the verifier")
     parser.add_argument(
         "--challenge-set",
         type=Path,
@@ -147,8 +150,10 @@ def run(args: argparse.Namespace) -> int:
     out = reporter.out
     params = parse_params(args.params)
     models = build_models(select_models(args.models, params), params)  # bad -p fails here
+    externals = _external_specs(args, [name for name, _ in models])
     ev = prepare(settings_from(args), reporter)
     start_run(ev, [name for name, _ in models])
+    add_submissions(ev.run_dir, externals, args.force, reporter)  # a bad file fails before fits
     for name, manifest in run_models(ev, models, force=args.force):
         out.print(summary_line(ev, name, manifest), highlight=False)
     if ev.mode == "split":
@@ -161,6 +166,18 @@ def run(args: argparse.Namespace) -> int:
     steps = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in t.items())
     reporter.err.print(f"wall time: {steps}; total {sum(t.values()):.1f}s", highlight=False)
     return 0
+
+
+def _external_specs(args: argparse.Namespace, models: list[str]) -> list[ExternalSpec]:
+    """The --submission NAME=PATH flags, checked before any model runs."""
+    from harness.errors import UsageError
+    from harness.run.external import parse_specs
+
+    specs = parse_specs(args.submissions, taken=models)
+    if specs and (args.challenge_set is not None or args.k != DEFAULT_K):
+        why = "--challenge-set has no ground truth" if args.challenge_set else f"--k {args.k}"
+        raise UsageError(f"--submission: needs a scored run with k {DEFAULT_K} ({why})")
+    return specs
 
 
 def _leaderboard(ev: Evaluation, reporter: ConsoleReporter) -> None:

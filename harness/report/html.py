@@ -11,6 +11,9 @@ confidence table: `harness.report.leaderboard`, `harness.report.confidence`; rec
   found within the first d recommendations, d = 1..500, from each model's challenge-format
   submission. A model without a submission (runs with k != 500) has no curve, and the report
   says so.
+External submissions (`harness.run.external`) are rows like the models', named `NAME (external)`,
+with empty costs; their curve comes from the file they were scored from. Models the run requested
+that have no complete run yet are named under the caption and in the notes.
 Rendering (`render_html`) is pure; the `report` command (`harness/cli/report.py`) prints.
 """
 
@@ -28,7 +31,16 @@ from harness.challenge.metrics import PLOTTED, RANKED, VARIANTS, Metric
 from harness.errors import HarnessError
 from harness.progress import SILENT, Reporter
 from harness.report.confidence import CONFIDENCE, METHOD_NOTE
-from harness.report.leaderboard import CATEGORY_NAMES, LEGEND, Leaderboard, build, caption
+from harness.report.leaderboard import (
+    CATEGORY_NAMES,
+    Leaderboard,
+    build,
+    caption,
+    cost,
+    label,
+    legend,
+    unfinished_note,
+)
 from harness.report.plots import Plot, category_plot, recall_plot
 from harness.report.recall import FloatArray, model_curve, read_ground_truth
 from harness.report.significance import format_p
@@ -98,12 +110,12 @@ def _leaderboard_html(board: Leaderboard, cells: Mapping[str, Any]) -> str:
     for e in board.models:
         name = e["name"]
         points, rank = board.borda.get(name, (0, 0))
-        tds = [f"<td>{rank} ({points})</td>", f"<td class='name'>{_e(name)}</td>"]
+        tds = [f"<td>{rank} ({points})</td>", f"<td class='name'>{_e(label(board, name))}</td>"]
         tds += [_cell(m, cells[name]["overall"].get(m.name)) for m in RANKED]
         tds += [
-            f"<td>{e['fit_s']:.1f}</td>",
-            f"<td>{e['recommend_s']:.1f}</td>",
-            f"<td>{e['peak_rss_mb']:,.0f}</td>",
+            f"<td>{cost(e['fit_s'], '.1f')}</td>",
+            f"<td>{cost(e['recommend_s'], '.1f')}</td>",
+            f"<td>{cost(e['peak_rss_mb'], ',.0f')}</td>",
         ]
         rows.append("<tr>" + "".join(tds) + "</tr>")
     ths = "".join(
@@ -113,19 +125,23 @@ def _leaderboard_html(board: Leaderboard, cells: Mapping[str, Any]) -> str:
     return f"<table id='leaderboard'><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _variants_html(names: Sequence[str], cells: Mapping[str, Any]) -> str:
+def _variants_html(labels: Mapping[str, str], cells: Mapping[str, Any]) -> str:
+    """The metric variants' table; `labels`: model -> its name in tables, in row order."""
     ths = "<th class='name'>model</th>" + "".join(f"<th>{_e(m.label)}</th>" for m in VARIANTS)
     rows = []
-    for name in names:
+    for name, text in labels.items():
         tds = "".join(_cell(m, cells[name]["overall"].get(m.name)) for m in VARIANTS)
-        rows.append(f"<tr><td class='name'>{_e(name)}</td>{tds}</tr>")
+        rows.append(f"<tr><td class='name'>{_e(text)}</td>{tds}</tr>")
     body = "".join(rows)
     return f"<table id='variants'><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _category_html(names: Sequence[str], cells: Mapping[str, Any], metric: Metric) -> str:
+def _category_html(labels: Mapping[str, str], cells: Mapping[str, Any], metric: Metric) -> str:
+    """One metric per category; `labels`: model -> its name in tables, in column order."""
+    names = list(labels)
     cats = sorted({int(c) for n in names for c in cells[n]["categories"]})
-    ths = "<th class='name'>category</th><th>n</th>" + "".join(f"<th>{_e(n)}</th>" for n in names)
+    ths = "<th class='name'>category</th><th>n</th>"
+    ths += "".join(f"<th>{_e(t)}</th>" for t in labels.values())
     rows = []
     for c in cats:
         got = [cells[n]["categories"].get(str(c), {}).get(metric.name) for n in names]
@@ -153,7 +169,7 @@ def render_html(
 ) -> str:
     """The whole report as one HTML document (pure)."""
     cells = _with_names(table)
-    names = [e["name"] for e in board.models]
+    labels = {e["name"]: label(board, e["name"]) for e in board.models}
     synthetic = bool(board.data.get("synthetic"))
     banner = (
         "<p class='banner' id='synthetic'>Synthetic data: these numbers come from a generated "
@@ -162,10 +178,15 @@ def render_html(
         if synthetic
         else ""
     )
-    cats = "".join(f"<h3>{_e(m.label)}</h3>{_category_html(names, cells, m)}" for m in PLOTTED)
+    cats = "".join(f"<h3>{_e(m.label)}</h3>{_category_html(labels, cells, m)}" for m in PLOTTED)
     note_items = "".join(f"<li>{_e(n)}</li>" for n in notes)
     notes_html = f"<h2>Notes</h2><ul id='notes'>{note_items}</ul>" if notes else ""
     title = f"mpd-harness report: {board.data.get('name')}"
+    unfinished = (
+        f"<p class='banner' id='unfinished'>{_e(unfinished_note(board.missing))}</p>"
+        if board.missing
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <style>{CSS}</style></head>
@@ -173,13 +194,14 @@ def render_html(
 <h1>{_e(title)}</h1>
 {banner}
 <p>{_e(caption(board))}</p>
+{unfinished}
 <h2>Leaderboard</h2>
 <p class="note">Each cell: mean [{CONFIDENCE:.0%} CI]; green: the best model of the column;
 light green '≈ best': no significant difference from the best; 'differs': significantly
-different. {_e(LEGEND)}.</p>
+different. {_e(legend(board))}.</p>
 {_leaderboard_html(board, cells)}
 <h3>Metric variants</h3>
-{_variants_html(names, cells)}
+{_variants_html(labels, cells)}
 <p class="note">{_e(METHOD_NOTE)} Per category, the best model and the correction are per
 category and metric.</p>
 <h2>Per challenge category</h2>
@@ -225,6 +247,8 @@ def build_report(run_dir: str | Path, *, reporter: Reporter = SILENT) -> Report:
         plots.append(recall_plot(curves, synthetic=synthetic))
     if board.skipped:
         notes.append(f"left out (other data or split): {', '.join(board.skipped)}")
+    if board.missing:
+        notes.append(unfinished_note(board.missing))
     return Report(render_html(board, table, plots, notes), plots, table, notes)
 
 
@@ -246,7 +270,13 @@ def _recall_curves(
                 rpt = dict(
                     zip(cols["pid"].tolist(), cols["r_precision_track"].tolist(), strict=True)
                 )
-                curves[e["name"]] = model_curve(run_dir / sub, truth, rpt)
+                try:
+                    curves[e["name"]] = model_curve(run_dir / sub, truth, rpt)
+                except HarnessError as err:
+                    if not e.get("external"):
+                        raise  # our own submission: a stale one stops the report
+                    # a file from elsewhere may have changed or be forced through
+                    notes.append(f"{e['name']} (external): no recall curve: {err}")
             advance(1)
     return curves, notes
 

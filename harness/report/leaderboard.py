@@ -2,9 +2,13 @@
 
 Reads `RUN_DIR/run.json` (data and split of the run) and each `RUN_DIR/<model>/manifest.json` +
 `metrics.parquet` (through `harness.run.rundir`); never retrains. Models whose run was made on other
-data or another split are left out (and named). Which metrics are ranked, and their labels, come
-from the metric registry (`harness.challenge.metrics.REGISTRY`). Rendering is pure (`render`
-builds tables); the `leaderboard` command (`harness/cli/leaderboard.py`) prints them.
+data or another split are left out (and named). External submissions stored in the run folder
+(`harness.run.external`) are rows like the models', marked `(external)` in the tables and
+`"external": true` in their leaderboard.json entry, with empty costs. Models that `run.json` says
+were requested but have no complete run yet are named in `Leaderboard.missing`. Which metrics are
+ranked, and their labels, come from the metric registry (`harness.challenge.metrics.REGISTRY`).
+Rendering is pure (`render` builds tables); the `leaderboard` command
+(`harness/cli/leaderboard.py`) prints them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +31,13 @@ from harness.errors import HarnessError
 from harness.progress import SILENT, Reporter
 from harness.report.confidence import Columns, confidence_from_values
 from harness.report.significance import format_p
-from harness.run.rundir import model_metrics, model_runs, read_run
+from harness.run.rundir import (
+    is_external,
+    model_metrics,
+    model_runs,
+    read_run,
+    unfinished_models,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,6 +80,9 @@ class Leaderboard:
     cold_start: dict[str, str] = field(default_factory=dict)  # name -> "model" | "title"
     backfilled: dict[str, int] = field(default_factory=dict)  # name -> backfilled slots
     skipped: list[str] = field(default_factory=list)  # model folders left out, with the reason
+    external: list[str] = field(default_factory=list)  # names of the external submissions
+    # models run.json says were requested but without a complete run on this data and split
+    missing: list[str] = field(default_factory=list)
     # the full confidence table (harness.report.confidence; overall and per category) and the
     # per-playlist columns it came from, in leaderboard order: the HTML report reuses both
     confidence: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -85,8 +99,9 @@ class Leaderboard:
         ``clicks``), ``n`` (test playlists) and ``missing``, the 95% bootstrap interval of each
         metric the leaderboard computed one for (``<metric>_lo``, ``<metric>_hi``; all of them
         after `build`), ``fit_s``, ``recommend_s``, ``peak_rss_mb``, ``cold_start`` ("model" or
-        "title"), ``backfilled`` (slots filled with popular tracks) and ``synthetic`` (bool: the
-        run's data is synthetic, not the real MPD).
+        "title"), ``backfilled`` (slots filled with popular tracks), ``synthetic`` (bool: the
+        run's data is synthetic, not the real MPD) and ``external`` (bool: an external
+        submission, whose costs and ``cold_start`` are empty).
         """
         import pandas as pd
 
@@ -101,13 +116,16 @@ class Leaderboard:
                 ci = e.get("ci", {}).get(m, {})
                 row[f"{m}_lo"], row[f"{m}_hi"] = ci.get("lo", np.nan), ci.get("hi", np.nan)
             row.update({k: e.get(k) for k in ("fit_s", "recommend_s", "peak_rss_mb")})
-            row["cold_start"] = self.cold_start.get(e["name"], "model")
+            external = e["name"] in self.external
+            row["cold_start"] = None if external else self.cold_start.get(e["name"], "model")
             row["backfilled"] = self.backfilled.get(e["name"], 0)
             row["synthetic"] = bool(self.data.get("synthetic"))
+            row["external"] = external
             rows.append(row)
         columns = ["name", "borda_rank", "borda_points", *METRICS, "n", "missing"]
         columns += [f"{m}_{b}" for m in ci_metrics for b in ("lo", "hi")]
         columns += ["fit_s", "recommend_s", "peak_rss_mb", "cold_start", "backfilled", "synthetic"]
+        columns.append("external")
         return pd.DataFrame(rows, columns=columns)
 
 
@@ -115,7 +133,8 @@ class Leaderboard:
 
 
 def build(run_dir: Path, *, reporter: Reporter = SILENT) -> Leaderboard:
-    """Aggregate every complete model run of `run_dir` that matches its data and split."""
+    """Aggregate every complete model run (and external submission) of `run_dir` that matches
+    its data and split; name the requested models that have none (`missing`)."""
     from harness.challenge.scoring import borda
 
     run_dir = Path(run_dir)
@@ -135,8 +154,12 @@ def build(run_dir: Path, *, reporter: Reporter = SILENT) -> Leaderboard:
             )
         board.models.append(_entry(d, m, cols))
         board.per_playlist[m["model"]] = cols
-        board.cold_start[m["model"]] = m.get("cold_start", "model")
         board.backfilled[m["model"]] = int(m.get("backfill", {}).get("slots", 0))
+        if is_external(m):
+            board.external.append(m["model"])
+        else:
+            board.cold_start[m["model"]] = m.get("cold_start", "model")
+    board.missing = unfinished_models(run, [e["name"] for e in board.models])
     if board.models:
         ranking = borda(
             {e["name"]: e["overall"] for e in board.models}, metrics=[m.name for m in RANKED]
@@ -164,19 +187,26 @@ def _entry(model_dir: Path, manifest: dict[str, Any], cols: Columns) -> dict[str
     from harness.challenge.scoring import aggregate
 
     per_playlist = {name: cols[name] for name in METRICS}
-    agg = aggregate(per_playlist, cols["category"], np.zeros(len(cols["pid"]), dtype=bool))
+    external = is_external(manifest)
+    # an external submission's playlists without a line (their values are misses already)
+    missing = np.isin(cols["pid"], manifest.get("missing_pids") or [])
+    agg = aggregate(per_playlist, cols["category"], missing)
     sub = manifest.get("submission")
-    return {
+    entry = {
         "name": manifest["model"],
-        "params": manifest["params"],
+        "params": manifest.get("params", {}),
         "overall": agg["overall"],
         "categories": agg["categories"],
-        "fit_s": manifest["fit_s"],
-        "recommend_s": manifest["recommend_s"],
-        "peak_rss_mb": manifest["peak_rss_mb"],
+        # None for an external submission: the harness did not fit or run it
+        "fit_s": manifest.get("fit_s"),
+        "recommend_s": manifest.get("recommend_s"),
+        "peak_rss_mb": manifest.get("peak_rss_mb"),
         # relative to RUN_DIR (the manifest stores it relative to the model folder)
         "submission": os.path.normpath(Path(model_dir.name) / sub) if sub is not None else None,
     }
+    if external:
+        entry["external"] = True
+    return entry
 
 
 def _add_confidence(board: Leaderboard, reporter: Reporter) -> None:
@@ -237,7 +267,39 @@ def caption(board: Leaderboard) -> str:
 
 
 def _seedless(board: Leaderboard, name: str) -> str:
+    if name in board.external:
+        return ""  # who answered the title-only queries is not known
     return "title" if board.cold_start.get(name) == "title" else "own"
+
+
+EXTERNAL_MARK = " (external)"
+EXTERNAL_NOTE = (
+    "(external): a submission file made elsewhere, verified and scored on this split like the "
+    "models; it was not run here, so it has no costs"
+)
+
+
+def legend(board: Leaderboard) -> str:
+    """LEGEND, and what `(external)` means where the board has external rows."""
+    return f"{LEGEND}; {EXTERNAL_NOTE}" if board.external else LEGEND
+
+
+def label(board: Leaderboard, name: str) -> str:
+    """A row's name in tables: `name (external)` for an external submission."""
+    return name + EXTERNAL_MARK if name in board.external else name
+
+
+def unfinished_note(missing: Sequence[str]) -> str:
+    """`not finished: sgns, w2v (...)`: requested models without a complete run."""
+    return (
+        f"not finished: {', '.join(missing)} (requested for this run, no complete run yet; "
+        "the tables leave them out)"
+    )
+
+
+def cost(value: float | None, spec: str) -> str:
+    """A cost cell (`fit s`, `rec s`, `peak MB`): empty where there is none (external)."""
+    return "" if value is None else format(value, spec)
 
 
 def _ranked_cell(metric: Metric, value: float, best: float | None) -> tuple[str, bool]:
@@ -256,15 +318,15 @@ def _rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
     for e in board.models:
         name = e["name"]
         points, rank = board.borda.get(name, (0, 0))
-        row = [(f"{rank} ({points})", False), (name, False)]
+        row = [(f"{rank} ({points})", False), (label(board, name), False)]
         row += [_ranked_cell(m, e["overall"][m.name], best[m.name]) for m in RANKED]
         ci = e.get("ci", {}).get(HEADLINE.name, {})
         row += [
             (f"[{HEADLINE.format(ci['lo'])}, {HEADLINE.format(ci['hi'])}]" if ci else "", False),
             (_vs_best(e), False),
-            (f"{e['fit_s']:.1f}", False),
-            (f"{e['recommend_s']:.1f}", False),
-            (f"{e['peak_rss_mb']:,.0f}", False),
+            (cost(e["fit_s"], ".1f"), False),
+            (cost(e["recommend_s"], ".1f"), False),
+            (cost(e["peak_rss_mb"], ",.0f"), False),
             (_seedless(board, name), False),
         ]
         rows.append(row)
@@ -273,8 +335,7 @@ def _rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
 
 def _category_rows(board: Leaderboard) -> tuple[list[str], list[list[tuple[str, bool]]]]:
     """Categories × models' headline metric, R-precision (best per category marked)."""
-    names = [e["name"] for e in board.models]
-    header = ["category", "n", *names]
+    header = ["category", "n", *(label(board, e["name"]) for e in board.models)]
     cats = sorted({int(c) for e in board.models for c in e["categories"]})
     rows = []
     for c in cats:
@@ -300,7 +361,7 @@ def render(board: Leaderboard) -> list[Table]:
     header, rows = _rows(board)
     overall = Table(
         title="Leaderboard (best in bold)",
-        caption=f"{caption(board)}\n{LEGEND}",
+        caption=f"{caption(board)}\n{legend(board)}",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -339,9 +400,11 @@ def _md_table(header: list[str], rows: list[list[tuple[str, bool]]]) -> str:
 def to_markdown(board: Leaderboard) -> str:
     header, rows = _rows(board)
     c_header, c_rows = _category_rows(board)
+    unfinished = f"Not finished yet: {', '.join(board.missing)}.\n\n" if board.missing else ""
     return (
         "# Leaderboard\n\n"
-        f"{caption(board)}. Best value of each column in bold. {LEGEND}.\n\n"
+        f"{caption(board)}. Best value of each column in bold. {legend(board)}.\n\n"
+        f"{unfinished}"
         f"{_md_table(header, rows)}\n\n"
         f"## {HEADLINE.label} per challenge category\n\n"
         f"{_md_table(c_header, c_rows)}\n"
@@ -349,13 +412,14 @@ def to_markdown(board: Leaderboard) -> str:
 
 
 def to_csv(board: Leaderboard) -> str:
-    """One row per model: the overall metrics, Borda, costs and per-category R-precision."""
+    """One row per model: the overall metrics, Borda, costs and per-category R-precision;
+    `external` says which rows are external submissions (their costs are empty)."""
     import orjson
 
     cats = [str(c) for c in range(1, 11)]
     header = ["model", "borda_rank", "borda_points", *METRICS, "n", "missing"]
     header += ["fit_s", "recommend_s", "peak_rss_mb", "cold_start", "backfilled", "submission"]
-    header += [f"{HEADLINE.name}_cat{c}" for c in cats] + ["params", "synthetic"]
+    header += [f"{HEADLINE.name}_cat{c}" for c in cats] + ["params", "synthetic", "external"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -369,6 +433,7 @@ def to_csv(board: Leaderboard) -> str:
         row += [e["categories"].get(c, {}).get(HEADLINE.name, "") for c in cats]
         row.append(orjson.dumps(e["params"], option=orjson.OPT_SORT_KEYS).decode())
         row.append("true" if board.data.get("synthetic") else "false")
+        row.append("true" if name in board.external else "false")
         w.writerow(row)
     return buf.getvalue()
 

@@ -1,10 +1,13 @@
 """The run folder: its files and how they are read and written.
 
-    RUN_DIR/run.json                 mode, k, data and split of the run (what every model shares)
+    RUN_DIR/run.json                 mode, k, data and split of the run (what every model shares);
+                                     "models": the names requested, where evaluate recorded them
     RUN_DIR/split/                   the split, when evaluate drew it
     RUN_DIR/<model>/manifest.json    key (what a reuse must match), params, versions, timings
     RUN_DIR/<model>/recs.npz         pids, recs int32 (n, k), backfilled (no pickle)
     RUN_DIR/<model>/metrics.parquet  pid, category and one column per metric
+    RUN_DIR/<name>/                  an external submission, stored the same way with
+                                     `"external": true` in its manifest (harness/run/external.py)
     RUN_DIR/leaderboard.{json,md,csv}
 
 Evaluate writes it (harness/run/evaluate.py); leaderboard, report and generate read it through
@@ -14,7 +17,7 @@ the functions here, so the format lives in one module.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +193,23 @@ def model_scores(model_dir: Path) -> dict[str, float]:
     """The mean of every metric over the test playlists of one model's run."""
     cols = read_metrics(model_dir / "metrics.parquet")
     return {name: float(cols[name].mean()) for name in METRICS if name in cols}
+
+
+def is_external(manifest: Mapping[str, Any]) -> bool:
+    """Whether a run's manifest is an external submission's (harness/run/external.py)."""
+    return manifest.get("external") is True
+
+
+def requested_models(run: Mapping[str, Any]) -> list[str] | None:
+    """The model names `run.json` says were requested (None: not recorded, an older run)."""
+    names = run.get("models")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return list(names)
+
+
+def unfinished_models(run: Mapping[str, Any], finished: Iterable[str]) -> list[str]:
+    """The requested models (in their order) without a complete run among `finished`; empty
+    when run.json does not record what was requested."""
+    done = set(finished)
+    return [name for name in requested_models(run) or [] if name not in done]
