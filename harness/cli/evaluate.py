@@ -22,8 +22,25 @@ from harness.run.evaluate import (
     start_run,
     timed,
 )
+from harness.run.experiment import Experiment, override, read_experiment, record
 from harness.run.factory import build_models, parse_params, select_models
 from harness.run.sources import DEFAULT_PRESET
+
+# flags that set the EvaluateSettings field of their own name; their argparse default is None
+# so that a value from --config stays unless the flag is given (--seed and friends: seeds())
+SETTINGS_FLAGS = (
+    "mpd",
+    "synthetic",
+    "split",
+    "per_category",
+    "coverage",
+    "out",
+    "challenge_set",
+    "cache_dir",
+    "team",
+    "email",
+    "k",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--coverage",
         choices=COVERAGE,
-        default="best-effort",
+        default=None,
         help="rule of a new split (as in `split`): best-effort (default) keeps every seed and "
         "held-out track in training wherever the corpus allows it; official fails instead; "
         "none drops the rule",
@@ -88,7 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
     )
-    parser.add_argument("--force", action="store_true", help="refit models even if runs exist")
+    parser.add_argument(
+        "--force", action="store_true", default=None, help="refit models even if runs exist"
+    )
     parser.add_argument(
         "--challenge-set",
         type=Path,
@@ -96,35 +115,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="official challenge_set.json: train on the whole corpus, write submissions only",
     )
     parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="corpus cache folder")
-    parser.add_argument("--team", default="mpd-harness", help="team name in submissions")
+    parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
     parser.add_argument(
-        "--email", default="mpd-harness@example.com", help="contact email in submissions"
+        "--email", help="contact email in submissions (default: mpd-harness@example.com)"
     )
     parser.add_argument(
         "--k",
         type=int,
-        default=DEFAULT_K,
-        help="recommendations per playlist (default 500; submissions need 500)",
+        default=None,
+        help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="EXPERIMENT_TOML",
+        help="experiment file (docs/experiments.md): data, split, models and their parameters, "
+        "run folder, team; flags given as well override it. Every run writes its resolved "
+        "configuration to RUN_DIR/experiment.toml",
     )
 
 
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The EvaluateSettings fields that flags set, only those given; --data-seed and
+    --split-seed override --seed."""
+    out = {f: getattr(args, f) for f in SETTINGS_FLAGS if getattr(args, f) is not None}
+    for name, value in (("data_seed", args.data_seed), ("split_seed", args.split_seed)):
+        if (value if value is not None else args.seed) is not None:
+            out[name] = value if value is not None else args.seed
+    return out
+
+
 def settings_from(args: argparse.Namespace) -> EvaluateSettings:
-    """The typed settings of the flags; --data-seed and --split-seed override --seed."""
-    seed = 0 if args.seed is None else args.seed
-    return EvaluateSettings(
-        mpd=args.mpd,
-        synthetic=args.synthetic,
-        data_seed=seed if args.data_seed is None else args.data_seed,
-        split_seed=seed if args.split_seed is None else args.split_seed,
-        split=args.split,
-        per_category=args.per_category,
-        coverage=args.coverage,
-        out=args.out,
-        challenge_set=args.challenge_set,
-        cache_dir=args.cache_dir,
-        team=args.team,
-        email=args.email,
-        k=args.k,
+    """The typed settings of the flags alone (the defaults where none is given)."""
+    return override(Experiment(), settings=given_settings(args)).settings
+
+
+def experiment_from(args: argparse.Namespace) -> Experiment:
+    """The experiment file of --config (if any) with the flags given on top: --models replaces
+    its model list, -p overrides and extends its parameters."""
+    base = read_experiment(args.config) if args.config is not None else Experiment()
+    models = None
+    if args.models is not None:
+        models = [s.strip() for s in args.models.split(",") if s.strip()]
+    return override(
+        base,
+        settings=given_settings(args),
+        models=models,
+        params=parse_params(args.params),
+        force=args.force,
     )
 
 
@@ -145,11 +183,14 @@ def summary_line(ev: Evaluation, name: str, manifest: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter()  # log lines unwrapped in nox and CI logs
     out = reporter.out
-    params = parse_params(args.params)
-    models = build_models(select_models(args.models, params), params)  # bad -p fails here
-    ev = prepare(settings_from(args), reporter)
+    exp = experiment_from(args)
+    chosen = None if exp.models is None else ",".join(exp.models)
+    specs = select_models(chosen, exp.params)
+    models = build_models(specs, exp.params)  # bad -p fails here
+    ev = prepare(exp.settings, reporter)
+    record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
     start_run(ev)
-    for name, manifest in run_models(ev, models, force=args.force):
+    for name, manifest in run_models(ev, models, force=exp.force):
         out.print(summary_line(ev, name, manifest), highlight=False)
     if ev.mode == "split":
         _leaderboard(ev, reporter)
