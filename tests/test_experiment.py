@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import tomllib
 
 import harness
 from harness.cli import build_parser, main
@@ -24,11 +23,19 @@ from harness.run.experiment import (
     Experiment,
     dumps,
     from_document,
+    override,
     read_experiment,
     to_document,
     write_experiment,
 )
+from harness.types import IntArray, Queries, TrainSet
+from models.base import Recommender
 from models.knn import KNNRecommender
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser is the tomli package
+    tomllib = pytest.importorskip("tomli")
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "experiments.md"
 MODELS = ("popular", "knn", "title")
@@ -286,6 +293,20 @@ def test_p_for_a_model_not_run_is_still_an_error(
 # ---------------------------------------------------------------------------- runs
 
 
+class Empty(Recommender):
+    """Recommends nothing (the runner backfills); a parameter TOML cannot hold."""
+
+    def __init__(self, size: int = 2, holes: list[int | None] | None = None) -> None:
+        self.size = size
+        self.holes = [1, None] if holes is None else holes
+
+    def _fit(self, train: TrainSet) -> Empty:
+        return self
+
+    def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return np.full((len(queries), k), -1, dtype=np.int32)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One working folder for the runs below: the tiny synthetic MPD is generated once."""
@@ -362,14 +383,17 @@ def test_the_api_writes_it_too_and_an_instance_reruns_by_path(
     doc_run: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(folder)
-    harness.evaluate(
-        data="synthetic:tiny", models=[KNNRecommender(k_neighbors=30)], out="runs/api", k=20
-    )
+    models = [KNNRecommender(k_neighbors=30), Empty()]
+    harness.evaluate(data="synthetic:tiny", models=models, out="runs/api", k=20)
     exp = read_experiment(folder / "runs/api/experiment.toml")
-    assert exp.models == ("models.knn:KNNRecommender",)
+    empty = f"{__name__}:Empty"
+    assert exp.models == ("models.knn:KNNRecommender", empty)
     assert exp.params["models.knn:KNNRecommender"]["k_neighbors"] == 30
+    assert exp.params[empty] == {"size": 2}  # `holes` ([1, None]) has no TOML form: left out
+    exp = override(exp, models=["models.knn:KNNRecommender"])
     assert exp.settings.k == 20
-    assert main(["evaluate", "--config", "runs/api/experiment.toml", "--out", "runs/api2"]) == 0
+    again = write(folder, dumps(to_document(exp)), "api.toml")
+    assert main(["evaluate", "--config", str(again), "--out", "runs/api2"]) == 0
     recs = [folder / f"runs/{d}/knn_recommender/recs.npz" for d in ("api", "api2")]
     assert recs[0].read_bytes() == recs[1].read_bytes()
 
