@@ -89,9 +89,11 @@ def evaluate(
     in any mix (default: every registered model). `params`: `{"knn": {"k_neighbors": 200}}` for
     models given by name or path. Runs already in `out` with the same key are reused unless
     `force`. Returns the leaderboard of the run folder (also written there as json, md, csv).
+    The run's resolved configuration goes to `RUN_DIR/experiment.toml` (docs/experiments.md).
     """
     from harness.report.leaderboard import build, write
     from harness.run.evaluate import EvaluateSettings, prepare, run_models, start_run
+    from harness.run.experiment import record
     from harness.run.factory import build_models
     from harness.run.sources import parse_data
 
@@ -111,6 +113,7 @@ def evaluate(
         k=k,
     )
     ev = prepare(settings, reporter)
+    record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI writes it
     start_run(ev, [name for name, _ in built])
     for _ in run_models(ev, built, force=force):
         pass

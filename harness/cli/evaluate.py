@@ -23,9 +23,26 @@ from harness.run.evaluate import (
     start_run,
     timed,
 )
+from harness.run.experiment import Experiment, override, read_experiment, record
 from harness.run.external import ExternalSpec
 from harness.run.factory import build_models, parse_params, select_models
 from harness.run.sources import DEFAULT_PRESET
+
+# flags that set the EvaluateSettings field of their own name; their argparse default is None
+# so that a value from --config stays unless the flag is given (--seed and friends: seeds())
+SETTINGS_FLAGS = (
+    "mpd",
+    "synthetic",
+    "split",
+    "per_category",
+    "coverage",
+    "out",
+    "challenge_set",
+    "cache_dir",
+    "team",
+    "email",
+    "k",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,17 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     src = parser.add_mutually_exclusive_group()
     src.add_argument(
-        "--mpd", type=Path, metavar="PATH", help="MPD folder of slices, one slice file, or the zip"
+        "--mpd",
+        type=Path,
+        metavar="MPD_PATH",
+        help="MPD folder of slices, one slice file, or the zip",
     )
     src.add_argument(
         "--synthetic",
         metavar="PRESET",
-        help=f"generate (once) and use a synthetic MPD of this preset (default: {DEFAULT_PRESET})",
+        help="generate (once) and use a synthetic MPD of this preset: "
+        f"{_presets()} (default: {DEFAULT_PRESET})",
     )
     parser.add_argument(
         "--seed",
         type=int,
         default=None,
+        metavar="N",
         help="seed of the split and of synthetic data (default 0); "
         "--data-seed and --split-seed set one of them",
     )
@@ -65,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--coverage",
         choices=COVERAGE,
-        default="best-effort",
+        default=None,
         help="rule of a new split (as in `split`): best-effort (default) keeps every seed and "
         "held-out track in training wherever the corpus allows it; official fails instead; "
         "none drops the rule",
@@ -73,8 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--models",
         metavar="A,B",
-        help="comma-separated models to run: registered names or module:Class paths "
-        "(default: all registered)",
+        help=f"comma-separated models to run: {', '.join(_model_names())}, or module:Class "
+        "paths (default: all registered; `mpd-harness models` lists them)",
     )
     parser.add_argument(
         "-p",
@@ -90,7 +112,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
     )
-    parser.add_argument("--force", action="store_true", help="refit models even if runs exist")
+    parser.add_argument(
+        "--force", action="store_true", default=None, help="refit models even if runs exist"
+    )
     add_submission_argument(parser, "; --force also adds one that fails the verifier")
     parser.add_argument(
         "--challenge-set",
@@ -98,36 +122,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="official challenge_set.json: train on the whole corpus, write submissions only",
     )
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="corpus cache folder")
-    parser.add_argument("--team", default="mpd-harness", help="team name in submissions")
+    parser.add_argument("--cache-dir", type=Path, metavar="CACHE_DIR", help="corpus cache folder")
+    parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
     parser.add_argument(
-        "--email", default="mpd-harness@example.com", help="contact email in submissions"
+        "--email", help="contact email in submissions (default: mpd-harness@example.com)"
     )
     parser.add_argument(
         "--k",
         type=int,
-        default=DEFAULT_K,
-        help="recommendations per playlist (default 500; submissions need 500)",
+        default=None,
+        help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="EXPERIMENT_TOML",
+        help="experiment file (docs/experiments.md): data, split, models and their parameters, "
+        "run folder, team; flags given as well override it. Every run writes its resolved "
+        "configuration to RUN_DIR/experiment.toml",
     )
 
 
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The EvaluateSettings fields that flags set, only those given; --data-seed and
+    --split-seed override --seed."""
+    out = {f: getattr(args, f) for f in SETTINGS_FLAGS if getattr(args, f) is not None}
+    for name, value in (("data_seed", args.data_seed), ("split_seed", args.split_seed)):
+        if (value if value is not None else args.seed) is not None:
+            out[name] = value if value is not None else args.seed
+    return out
+
+
+def _presets() -> str:
+    from harness.data.synthetic import PRESETS
+
+    return ", ".join(f"{name} ({n:,} playlists)" for name, n in PRESETS.items())
+
+
+def _model_names() -> list[str]:
+    from models import MODELS  # names only: no model module is imported
+
+    return list(MODELS)
+
+
 def settings_from(args: argparse.Namespace) -> EvaluateSettings:
-    """The typed settings of the flags; --data-seed and --split-seed override --seed."""
-    seed = 0 if args.seed is None else args.seed
-    return EvaluateSettings(
-        mpd=args.mpd,
-        synthetic=args.synthetic,
-        data_seed=seed if args.data_seed is None else args.data_seed,
-        split_seed=seed if args.split_seed is None else args.split_seed,
-        split=args.split,
-        per_category=args.per_category,
-        coverage=args.coverage,
-        out=args.out,
-        challenge_set=args.challenge_set,
-        cache_dir=args.cache_dir,
-        team=args.team,
-        email=args.email,
-        k=args.k,
+    """The typed settings of the flags alone (the defaults where none is given)."""
+    return override(Experiment(), settings=given_settings(args)).settings
+
+
+def experiment_from(args: argparse.Namespace) -> Experiment:
+    """The experiment file of --config (if any) with the flags given on top: --models replaces
+    its model list, -p overrides and extends its parameters."""
+    base = read_experiment(args.config) if args.config is not None else Experiment()
+    models = None
+    if args.models is not None:
+        models = [s.strip() for s in args.models.split(",") if s.strip()]
+    return override(
+        base,
+        settings=given_settings(args),
+        models=models,
+        params=parse_params(args.params),
+        force=args.force,
     )
 
 
@@ -148,13 +203,16 @@ def summary_line(ev: Evaluation, name: str, manifest: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter()  # log lines unwrapped in nox and CI logs
     out = reporter.out
-    params = parse_params(args.params)
-    models = build_models(select_models(args.models, params), params)  # bad -p fails here
-    externals = _external_specs(args, [name for name, _ in models])
-    ev = prepare(settings_from(args), reporter)
+    exp = experiment_from(args)
+    chosen = None if exp.models is None else ",".join(exp.models)
+    specs = select_models(chosen, exp.params)
+    models = build_models(specs, exp.params)  # bad -p fails here
+    externals = _external_specs(args.submissions, exp.settings, [name for name, _ in models])
+    ev = prepare(exp.settings, reporter)
+    record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
     start_run(ev, [name for name, _ in models])
-    add_submissions(ev.run_dir, externals, args.force, reporter)  # a bad file fails before fits
-    for name, manifest in run_models(ev, models, force=args.force):
+    add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails before fits
+    for name, manifest in run_models(ev, models, force=exp.force):
         out.print(summary_line(ev, name, manifest), highlight=False)
     if ev.mode == "split":
         _leaderboard(ev, reporter)
@@ -168,14 +226,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _external_specs(args: argparse.Namespace, models: list[str]) -> list[ExternalSpec]:
-    """The --submission NAME=PATH flags, checked before any model runs."""
+def _external_specs(
+    flags: list[str] | None, settings: EvaluateSettings, models: list[str]
+) -> list[ExternalSpec]:
+    """The --submission NAME=PATH flags, checked (against the resolved settings, --config
+    included) before any model runs."""
     from harness.errors import UsageError
     from harness.run.external import parse_specs
 
-    specs = parse_specs(args.submissions, taken=models)
-    if specs and (args.challenge_set is not None or args.k != DEFAULT_K):
-        why = "--challenge-set has no ground truth" if args.challenge_set else f"--k {args.k}"
+    specs = parse_specs(flags or [], taken=models)
+    if specs and (settings.challenge_set is not None or settings.k != DEFAULT_K):
+        why = (
+            "--challenge-set has no ground truth" if settings.challenge_set else f"--k {settings.k}"
+        )
         raise UsageError(f"--submission: needs a scored run with k {DEFAULT_K} ({why})")
     return specs
 

@@ -26,6 +26,7 @@ from rich import box
 from rich.table import Table
 
 from harness.atomic import atomic_open, write_json
+from harness.challenge.categories import CATEGORIES
 from harness.challenge.metrics import BY_NAME, METRICS, RANKED, Metric
 from harness.errors import HarnessError
 from harness.progress import SILENT, Reporter
@@ -52,21 +53,12 @@ def _ranked_text() -> str:
 
 
 LEGEND = (
-    f"Borda: rank (points) over {_ranked_text()}; seedless: who "
-    "answers the title-only queries, the model itself (own) or the shared title baseline (title)"
+    f"Borda: rank (points) over {_ranked_text()}; vs best: R-precision against the best model, "
+    "'≈ best' no significant difference, 'differs' significantly below (Holm-corrected "
+    "Wilcoxon, as in the report); seedless: who answers the title-only queries, the model itself "
+    "(own) or the shared title baseline (title)"
 )
-CATEGORY_NAMES = {
-    1: "title only",
-    2: "title + first 1",
-    3: "title + first 5",
-    4: "first 5, no title",
-    5: "title + first 10",
-    6: "first 10, no title",
-    7: "title + first 25",
-    8: "title + random 25",
-    9: "title + first 100",
-    10: "title + random 100",
-}
+CATEGORY_NAMES = {n: c.name for n, c in CATEGORIES.items()}  # as plots name them
 
 
 @dataclass
@@ -225,13 +217,14 @@ def _add_confidence(board: Leaderboard, reporter: Reporter) -> None:
 
 
 def _vs_best(e: dict[str, Any]) -> str:
-    """R-precision against the best model: best, ≈ (not significant) or lower (significant)."""
+    """R-precision against the best model in the report's words: best, ≈ best (no significant
+    difference) or differs (significantly below), with the Holm-corrected p-value."""
     c = e.get("ci", {}).get(HEADLINE.name)
     if not c:
         return ""
     if c.get("best") == e["name"]:
         return "best"
-    return f"{'lower' if c['significant'] else '≈ best'} ({format_p(c['p_holm'])})"
+    return f"{'differs' if c['significant'] else '≈ best'} ({format_p(c['p_holm'], 'p_holm')})"
 
 
 # ---------------------------------------------------------------------------- rendering

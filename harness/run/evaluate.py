@@ -16,19 +16,27 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.atomic import write_json
+from harness.atomic import read_json, write_json
 from harness.errors import UsageError
-from harness.progress import SILENT, Advance, Reporter
+from harness.progress import Advance
 from harness.run import rundir
 from harness.run.checks import backfill, check_recs
+from harness.run.context import (
+    DEFAULT_K,
+    RUNS_ROOT,
+    EvaluateSettings,
+    Evaluation,
+    prepare,
+    run_name,
+    start_run,
+    timed,
+)
 from harness.run.manifest import (
     RssSampler,
     file_sha256,
@@ -39,20 +47,14 @@ from harness.run.manifest import (
     versions,
 )
 from harness.run.rundir import complete_run, read_recs, write_metrics, write_recs
-from harness.run.sources import marker_seed, not_in_train, resolve_data, whole_train_set
 from harness.run.submissions import (
-    check_submissions_owner,
-    submissions_folder,
     write_and_verify_submission,
 )
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, TrainSet
 
 if TYPE_CHECKING:
-    from harness.data.corpus import Corpus
     from models.base import Recommender
 
-DEFAULT_K = 500
-RUNS_ROOT = Path("runs")
 # queries per `recommend` call: small enough for a live progress bar, large enough to batch
 CHUNK = 1000
 RSS_NOTE = (
@@ -61,212 +63,6 @@ RSS_NOTE = (
     "(rss_before_mb). process_peak_rss_mb is getrusage ru_maxrss: the whole process's "
     "high-water mark so far, monotonic across models."
 )
-
-
-@dataclass(frozen=True)
-class EvaluateSettings:
-    """Everything `evaluate` needs besides the models (the command's flags, typed).
-
-    `data_seed` seeds the synthetic MPD, `split_seed` the split (`--seed` sets both).
-    """
-
-    mpd: Path | None = None
-    synthetic: str | None = None  # preset; the default preset when `mpd` is None too
-    data_seed: int = 0
-    split_seed: int = 0
-    split: Path | None = None  # split folder to reuse or create (default RUN_DIR/split)
-    per_category: int | None = None
-    coverage: str = "best-effort"
-    out: Path | None = None  # run folder (default runs/<data name>...)
-    challenge_set: Path | None = None  # official challenge_set.json: submissions only
-    cache_dir: Path | None = None
-    team: str = "mpd-harness"
-    email: str = "mpd-harness@example.com"
-    k: int = DEFAULT_K
-
-
-@dataclass
-class Evaluation:
-    """Everything shared by the models of one run."""
-
-    corpus: Corpus
-    train: TrainSet
-    queries: Queries
-    run_dir: Path
-    submissions_dir: Path
-    data: dict[str, Any]
-    split: dict[str, Any]  # path, seed, fingerprint, ... (challenge mode: the challenge file)
-    challenge_path: Path  # the challenge_set.json the submissions answer
-    mode: str  # "split" (scored) or "challenge" (submissions only)
-    k: int
-    team: str
-    email: str
-    reporter: Reporter = SILENT
-    # ground truth of the split, aligned with queries (None in challenge mode)
-    gt_offsets: NDArray[np.int64] | None = None
-    gt_tracks: IntArray | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per step
-    _ranking: IntArray | None = field(default=None, repr=False)
-    _title: Recommender | None = field(default=None, repr=False)
-    title_fit_s: float = 0.0
-
-    @property
-    def ranking(self) -> IntArray:
-        """Training tracks by popularity (for backfill)."""
-        if self._ranking is None:
-            from models.popular import popularity_ranking
-
-            self._ranking = popularity_ranking(self.train)
-        return self._ranking
-
-    def title_model(self) -> Recommender:
-        """The shared cold-start baseline, fitted once on first use."""
-        if self._title is None:
-            from models.title import TitleRecommender
-
-            with RssSampler() as t:
-                self._title = TitleRecommender().fit(self.train)
-            self.title_fit_s = t.seconds
-        return self._title
-
-
-@contextmanager
-def timed(stages: dict[str, float], name: str) -> Iterator[None]:
-    """Add the block's wall seconds to `stages[name]`."""
-    t0 = time.perf_counter()
-    yield
-    stages[name] = round(stages.get(name, 0.0) + time.perf_counter() - t0, 3)
-
-
-# ---------------------------------------------------------------------------- preparing a run
-
-
-def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluation:
-    """Data, corpus, split (or challenge set), train set and queries for this run; the wall
-    seconds of each step go to `Evaluation.timings`."""
-    from harness.data.ingest import load_corpus
-
-    s = settings
-    timings: dict[str, float] = {}
-    if s.k < 1:
-        raise UsageError(f"--k {s.k}: must be at least 1")
-    if s.split is not None:
-        from harness.challenge.split import check_split_target
-
-        check_split_target(Path(s.split))  # before the slow steps
-    with timed(timings, "data_s"):
-        source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
-    with timed(timings, "corpus_s"):
-        corpus = load_corpus(source.path, cache_dir=s.cache_dir, reporter=reporter)
-    data = {
-        "name": source.name,
-        "path": str(source.path),
-        "fingerprint": corpus.source.get("fingerprint"),
-        # slices that say `"synthetic": true` in their info are labelled so, however given
-        "synthetic": source.synthetic or bool(corpus.source.get("synthetic")),
-        "preset": source.preset,
-        "seed": source.seed if source.seed is not None else marker_seed(source.path),
-        "n_playlists": corpus.n_playlists,
-        "n_tracks": corpus.n_tracks,
-    }
-    run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
-    submissions_dir = submissions_folder(run_dir)
-    check_submissions_owner(submissions_dir, run_dir)
-    with timed(timings, "split_s"):
-        if s.challenge_set is not None:
-            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
-        else:
-            parts = _split_parts(corpus, s, run_dir, reporter)
-    return Evaluation(
-        corpus=corpus,
-        run_dir=run_dir,
-        submissions_dir=submissions_dir,
-        data=data,
-        mode="challenge" if s.challenge_set is not None else "split",
-        k=s.k,
-        team=s.team,
-        email=s.email,
-        reporter=reporter,
-        timings=timings,
-        **parts,
-    )
-
-
-def run_name(s: EvaluateSettings, source_name: str, data: dict[str, Any]) -> str:
-    """The default run folder's name: the synthetic name holds the data seed already (and the
-    split seed where it differs); a real MPD gets one run folder per split seed."""
-    if s.challenge_set is not None:
-        return f"{source_name}-challenge"
-    if data.get("preset") is None:
-        return f"{source_name}-s{s.split_seed}"
-    return source_name if s.split_seed == s.data_seed else f"{source_name}-split{s.split_seed}"
-
-
-def _challenge_parts(corpus: Corpus, path: Path, reporter: Reporter) -> dict[str, Any]:
-    """Queries of the official challenge set; training on the whole corpus."""
-    from harness.challenge.challenge_set import load_challenge_set
-
-    if not path.exists():
-        raise UsageError(f"--challenge-set {path}: no such file")
-    cq = load_challenge_set(path, corpus)
-    if cq.unknown_seeds:
-        reporter.note(
-            f"challenge set: {cq.unknown_seeds} seed track(s) of "
-            f"{int((cq.n_unknown > 0).sum())} playlist(s) are not in the MPD and were "
-            "dropped from the queries (run.json: unknown_seeds)"
-        )
-    split = {
-        "path": str(path),
-        "fingerprint": file_sha256(path),
-        "n_queries": len(cq),
-        "unknown_seeds": cq.unknown_seeds,
-    }
-    return dict(queries=cq, train=whole_train_set(corpus), split=split, challenge_path=path)
-
-
-def _split_parts(
-    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
-) -> dict[str, Any]:
-    """Queries, training set and ground truth of the split (reused or drawn)."""
-    from harness.challenge.split import train_set
-    from harness.run.sources import ensure_split
-
-    split_dir = Path(s.split) if s.split is not None else run_dir / "split"
-    sp = ensure_split(
-        corpus,
-        split_dir,
-        seed=s.split_seed,
-        per_category=s.per_category,
-        coverage=s.coverage,
-        explicit=s.split is not None,
-        reporter=reporter,
-    )
-    split = {
-        "path": str(split_dir),
-        "seed": sp.seed,
-        "fingerprint": sp.fingerprint,
-        "n_queries": len(sp.queries),
-        "per_category": sp.settings.get("per_category"),
-        "method": sp.settings.get("method"),
-        "coverage": sp.settings.get("coverage"),
-        "not_in_train": not_in_train(sp),
-    }
-    return dict(
-        queries=sp.queries,
-        train=train_set(corpus, sp),
-        split=split,
-        challenge_path=split_dir / "challenge_set.json",
-        gt_offsets=sp.holdout_offsets,
-        gt_tracks=sp.holdout_ids,
-    )
-
-
-def start_run(ev: Evaluation, models: Sequence[str] = ()) -> None:
-    """`RUN_DIR/run.json`: what every model of the run shares and the names of the models this
-    evaluate runs (so leaderboard and report can say which have not finished)."""
-    rundir.write_run(
-        ev.run_dir, mode=ev.mode, k=ev.k, data=ev.data, split=ev.split, models=list(models)
-    )
 
 
 # ---------------------------------------------------------------------------- one model
@@ -385,6 +181,20 @@ def _reuse(ev: Evaluation, name: str, stored: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
+def _refuse_external(model_dir: Path, name: str) -> None:
+    """A model never overwrites an external submission stored under its name."""
+    path = model_dir / "manifest.json"
+    try:
+        stored = read_json(path) if path.is_file() else {}
+    except (OSError, ValueError):
+        return  # an unreadable manifest is not an external run's: the model's run replaces it
+    if isinstance(stored, dict) and rundir.is_external(stored):
+        raise UsageError(
+            f"{model_dir} holds the external submission {name!r}; run the model under another "
+            "name or remove that folder"
+        )
+
+
 def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -> dict[str, Any]:
     """Fit, recommend, check, backfill, score and write one model's run; reuse a complete one.
 
@@ -395,6 +205,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
     stored = None if force else complete_run(model_dir, key)
     if stored is not None:
         return _reuse(ev, name, stored)
+    _refuse_external(model_dir, name)
     # an interrupted recomputation must not leave the old manifest vouching for new files
     (model_dir / "manifest.json").unlink(missing_ok=True)
     with ev.reporter.step(f"{name}: fit") as advance, RssSampler() as fit:
@@ -490,3 +301,19 @@ def run_models(
         with timed(ev.timings, f"{name}_s"):
             manifest = evaluate_model(ev, name, model, force)
         yield name, manifest
+
+
+__all__ = [
+    "DEFAULT_K",
+    "RUNS_ROOT",
+    "EvaluateSettings",
+    "Evaluation",
+    "evaluate_model",
+    "fit_with_progress",
+    "prepare",
+    "recommend_all",
+    "run_models",
+    "run_name",
+    "start_run",
+    "timed",
+]

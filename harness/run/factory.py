@@ -49,7 +49,7 @@ def parse_params(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _type_ok(value: Any, default: Any) -> bool:
+def type_ok(value: Any, default: Any) -> bool:
     """Whether `value` may replace `default`: same type, an int for a float, anything for a
     default of None (None only there)."""
     if default is None:
@@ -116,7 +116,7 @@ def build_model(spec: str, params: dict[str, Any]) -> Recommender:
             f"{', '.join(sorted(defaults)) or '(none)'}"
         )
     for param, value in params.items():
-        if not _type_ok(value, defaults[param]):
+        if not type_ok(value, defaults[param]):
             raise UsageError(
                 f"-p {spec}.{param}={value!r}: expected {type(defaults[param]).__name__} "
                 f"like the default {defaults[param]!r}, got {type(value).__name__}"
