@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from harness.errors import UsageError
+from harness.errors import ParameterError, UsageError
 from harness.run.contract import (
     CHECKS,
     Check,
@@ -22,6 +22,7 @@ from harness.run.contract import (
     check_recs,
     make_queries,
     make_train,
+    run_checks,
     tiny_params,
 )
 from models import MODELS, Queries, Recommender, TrainSet, get_model
@@ -121,3 +122,192 @@ def test_unknown_model_lists_names() -> None:
 def test_unknown_param_lists_params() -> None:
     with pytest.raises(UsageError, match="its parameters"):
         get_model("popular", no_such_param=1)
+
+
+# ---------------------------------------------------------------- the checks have teeth
+
+
+class Good(Recommender):
+    """Popularity over the whole catalogue: keeps the contract."""
+
+    determinism_note = "always: counting only, ties go to the lower track id"
+    cold_start = "model"
+
+    def __init__(self, shift: int = 0) -> None:
+        self.shift = shift
+
+    def check_params(self) -> None:
+        if self.shift < 0:
+            raise ParameterError(f"shift must be >= 0, got {self.shift}")
+
+    def _fit(self, train: TrainSet) -> Good:
+        counts = np.bincount(train.track_ids, minlength=train.n_tracks)
+        self.ranking_ = np.argsort(-counts, kind="stable").astype(np.int32)
+        return self
+
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = np.full((len(queries), k), -1, dtype=np.int32)
+        for i in range(len(queries)):
+            picks = self.ranking_[~np.isin(self.ranking_, queries.seeds(i))][:k]
+            out[i, : len(picks)] = picks
+        return out
+
+
+class TitleGood(Good):
+    cold_start = "title"
+
+
+class BadParams(Good):
+    def __init__(self, shift: int = -1) -> None:
+        self.shift = shift
+
+
+class Int64(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return super().recommend(queries, k).astype(np.int64)  # type: ignore[return-value]
+
+
+class Short(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return super().recommend(queries, k)[:, :499]
+
+
+class NoQueries(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return super().recommend(queries, k) if len(queries) else np.zeros(0, dtype=np.int32)
+
+
+class OutOfRange(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[:, 0] = 10_000
+        return out
+
+
+class SeedFirst(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        for i in range(len(queries)):
+            if len(queries.seeds(i)):
+                out[i, 1:] = out[i, :-1]
+                out[i, 0] = queries.seeds(i)[0]
+        return out
+
+
+class Twice(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[:, 1] = out[:, 0]
+        return out
+
+
+class GapFirst(TitleGood):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[:, 0] = -1
+        return out
+
+
+class Silent(TitleGood):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return np.full((len(queries), k), -1, dtype=np.int32)
+
+
+class Mutator(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        queries.seed_pos[:] = 0
+        return out
+
+
+class Unseeded(Good):
+    def _fit(self, train: TrainSet) -> Unseeded:
+        self.ranking_ = np.random.default_rng().permutation(train.n_tracks).astype(np.int32)
+        return self
+
+
+class NoNote(Good):
+    determinism_note = ""
+
+
+class Meddler(Good):
+    def __init__(self, shift: int = 0) -> None:
+        self.shift = shift + 1
+
+
+class Unmarked(Good):
+    def _fit(self, train: TrainSet) -> Unmarked:
+        self.ranking = Good._fit(self, train).ranking_
+        del self.ranking_
+        return self
+
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        self.ranking_ = self.ranking
+        try:
+            return super().recommend(queries, k)
+        finally:
+            del self.ranking_
+
+
+class ColdShort(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[queries.n_seeds == 0, k // 2 :] = -1
+        return out
+
+
+class Maybe(Good):
+    cold_start = "maybe"
+
+
+# (model, the check it breaks, whether it breaks that one alone)
+BROKEN: list[tuple[type[Recommender], str, bool]] = [
+    (BadParams, "check_params", False),  # fit checks the parameters too: every fit fails
+    (Int64, "shape", False),  # every check that reads a dtype
+    (Short, "exactly_k", True),
+    (NoQueries, "no_queries", True),
+    (OutOfRange, "ids_in_range", True),
+    (SeedFirst, "no_seeds", True),
+    (Twice, "no_duplicates", True),
+    (GapFirst, "padding_last", True),
+    (Silent, "answers_seeded", True),
+    (Mutator, "inputs_untouched", True),
+    (Unseeded, "deterministic", True),
+    (NoNote, "determinism_note", True),
+    (Meddler, "params_round_trip", False),  # clone refuses it, in learned_state too
+    (Unmarked, "learned_state", True),
+    (ColdShort, "cold_start", True),
+    (Maybe, "cold_start", True),
+]
+
+
+def failed_checks(cls: type[Recommender]) -> list[str]:
+    subject = Subject(cls.__name__, lambda p: cls(**p))
+    return [o.check.name for o in run_checks(subject) if o.status == "fail"]
+
+
+def test_a_good_model_passes_every_check() -> None:
+    assert failed_checks(Good) == failed_checks(TitleGood) == []
+
+
+@pytest.mark.parametrize(("cls", "check", "alone"), BROKEN, ids=[b[0].__name__ for b in BROKEN])
+def test_each_check_catches_its_fault(cls: type[Recommender], check: str, alone: bool) -> None:
+    failed = failed_checks(cls)
+    assert check in failed
+    if alone:
+        assert failed == [check]
+
+
+def test_every_check_has_teeth() -> None:
+    assert {b[1] for b in BROKEN} == {c.name for c in CHECKS}
+
+
+def test_a_skipped_check_says_why() -> None:
+    class Random(Unseeded):
+        deterministic = False
+        determinism_note = "never: an unseeded shuffle"
+
+    outcomes = {o.check.name: o for o in run_checks(Subject("r", lambda p: Random(**p)))}
+    assert outcomes["deterministic"].status == "skip"
+    assert "never: an unseeded shuffle" in outcomes["deterministic"].reason
+    assert {o.status for n, o in outcomes.items() if n != "deterministic"} == {"pass"}

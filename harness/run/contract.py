@@ -179,7 +179,8 @@ def subject_for(spec: str, params: dict[str, Any] | None = None) -> Subject:
 
     name = model_name(spec)
     given = {**(tiny_params(spec) if ":" not in spec else {}), **(params or {})}
-    instantiate(spec, given)
+    settings = instantiate(spec, given).get_params(deep=False)  # `alpha=1` becomes 1.0
+    given = {k: settings[k] for k in given}
     return Subject(name, lambda p: instantiate(spec, p), given)
 
 
