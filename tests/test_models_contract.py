@@ -1,194 +1,62 @@
-"""The one contract every registered model honours, run over all of `models.MODELS`.
+"""The one contract every registered model honours: `harness.run.contract.CHECKS` (the checks
+`mpd-harness check-model` runs) over all of `models.MODELS`, plus a quality check on two clusters.
 
-Models registered later are covered automatically; FAST_PARAMS shrinks slow ones for these tiny
+Models registered later are covered automatically; `TINY_PARAMS` shrinks slow ones for these tiny
 fixtures (only the keys a model accepts are applied).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from sklearn.base import clone
 
-from harness.errors import UsageError
+from harness.errors import ParameterError, UsageError
+from harness.run.contract import (
+    CHECKS,
+    Check,
+    CheckSkipped,
+    Subject,
+    check_recs,
+    make_queries,
+    make_train,
+    run_checks,
+    tiny_params,
+)
 from models import MODELS, Queries, Recommender, TrainSet, get_model
-
-# Small, fast settings per model for tiny data (applied only where the model has the parameter).
-FAST_PARAMS: dict[str, dict[str, Any]] = {
-    # no subsampling: on a 30-track vocabulary it would drop most of the tiny corpus
-    "w2v": {"epochs": 30, "dim": 16, "sample": 0.0, "workers": 1, "min_count": 1, "seed": 0},
-    "sgns": {
-        "epochs": 30,
-        "dim": 16,
-        "sample": 0.0,
-        "min_count": 1,
-        "window": 5,
-        "device": "cpu",
-        "threads": 1,
-        "seed": 0,
-    },
-    "knn": {"k_neighbors": 20},
-    "item_knn": {"n_neighbors": 10},
-}
 
 NAMES = sorted(MODELS)
 
 
 def make_model(name: str) -> Recommender:
-    valid = MODELS[name]().get_params()
-    params = {k: v for k, v in FAST_PARAMS.get(name, {}).items() if k in valid}
-    return get_model(name, **params)
+    return get_model(name, **tiny_params(name))
 
 
-def make_train(playlists: list[list[int]], titles: list[str], n_tracks: int) -> TrainSet:
-    offsets = np.zeros(len(playlists) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in playlists], out=offsets[1:])
-    ids = np.concatenate([np.asarray(p, dtype=np.int32) for p in playlists])
-    return TrainSet(
-        offsets=offsets,
-        track_ids=ids,
-        titles=np.array(titles, dtype=object),
-        n_tracks=n_tracks,
-        track_artist=(np.arange(n_tracks) // 3).astype(np.int32),
-        track_album=(np.arange(n_tracks) // 2).astype(np.int32),
-    )
-
-
-def make_queries(seeds: list[list[int]], titles: list[str | None], cats: list[int]) -> Queries:
-    offsets = np.zeros(len(seeds) + 1, dtype=np.int64)
-    np.cumsum([len(s) for s in seeds], out=offsets[1:])
-    ids = np.array([t for s in seeds for t in s], dtype=np.int32)
-    pos = np.array([j for s in seeds for j in range(len(s))], dtype=np.int32)
-    return Queries(
-        pids=np.arange(1000, 1000 + len(seeds), dtype=np.int64),
-        seed_offsets=offsets,
-        seed_ids=ids,
-        seed_pos=pos,
-        titles=np.array(titles, dtype=object),
-        categories=np.array(cats, dtype=np.int8),
-    )
-
-
-# ---------------------------------------------------------------- fixtures
-
-N_TRACKS = 40  # ids 36..39 never occur in training
-
-
-def mixed_train() -> TrainSet:
-    """60 playlists over three 12-track clusters, with a few cross-cluster tracks."""
-    rng = np.random.default_rng(0)
-    playlists, titles = [], []
-    for i in range(60):
-        c = i % 3
-        pl = list(rng.choice(12, size=int(rng.integers(4, 11)), replace=False) + 12 * c)
-        if i % 7 == 0:
-            pl.append(int(rng.integers(0, 36)))  # may repeat a track: duplicates must be fine
-        playlists.append([int(t) for t in pl])
-        titles.append(["alpha", "beta", "gamma"][c])
-    return make_train(playlists, titles, N_TRACKS)
-
-
-def mixed_queries() -> Queries:
-    return make_queries(
-        seeds=[[0, 1, 2], [], [13], [5, 5, 6], [30, 31, 32, 33, 34], [37], [], [], [0, 12, 24]],
-        titles=["alpha", "beta", None, None, "gamma", "gamma", None, "no such title", None],
-        cats=[3, 1, 4, 6, 5, 3, 1, 1, 4],
-    )
-
-
-def check_recs(recs: NDArray[np.int32], queries: Queries, k: int, n_tracks: int) -> None:
-    """Shape, dtype, range, no duplicates, no seeds, -1 only as trailing padding."""
-    assert recs.shape == (len(queries), k)
-    assert recs.dtype == np.int32
-    assert ((recs >= -1) & (recs < n_tracks)).all(), "ids out of [-1, n_tracks)"
-    for i, row in enumerate(recs):
-        valid = row[row >= 0]
-        assert len(np.unique(valid)) == len(valid), f"row {i}: duplicate ids"
-        assert not np.isin(valid, queries.seeds(i)).any(), f"row {i}: a seed is recommended"
-        n_valid = len(valid)
-        assert (row[:n_valid] >= 0).all() and (row[n_valid:] == -1).all(), (
-            f"row {i}: -1 must only pad the end"
-        )
+@cache
+def subject(name: str) -> Subject:
+    """One subject per model, shared by its checks: the model is fitted once."""
+    return Subject(name, lambda p: get_model(name, **p), tiny_params(name))
 
 
 # ---------------------------------------------------------------- the contract
 
 
+@pytest.mark.parametrize("check", CHECKS, ids=[c.name for c in CHECKS])
 @pytest.mark.parametrize("name", NAMES)
-def test_output_contract(name: str) -> None:
-    queries = mixed_queries()
-    recs = make_model(name).fit(mixed_train()).recommend(queries, 10)
-    check_recs(recs, queries, 10, N_TRACKS)
-    # a query whose seeds occur in training gets at least one recommendation
-    assert (recs[0] >= 0).any()
+def test_contract(name: str, check: Check) -> None:
+    try:
+        check.run(subject(name))
+    except CheckSkipped as e:
+        pytest.skip(f"{name}: {e}")
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_inputs_left_untouched(name: str) -> None:
-    """fit and recommend must not modify the shared TrainSet or Queries arrays in place."""
-    train, queries = mixed_train(), mixed_queries()
-    before = [a.copy() for a in (train.offsets, train.track_ids, queries.seed_ids)]
-    before += [queries.seed_offsets.copy()]
-    make_model(name).fit(train).recommend(queries, 10)
-    after = [train.offsets, train.track_ids, queries.seed_ids, queries.seed_offsets]
-    for b, a in zip(before, after, strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_no_queries(name: str) -> None:
-    queries = make_queries([], [], [])
-    recs = make_model(name).fit(mixed_train()).recommend(queries, 5)
-    assert recs.shape == (0, 5) and recs.dtype == np.int32
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_output(name: str) -> None:
-    cls = MODELS[name]
-    if not cls.deterministic:
-        pytest.skip(f"{name} is not deterministic: {cls.determinism_note}")
-    queries = mixed_queries()
-    a = make_model(name).fit(mixed_train()).recommend(queries, 10)
-    b = make_model(name).fit(mixed_train()).recommend(queries, 10)
-    np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_determinism_is_explained_and_params_are_checked(name: str) -> None:
-    """Every model says under what conditions it repeats itself (the manifest shows it), and
-    `check_params` accepts its own defaults."""
-    cls = MODELS[name]
-    assert cls.determinism_note.strip(), name
-    make_model(name).check_params()
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_k_larger_than_catalogue(name: str) -> None:
-    queries = mixed_queries()
-    k = N_TRACKS + 7
-    recs = make_model(name).fit(mixed_train()).recommend(queries, k)
-    check_recs(recs, queries, k, N_TRACKS)
-    # at most the unseeded catalogue can be offered: the tail is always padding
-    assert (recs[:, N_TRACKS:] == -1).all()
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_cold_start(name: str) -> None:
-    """Seedless queries: answered in full by the model itself, or left to the title baseline.
-
-    A model with cold_start "title" never sees them in the runner; called directly it must still
-    return a valid (possibly all -1) answer.
-    """
-    cls = MODELS[name]
-    assert cls.cold_start in ("model", "title")
-    queries = make_queries([[], [], []], ["beta", None, "no such title"], [1, 1, 1])
-    recs = make_model(name).fit(mixed_train()).recommend(queries, 10)
-    check_recs(recs, queries, 10, N_TRACKS)
-    if cls.cold_start == "model":
-        assert (recs >= 0).sum(axis=1).min() == 10, "a seedless query got fewer than k tracks"
+def test_the_contract_names_every_check_once() -> None:
+    names = [c.name for c in CHECKS]
+    assert len(set(names)) == len(names)
+    assert {"shape", "exactly_k", "no_seeds", "no_duplicates", "ids_in_range"} <= set(names)
+    assert {"deterministic", "params_round_trip", "cold_start"} <= set(names)
 
 
 def two_cluster_train() -> TrainSet:
@@ -246,22 +114,6 @@ def test_two_clusters_has_teeth() -> None:
     assert cluster_hits(recs) == (False, True)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_params_round_trip(name: str) -> None:
-    model = make_model(name)
-    params = model.get_params()
-    twin = clone(model)
-    assert twin.get_params() == params
-    assert get_model(name, **params).get_params() == params
-    assert type(model)().get_params().keys() == params.keys()
-    # clone of a fitted model is unfitted: learned state lives only in `_` attributes
-    fitted = make_model(name).fit(mixed_train())
-    learned = [a for a in vars(fitted) if a.endswith("_") and not a.startswith("__")]
-    assert learned, f"{name}: fit stored no learned attribute ending in _"
-    assert not any(hasattr(clone(fitted), a) for a in learned)
-    assert name in repr(model) or type(model).__name__ in repr(model)
-
-
 def test_unknown_model_lists_names() -> None:
     with pytest.raises(UsageError, match="available: .*popular"):
         get_model("no-such-model")
@@ -270,3 +122,192 @@ def test_unknown_model_lists_names() -> None:
 def test_unknown_param_lists_params() -> None:
     with pytest.raises(UsageError, match="its parameters"):
         get_model("popular", no_such_param=1)
+
+
+# ---------------------------------------------------------------- the checks have teeth
+
+
+class Good(Recommender):
+    """Popularity over the whole catalogue: keeps the contract."""
+
+    determinism_note = "always: counting only, ties go to the lower track id"
+    cold_start = "model"
+
+    def __init__(self, shift: int = 0) -> None:
+        self.shift = shift
+
+    def check_params(self) -> None:
+        if self.shift < 0:
+            raise ParameterError(f"shift must be >= 0, got {self.shift}")
+
+    def _fit(self, train: TrainSet) -> Good:
+        counts = np.bincount(train.track_ids, minlength=train.n_tracks)
+        self.ranking_ = np.argsort(-counts, kind="stable").astype(np.int32)
+        return self
+
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = np.full((len(queries), k), -1, dtype=np.int32)
+        for i in range(len(queries)):
+            picks = self.ranking_[~np.isin(self.ranking_, queries.seeds(i))][:k]
+            out[i, : len(picks)] = picks
+        return out
+
+
+class TitleGood(Good):
+    cold_start = "title"
+
+
+class BadParams(Good):
+    def __init__(self, shift: int = -1) -> None:
+        self.shift = shift
+
+
+class Int64(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return super().recommend(queries, k).astype(np.int64)  # type: ignore[return-value]
+
+
+class Short(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return super().recommend(queries, k)[:, :499]
+
+
+class NoQueries(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return super().recommend(queries, k) if len(queries) else np.zeros(0, dtype=np.int32)
+
+
+class OutOfRange(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[:, 0] = 10_000
+        return out
+
+
+class SeedFirst(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        for i in range(len(queries)):
+            if len(queries.seeds(i)):
+                out[i, 1:] = out[i, :-1]
+                out[i, 0] = queries.seeds(i)[0]
+        return out
+
+
+class Twice(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[:, 1] = out[:, 0]
+        return out
+
+
+class GapFirst(TitleGood):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[:, 0] = -1
+        return out
+
+
+class Silent(TitleGood):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        return np.full((len(queries), k), -1, dtype=np.int32)
+
+
+class Mutator(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        queries.seed_pos[:] = 0
+        return out
+
+
+class Unseeded(Good):
+    def _fit(self, train: TrainSet) -> Unseeded:
+        self.ranking_ = np.random.default_rng().permutation(train.n_tracks).astype(np.int32)
+        return self
+
+
+class NoNote(Good):
+    determinism_note = ""
+
+
+class Meddler(Good):
+    def __init__(self, shift: int = 0) -> None:
+        self.shift = shift + 1
+
+
+class Unmarked(Good):
+    def _fit(self, train: TrainSet) -> Unmarked:
+        self.ranking = Good._fit(self, train).ranking_
+        del self.ranking_
+        return self
+
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        self.ranking_ = self.ranking
+        try:
+            return super().recommend(queries, k)
+        finally:
+            del self.ranking_
+
+
+class ColdShort(Good):
+    def recommend(self, queries: Queries, k: int = 500) -> NDArray[np.int32]:
+        out = super().recommend(queries, k)
+        out[queries.n_seeds == 0, k // 2 :] = -1
+        return out
+
+
+class Maybe(Good):
+    cold_start = "maybe"
+
+
+# (model, the check it breaks, whether it breaks that one alone)
+BROKEN: list[tuple[type[Recommender], str, bool]] = [
+    (BadParams, "check_params", False),  # fit checks the parameters too: every fit fails
+    (Int64, "shape", False),  # every check that reads a dtype
+    (Short, "exactly_k", True),
+    (NoQueries, "no_queries", True),
+    (OutOfRange, "ids_in_range", True),
+    (SeedFirst, "no_seeds", True),
+    (Twice, "no_duplicates", True),
+    (GapFirst, "padding_last", True),
+    (Silent, "answers_seeded", True),
+    (Mutator, "inputs_untouched", True),
+    (Unseeded, "deterministic", True),
+    (NoNote, "determinism_note", True),
+    (Meddler, "params_round_trip", False),  # clone refuses it, in learned_state too
+    (Unmarked, "learned_state", True),
+    (ColdShort, "cold_start", True),
+    (Maybe, "cold_start", True),
+]
+
+
+def failed_checks(cls: type[Recommender]) -> list[str]:
+    subject = Subject(cls.__name__, lambda p: cls(**p))
+    return [o.check.name for o in run_checks(subject) if o.status == "fail"]
+
+
+def test_a_good_model_passes_every_check() -> None:
+    assert failed_checks(Good) == failed_checks(TitleGood) == []
+
+
+@pytest.mark.parametrize(("cls", "check", "alone"), BROKEN, ids=[b[0].__name__ for b in BROKEN])
+def test_each_check_catches_its_fault(cls: type[Recommender], check: str, alone: bool) -> None:
+    failed = failed_checks(cls)
+    assert check in failed
+    if alone:
+        assert failed == [check]
+
+
+def test_every_check_has_teeth() -> None:
+    assert {b[1] for b in BROKEN} == {c.name for c in CHECKS}
+
+
+def test_a_skipped_check_says_why() -> None:
+    class Random(Unseeded):
+        deterministic = False
+        determinism_note = "never: an unseeded shuffle"
+
+    outcomes = {o.check.name: o for o in run_checks(Subject("r", lambda p: Random(**p)))}
+    assert outcomes["deterministic"].status == "skip"
+    assert "never: an unseeded shuffle" in outcomes["deterministic"].reason
+    assert {o.status for n, o in outcomes.items() if n != "deterministic"} == {"pass"}

@@ -19,6 +19,16 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("stats", "harness.cli.stats", "summary statistics of an MPD, like the official stats.py"),
     ("split", "harness.cli.split", "draw the ten-category challenge split from a corpus"),
     (
+        "models",
+        "harness.cli.models",
+        "list the models you can run (built-in and plugins), their hyperparameters and defaults",
+    ),
+    (
+        "check-model",
+        "harness.cli.check_model",
+        "check that a model (name or module:Class) keeps the contract, on tiny generated data",
+    ),
+    (
         "evaluate",
         "harness.cli.evaluate",
         "fit and score models on a split; write runs and submissions",

@@ -1,8 +1,10 @@
-"""The model factory: from a spec (a registered name, a `module:Class` path or an instance) and
-`-p MODEL.PARAM=VALUE` overrides to one checked model, built once per model per run.
+"""The model factory: from a spec (a registered name, an installed plugin's entry-point name, a
+`module:Class` path or an instance) and `-p MODEL.PARAM=VALUE` overrides to one checked model,
+built once per model per run.
 
 The registry of built-in models is `models.MODELS` (a plain dict, imported lazily so commands
-that run no model skip torch and gensim). Hyperparameters are checked here, at build time, by
+that run no model skip torch and gensim); plugins come from the entry-point group
+`mpd_harness.models` (`models.model_sources`), imported only when used. Hyperparameters are checked here, at build time, by
 type against the constructor's defaults and by the model's own `check_params`, so a bad value
 fails before any slow step; `Recommender.fit` checks them once more before training.
 """
@@ -11,11 +13,14 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 from harness.run.checks import ModelOutputError
 
 if TYPE_CHECKING:
@@ -73,16 +78,17 @@ def snake_case(name: str) -> str:
 
 
 def model_class(spec: str) -> type[Recommender]:
-    """The class of a registered name or a `module:Class` path; unknown ones list the names."""
-    from models import MODELS
+    """The class of a model name (built-in or entry point) or a `module:Class` path.
 
-    if spec in MODELS:
-        return MODELS[spec]
-    module, colon, cls = spec.partition(":")
-    if not colon:
-        raise UsageError(f"unknown model {spec!r}; available: {', '.join(MODELS)}")
+    An unknown name lists the available ones; a name two sources claim names both.
+    """
+    from models import find_model
+
+    if ":" not in spec:
+        return find_model(spec).load()
+    module, _, cls = spec.partition(":")
     try:
-        found = getattr(importlib.import_module(module), cls)
+        found = getattr(_import(module), cls)
     except (ImportError, AttributeError) as e:
         raise UsageError(f"model {spec!r}: cannot import {cls} from {module} ({e})") from None
     if not isinstance(found, type) or not callable(getattr(found, "recommend", None)):
@@ -90,25 +96,65 @@ def model_class(spec: str) -> type[Recommender]:
     return found
 
 
-def model_name(spec: str | Recommender) -> str:
-    """The name a model has in tables and folders: the registered name; for a path or an
-    instance, the class's `name` attribute, else its name in snake case."""
-    from models import MODELS
+def _import(module: str) -> Any:
+    """Import `module` from sys.path, else from the current folder.
 
-    if isinstance(spec, str) and spec in MODELS:
+    `mpd-harness` runs as a console script, whose sys.path lacks the current folder: a model in
+    `./mymodel.py` is found the way `python -m` would find it. The folder goes last, so it never
+    shadows an installed module.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        here = os.getcwd()
+        top = module.partition(".")[0]
+        if e.name != top or here in sys.path or "" in sys.path:
+            raise
+        sys.path.append(here)
+        importlib.invalidate_caches()
+        return importlib.import_module(module)
+
+
+def model_name(spec: str | Recommender) -> str:
+    """The name a model has in tables and folders: the registered or entry-point name; for a
+    path or an instance, the class's `name` attribute, else its name in snake case.
+
+    A path or instance may not take the name of another model (built-in or plugin): its runs
+    would land in that model's folder.
+    """
+    from models import find_model, model_sources
+
+    if isinstance(spec, str) and ":" not in spec:
+        find_model(spec)  # unknown or claimed twice: an error here, before any slow step
         return spec
     cls = model_class(spec) if isinstance(spec, str) else type(spec)
     name = getattr(cls, "name", None)
-    return name if isinstance(name, str) and name else snake_case(cls.__name__)
+    name = name if isinstance(name, str) and name else snake_case(cls.__name__)
+    for source in model_sources().get(name, []):
+        if source.load() is not cls:
+            given = spec if isinstance(spec, str) else f"{cls.__name__}()"
+            raise UsageError(
+                f"model {given!r} is named {name!r}, like the model of {source.describe()}; "
+                "give its class another `name` attribute"
+            )
+    return name
 
 
-def build_model(spec: str, params: dict[str, Any]) -> Recommender:
-    """Instantiate a model from its name or path; unknown parameters or value types are errors.
+def instantiate(spec: str, params: dict[str, Any]) -> Recommender:
+    """A model from its name or path; unknown parameters or value types are errors.
 
     An int for a float default becomes a float: `alpha=1` and `alpha=1.0` are one run key.
+    Unlike `build_model`, the model's own checks (`check_params`, `cold_start`) are left to the
+    caller (`check-model` reports them as checks).
     """
     cls = model_class(spec)
-    defaults = cls().get_params(deep=False)
+    try:
+        defaults = cls().get_params(deep=False)
+    except Exception as e:  # a constructor that needs arguments, or fails on its defaults
+        raise UsageError(
+            f"model {spec!r}: {cls.__name__}() fails with its default parameters "
+            f"({type(e).__name__}: {e}); every parameter needs a default"
+        ) from None
     bad = sorted(set(params) - set(defaults))
     if bad:
         raise UsageError(
@@ -125,7 +171,12 @@ def build_model(spec: str, params: dict[str, Any]) -> Recommender:
         k: float(v) if isinstance(defaults.get(k), float) and type(v) is int else v
         for k, v in params.items()
     }
-    return checked(cls(**params), spec)
+    return cls(**params)
+
+
+def build_model(spec: str, params: dict[str, Any]) -> Recommender:
+    """Instantiate a model from its name or path (`instantiate`) and run its own checks."""
+    return checked(instantiate(spec, params), spec)
 
 
 def checked(model: Recommender, name: str) -> Recommender:
@@ -139,27 +190,29 @@ def checked(model: Recommender, name: str) -> Recommender:
 
 
 def select_models(spec: str | None, params: dict[str, dict[str, Any]]) -> list[str]:
-    """Model specs in the order given (all registered models by default), each once; `-p` may
-    only name selected models."""
-    from models import MODELS
+    """Model specs in the order given (all built-in models by default), each once; `-p` may
+    only name selected models. Names may be built-in or installed plugins (entry points)."""
+    from models import MODELS, available_models
 
+    available = ", ".join(available_models())
     if spec is None:
         names = list(MODELS)
     else:
         names = [s.strip() for s in spec.split(",") if s.strip()]
         if not names:
-            raise UsageError("--models: no model named; available: " + ", ".join(MODELS))
-    unknown = [n for n in names if n not in MODELS and ":" not in n]
+            raise UsageError("--models: no model named; available: " + available)
+    known = set(available_models())
+    unknown = [n for n in names if n not in known and ":" not in n]
     if unknown:
         raise UsageError(
-            f"--models: unknown model {', '.join(map(repr, unknown))}; "
-            f"available: {', '.join(MODELS)}"
+            f"--models: unknown model {', '.join(map(repr, unknown))}; available: {available} "
+            "(or a module:Class path)"
         )
     stray = sorted(set(params) - set(names) - {model_name(n) for n in names})
     if stray:
         raise UsageError(
             f"-p names model {', '.join(map(repr, stray))} which is not being run "
-            f"(running: {', '.join(names)}; available: {', '.join(MODELS)})"
+            f"(running: {', '.join(names)}; available: {available})"
         )
     return list(dict.fromkeys(names))
 
@@ -187,3 +240,44 @@ def build_models(
         else:
             out[name] = checked(spec, name)
     return list(out.items())
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `mpd-harness models` shows of one model (its hyperparameters need its import)."""
+
+    name: str
+    source: str  # "built-in", "registered" or "entry point (dist version)"
+    cls: str  # "module:Class"
+    params: dict[str, Any] | None  # defaults (JSON-safe); None when the model cannot load
+    cold_start: str | None
+    error: str = ""  # why the model cannot load
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "source": self.source, "class": self.cls}
+        out |= {"params": self.params, "cold_start": self.cold_start}
+        return {**out, "error": self.error} if self.error else out
+
+
+def describe_models() -> list[ModelInfo]:
+    """Every available model (built-ins, then plugins by name) with its defaults; a name two
+    sources claim is an error naming both, a plugin that fails to import a row with `error`."""
+    from harness.run.manifest import jsonable
+    from models import find_model, model_sources
+
+    out = []
+    for name, sources in model_sources().items():
+        if len(sources) > 1:
+            find_model(name)  # raises, naming both sources
+        src = sources[0]
+        try:
+            cls = src.load()
+            params = jsonable(cls().get_params(deep=False))
+            cold = getattr(cls, "cold_start", None)
+            out.append(ModelInfo(name, src.origin, src.target, params, cold))
+        except HarnessError as e:
+            out.append(ModelInfo(name, src.origin, src.target, None, None, str(e)))
+        except Exception as e:  # a plugin's constructor: keep listing the others
+            error = f"model {name!r}: {type(e).__name__}: {e}"
+            out.append(ModelInfo(name, src.origin, src.target, None, None, error))
+    return out
