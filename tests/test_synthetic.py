@@ -284,7 +284,7 @@ def test_cli_writes_and_refuses_stale_slices(
 
 # sha256 of slice 0 (seed 0) per generator version: a change to the generator's output must come
 # with a new GENERATOR_VERSION, so that `evaluate` regenerates data made by the old generator.
-SLICE0_SHA256 = {2: "8ac038c7b41b04a375102ccf8ebb47ee926a676968ae6cf5e5512c5bc46027b8"}
+SLICE0_SHA256 = {3: "83b551bcdb2e40004237f504613d69aaf8fda2eccfa73087cef3dd128745258f"}
 
 
 def test_output_change_bumps_generator_version(paths: list[Path]) -> None:
@@ -347,3 +347,17 @@ def test_a_rewrite_stopped_half_way_leaves_no_marker(
     with pytest.raises(KeyboardInterrupt):
         syn.write_synthetic(out, 2500, seed=1, workers=1)
     assert syn.read_marker(out) is None
+
+
+def test_artist_names_are_coined_not_real() -> None:
+    """Every synthetic artist name carries a made-up word, so no name is a real artist's
+    ("Queen", "Phoenix", "The Eagles", "Sam Smith" came out of the English-word names)."""
+    from harness.data.synthetic.names import _FIRST, _PLURAL, artist_names
+
+    ids = np.arange(20_000, dtype=np.int32)
+    names = artist_names(ids, ids % 8, seed=0)
+    english = {w.lower() for w in (*_FIRST, *_PLURAL, "the", "lil", "young", "dj", "&")}
+    for name in names:
+        assert any(w.lower() not in english for w in name.split()), name
+    assert not {"Queen", "Phoenix", "The Eagles", "Sam Smith", "Chris Brown"} & set(names)
+    assert artist_names(ids[:50], ids[:50] % 8, seed=0) == names[:50]  # a function of the id

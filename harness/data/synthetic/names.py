@@ -119,28 +119,44 @@ def _cap(s: str) -> str:
 _XMAS = "christmas snow winter santa sleigh bells holly mistletoe jingle reindeer".split()
 
 
+# Syllables of coined artist words: an artist name never reuses a real band's or singer's
+# name (English words such as "Queen", "Phoenix" or "The Eagles" and first + last name pairs
+# such as "Sam Smith" all name real artists), so a synthetic leaderboard never looks real.
+_ONSET = "b d f g k l m n p r s t v z br dr st tr gr l m r".split()
+_VOWEL = "a e i o u a e o ai ea".split()
+_CODA = "n r l s th m nd x n r l ne".split()
+
+
+def _coined(h: NDArray[np.uint64], shift: int) -> list[str]:
+    """A pronounceable made-up word per hash (onset-vowel-onset-vowel-coda), from bits `shift`."""
+    parts = (_ONSET, _VOWEL, _ONSET[:14], _VOWEL, _CODA)
+    picked = [_pick(words, h, shift + 5 * j) for j, words in enumerate(parts)]
+    return ["".join(p[i] for p in picked) for i in range(len(h))]
+
+
 def artist_names(ids: IntArray, genres: IntArray, seed: int) -> list[str]:
-    """Deterministic artist names; rap and edm artists get their genre's naming habits."""
+    """Deterministic artist names built on coined words; rap and edm artists get their genre's
+    naming habits."""
     h = hashes(ids, seed, 5)
     pat = (h % np.uint64(8)).astype(np.intp)
-    a, b, c = _pick(_FIRST, h, 8), _pick(_LAST, h, 20), _pick(_WORD, h, 32)
-    pl = _pick(_PLURAL, h, 44)
+    first, c, d = _pick(_FIRST, h, 3), _coined(h, 8), _coined(h, 33)
+    pl = _pick(_PLURAL, h, 58)
     rap, edm = GENRES.index("rap"), GENRES.index("edm")
     out = []
     for i in range(len(ids)):
-        k, g = pat[i], genres[i]
+        k, g, w = pat[i], genres[i], c[i].capitalize()
         if g == rap and k < 3:
-            s = ("Lil ", "Young ", "")[k] + (c[i].capitalize() if k < 2 else c[i].upper())
+            s = ("Lil " + w, "Young " + w, c[i].upper())[k]
         elif g == edm and k < 3:
-            s = ("DJ " + c[i].capitalize(), c[i].capitalize() + b[i], _cap(f"{c[i]} & {pl[i]}"))[k]
+            s = ("DJ " + w, w + d[i], _cap(f"{c[i]} & {d[i]}"))[k]
         elif k < 4:
-            s = _cap(f"{a[i]} {b[i]}")
+            s = _cap(f"{first[i]} {c[i]}")
         elif k < 6:
-            s = _cap(f"the {pl[i]}")
+            s = _cap(f"the {c[i]}s")
         elif k == 6:
             s = _cap(f"{c[i]} {pl[i]}")
         else:
-            s = c[i].capitalize()
+            s = _cap(f"{c[i]} {d[i]}") if (h[i] >> np.uint64(63)) else w
         out.append(s)
     return out
 
