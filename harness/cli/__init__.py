@@ -33,6 +33,11 @@ COMMANDS: list[tuple[str, str, str]] = [
         "harness.cli.evaluate",
         "fit and score models on a split; write runs and submissions",
     ),
+    (
+        "tune",
+        "harness.cli.tune",
+        "search a model's hyperparameters on the validation split (Optuna, trials as Ray tasks)",
+    ),
     ("leaderboard", "harness.cli.leaderboard", "re-render the leaderboard of a run folder"),
     (
         "verify",

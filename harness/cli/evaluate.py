@@ -29,16 +29,13 @@ from harness.run.factory import build_models, parse_params, select_models
 from harness.run.sources import DEFAULT_PRESET
 
 # flags that set the EvaluateSettings field of their own name; their argparse default is None
-# so that a value from --config stays unless the flag is given (--seed and friends: seeds())
+# so that a value from --config stays unless the flag is given (--seed and friends: seeds()).
+# DATA_FLAGS are the data and split options `tune` shares (add_data_arguments).
+DATA_FLAGS = ("mpd", "synthetic", "split", "per_category", "coverage", "cache_dir")
 SETTINGS_FLAGS = (
-    "mpd",
-    "synthetic",
-    "split",
-    "per_category",
-    "coverage",
+    *DATA_FLAGS,
     "out",
     "challenge_set",
-    "cache_dir",
     "team",
     "email",
     "k",
@@ -46,6 +43,60 @@ SETTINGS_FLAGS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--models",
+        metavar="A,B",
+        help=f"comma-separated models to run: {', '.join(_model_names())}, or module:Class "
+        "paths (default: all registered; `mpd-harness models` lists them)",
+    )
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="MODEL.PARAM=VALUE",
+        help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", default=None, help="refit models even if runs exist"
+    )
+    add_submission_argument(parser, "; --force also adds one that fails the verifier")
+    parser.add_argument(
+        "--challenge-set",
+        type=Path,
+        metavar="PATH",
+        help="official challenge_set.json: train on the whole corpus, write submissions only",
+    )
+    parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
+    parser.add_argument(
+        "--email", help="contact email in submissions (default: mpd-harness@example.com)"
+    )
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="EXPERIMENT_TOML",
+        help="experiment file (docs/experiments.md): data, split, models and their parameters, "
+        "run folder, team; flags given as well override it. Every run writes its resolved "
+        "configuration to RUN_DIR/experiment.toml",
+    )
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data and split options (`--mpd`/`--synthetic`, seeds, `--split`, `--per-category`,
+    `--coverage`, `--cache-dir`), shared with `tune`; `given_settings` reads them back."""
     from harness.challenge.split import COVERAGE
 
     src = parser.add_mutually_exclusive_group()
@@ -92,61 +143,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "held-out track in training wherever the corpus allows it; official fails instead; "
         "none drops the rule",
     )
-    parser.add_argument(
-        "--models",
-        metavar="A,B",
-        help=f"comma-separated models to run: {', '.join(_model_names())}, or module:Class "
-        "paths (default: all registered; `mpd-harness models` lists them)",
-    )
-    parser.add_argument(
-        "-p",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="MODEL.PARAM=VALUE",
-        help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="RUN_DIR",
-        help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", default=None, help="refit models even if runs exist"
-    )
-    add_submission_argument(parser, "; --force also adds one that fails the verifier")
-    parser.add_argument(
-        "--challenge-set",
-        type=Path,
-        metavar="PATH",
-        help="official challenge_set.json: train on the whole corpus, write submissions only",
-    )
     parser.add_argument("--cache-dir", type=Path, metavar="CACHE_DIR", help="corpus cache folder")
-    parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
-    parser.add_argument(
-        "--email", help="contact email in submissions (default: mpd-harness@example.com)"
-    )
-    parser.add_argument(
-        "--k",
-        type=int,
-        default=None,
-        help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="EXPERIMENT_TOML",
-        help="experiment file (docs/experiments.md): data, split, models and their parameters, "
-        "run folder, team; flags given as well override it. Every run writes its resolved "
-        "configuration to RUN_DIR/experiment.toml",
-    )
 
 
-def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+def given_settings(
+    args: argparse.Namespace, flags: tuple[str, ...] = SETTINGS_FLAGS
+) -> dict[str, Any]:
     """The EvaluateSettings fields that flags set, only those given; --data-seed and
-    --split-seed override --seed."""
-    out = {f: getattr(args, f) for f in SETTINGS_FLAGS if getattr(args, f) is not None}
+    --split-seed override --seed. `flags`: DATA_FLAGS for a command with the data options only."""
+    out = {f: getattr(args, f) for f in flags if getattr(args, f) is not None}
     for name, value in (("data_seed", args.data_seed), ("split_seed", args.split_seed)):
         if (value if value is not None else args.seed) is not None:
             out[name] = value if value is not None else args.seed

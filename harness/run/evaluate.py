@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import read_json, write_json
 from harness.errors import UsageError
-from harness.progress import Advance
+from harness.progress import SILENT, Advance, Reporter
 from harness.run import rundir
 from harness.run.checks import backfill, check_recs
 from harness.run.context import (
@@ -50,7 +50,7 @@ from harness.run.rundir import complete_run, read_recs, write_metrics, write_rec
 from harness.run.submissions import (
     write_and_verify_submission,
 )
-from harness.types import IntArray, TrainSet
+from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
     from models.base import Recommender
@@ -110,20 +110,46 @@ def fit_with_progress(model: Recommender, train: TrainSet, name: str, advance: A
 def recommend_all(
     ev: Evaluation, name: str, model: Recommender
 ) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
+    """Checked (n, k) recommendations for every query of the run, before backfill
+    (`answer_queries` with the run's queries, k and shared title baseline)."""
+    return answer_queries(
+        model,
+        name,
+        ev.queries,
+        ev.k,
+        ev.train.n_tracks,
+        ev.title_model,
+        ev.reporter,
+        ev.corpus.track_uris,
+    )
+
+
+def answer_queries(
+    model: Recommender,
+    name: str,
+    q: Queries,
+    k: int,
+    n_tracks: int,
+    title_model: Callable[[], Recommender],
+    reporter: Reporter = SILENT,
+    track_uris: NDArray[np.object_] | None = None,
+) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
     """Checked (n, k) recommendations for every query, before backfill.
 
-    Models with `cold_start == "title"` hand two kinds of query to the shared title baseline:
-    seedless ones (routed before the model runs) and those the model left wholly empty, e.g.
-    when no seed has a vector (answered after). Returns the matrix, both masks and the seconds
-    spent inside `recommend` calls (checks excluded).
+    Models with `cold_start == "title"` hand two kinds of query to the shared title baseline
+    (`title_model()`, fitted on first use): seedless ones (routed before the model runs) and
+    those the model left wholly empty, e.g. when no seed has a vector (answered after). Returns
+    the matrix, both masks and the seconds spent inside `recommend` calls (checks excluded).
+    `tune` scores its trials with this same function, so a trial's validation score is the one
+    `evaluate --score-on validation` gives.
     """
-    q, k, n = ev.queries, ev.k, len(ev.queries)
+    n = len(q)
     recs = np.full((n, k), -1, dtype=np.int32)  # (n, k)
     to_title = model.cold_start == "title"
     routed = (q.n_seeds == 0) if to_title else np.zeros(n, dtype=bool)
     own = np.flatnonzero(~routed)
     seconds = 0.0
-    with ev.reporter.step(f"{name}: recommend", total=n) as advance:
+    with reporter.step(f"{name}: recommend", total=n) as advance:
 
         def run(who: Recommender, label: str, idx: NDArray[np.intp]) -> None:
             nonlocal seconds
@@ -131,27 +157,37 @@ def recommend_all(
             t0 = time.perf_counter()
             out = who.recommend(sub, k)
             seconds += time.perf_counter() - t0
-            recs[idx] = check_recs(out, sub, ev.train.n_tracks, k, label, ev.corpus.track_uris)
+            recs[idx] = check_recs(out, sub, n_tracks, k, label, track_uris)
             advance(len(idx))
 
         for s in range(0, len(own), CHUNK):
             run(model, name, own[s : s + CHUNK])
         if routed.any():
-            run(ev.title_model(), f"{name} (via title baseline)", np.flatnonzero(routed))
+            run(title_model(), f"{name} (via title baseline)", np.flatnonzero(routed))
         empty = ~routed & (recs < 0).all(axis=1) if to_title else np.zeros(n, dtype=bool)
         if empty.any():
             label = f"{name} (unanswered, via title baseline)"
-            run(ev.title_model(), label, np.flatnonzero(empty))
+            run(title_model(), label, np.flatnonzero(empty))
     return recs, routed, empty, seconds
 
 
 def score(ev: Evaluation, recs: IntArray) -> dict[str, NDArray[np.float64]]:
     """Per-playlist values of every metric (split mode)."""
+    assert ev.gt_offsets is not None and ev.gt_tracks is not None
+    return score_recs(recs, ev.gt_offsets, ev.gt_tracks, ev.corpus.track_artist)
+
+
+def score_recs(
+    recs: IntArray,
+    gt_offsets: NDArray[np.int64],
+    gt_tracks: IntArray,
+    track_artist: IntArray,
+) -> dict[str, NDArray[np.float64]]:
+    """Per-playlist values of every metric of backfilled recs (n, k) against held-out tracks."""
     from harness.challenge.metrics import compute_metrics
 
-    assert ev.gt_offsets is not None and ev.gt_tracks is not None
-    artists = ev.corpus.track_artist
-    return compute_metrics(recs, ev.gt_offsets, ev.gt_tracks, artists[ev.gt_tracks], artists[recs])
+    artists = track_artist
+    return compute_metrics(recs, gt_offsets, gt_tracks, artists[gt_tracks], artists[recs])
 
 
 def _write_submission(ev: Evaluation, path: Path, pids: NDArray[np.int64], recs: IntArray) -> None:
@@ -308,12 +344,14 @@ __all__ = [
     "RUNS_ROOT",
     "EvaluateSettings",
     "Evaluation",
+    "answer_queries",
     "evaluate_model",
     "fit_with_progress",
     "prepare",
     "recommend_all",
     "run_models",
     "run_name",
+    "score_recs",
     "start_run",
     "timed",
 ]

@@ -1,0 +1,128 @@
+"""The files `tune` writes into its folder: `best.toml` (an experiment file) and `manifest.json`.
+
+`DIR/manifest.json` is written when a run starts (status "running") and again at its end, so a
+folder holding one is a tuning folder; the harness writes into no folder whose `best.toml`,
+`trials.csv`, `history.png` or `manifest.json` it did not write. The trials table and the
+history plot are the report's (harness/report/tuning.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.atomic import atomic_open, read_json, write_json
+from harness.errors import UsageError
+from harness.run.experiment import HEADER, Experiment, dumps, to_document
+from harness.run.manifest import jsonable, machine, versions
+from harness.version import __version__
+
+if TYPE_CHECKING:
+    from harness.run.tune import TrialRow, TuneResult, TuneSettings
+    from harness.run.tune_data import Prepared
+
+TOOL = "mpd-harness tune"
+OUTPUTS = ("best.toml", "trials.csv", "history.png", "manifest.json")
+EVALUATE_DIR = "evaluate"  # best.toml's run folder, under DIR: the final evaluate's
+
+
+def check_out(out: Path) -> None:
+    """Refuse a folder holding output files that a tuning run did not write."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a folder")
+    manifest = out / "manifest.json"
+    ours = False
+    if manifest.is_file():
+        try:
+            ours = read_json(manifest).get("tool") == TOOL
+        except (OSError, ValueError, AttributeError):
+            ours = False
+    if not ours:
+        found = [name for name in OUTPUTS if (out / name).exists()]
+        if found:
+            raise UsageError(
+                f"--out {out}: holds {', '.join(found)} that `tune` did not write "
+                f"(no {TOOL} manifest.json); choose another folder"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    if not ours:
+        write_json(manifest, {"tool": TOOL, "version": __version__, "status": "running"})
+
+
+def best_experiment(prepared: Prepared, spec: str, params: dict[str, Any], out: Path) -> Experiment:
+    """The experiment of the best configuration: the tuned model alone, every parameter written
+    (defaults included, as `RUN_DIR/experiment.toml` does), the split tune used, run folder
+    `DIR/evaluate`."""
+    from dataclasses import replace
+
+    from harness.run.experiment import _writable
+    from harness.run.factory import build_model
+
+    full = jsonable(build_model(spec, params).get_params(deep=False))
+    writable = {k: v for k, v in full.items() if _writable(v)}
+    settings = replace(prepared.settings, out=Path(out) / EVALUATE_DIR)
+    return Experiment(settings, (spec,), {spec: writable} if writable else {}, False)
+
+
+def write_best(
+    s: TuneSettings, prepared: Prepared, name: str, params: dict[str, Any], best: TrialRow
+) -> Path:
+    """`DIR/best.toml`: usable as `evaluate --config`. A file the harness did not write there
+    is refused."""
+    path = Path(s.out) / "best.toml"
+    if path.exists():
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if not f.readline().startswith(HEADER):
+                raise UsageError(f"{path}: not written by mpd-harness; move it away")
+    exp = best_experiment(prepared, s.model, params, s.out)
+    value = f"{best.value:.6f}" if best.value is not None else "?"
+    header = (
+        f"{HEADER} (mpd-harness {__version__}): the best configuration of `tune --model "
+        f"{name}`,\n# trial {best.number}, validation {s.metric} {value}. Score it on the test "
+        f"split:\n#   mpd-harness evaluate --config {path}\n# and repeat its validation score:\n"
+        f"#   mpd-harness evaluate --config {path} --score-on validation --out OTHER_DIR\n\n"
+    )
+    with atomic_open(path, "w") as f:
+        f.write(header + dumps(to_document(exp)))
+    return path
+
+
+def write_manifest(s: TuneSettings, result: TuneResult) -> Path:
+    """`DIR/manifest.json`: settings, study, best trial, per-state counts, memory, versions."""
+    path = Path(s.out) / "manifest.json"
+    counts: dict[str, int] = {}
+    for r in result.rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    peaks = [r.peak_rss_mb for r in result.rows if r.peak_rss_mb is not None]
+    best = result.best
+    doc = {
+        "tool": TOOL,
+        "version": __version__,
+        "status": "complete" if result.n_complete >= s.trials else "incomplete",
+        "model": s.model,
+        "metric": s.metric,
+        "higher_is_better": result.higher_is_better,
+        "trials_requested": s.trials,
+        "trial_states": counts,
+        "study": {"name": result.study_name, "storage": result.storage},
+        "sampler": {"name": "TPESampler", "seed": s.seed, "reseeded": "per trial number"},
+        "workers": result.workers,
+        "ray_address": s.ray_address,
+        "best": None
+        if best is None
+        else {
+            "trial": best.number,
+            "value": best.value,
+            "values": best.values,
+            "params": result.best_params,
+        },
+        "worker_peak_rss_mb": max(peaks) if peaks else None,
+        "scored_on": "validation",
+        **jsonable(result.info),
+        "files": {k: str(v) for k, v in result.files.items()},
+        "versions": versions(),
+        "machine": machine(),
+    }
+    write_json(path, doc)
+    return path
