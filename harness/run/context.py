@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from harness.run import rundir
 from harness.run.manifest import RssSampler, file_sha256
 from harness.run.sources import marker_seed, not_in_train, resolve_data, whole_train_set
 from harness.run.submissions import check_submissions_owner, submissions_folder
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from harness.data.corpus import Corpus
@@ -53,6 +53,10 @@ class EvaluateSettings:
     team: str = "mpd-harness"
     email: str = "mpd-harness@example.com"
     k: int = DEFAULT_K
+    # validation playlists per category (SPLIT_DIR/validation/, drawn from the training
+    # playlists only): None keeps the split's own, or draws one of the test split's size when
+    # a model needs it (`needs_validation`); a number draws that size whether or not one does
+    validation: int | None = None
 
 
 @dataclass
@@ -79,6 +83,9 @@ class Evaluation:
     _ranking: IntArray | None = field(default=None, repr=False)
     _title: Recommender | None = field(default=None, repr=False)
     title_fit_s: float = 0.0
+    # the validation split on `train.validation`: path, seed, fingerprint, per_category,
+    # n_queries (None when the run has none)
+    validation: dict[str, Any] | None = None
 
     @property
     def ranking(self) -> IntArray:
@@ -111,9 +118,15 @@ def timed(stages: dict[str, float], name: str) -> Iterator[None]:
 # ---------------------------------------------------------------------------- preparing a run
 
 
-def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluation:
+def prepare(
+    settings: EvaluateSettings, reporter: Reporter = SILENT, *, needs_validation: bool = False
+) -> Evaluation:
     """Data, corpus, split (or challenge set), train set and queries for this run; the wall
-    seconds of each step go to `Evaluation.timings`."""
+    seconds of each step go to `Evaluation.timings`.
+
+    The training set carries the split's validation split (`TrainSet.validation`) when the
+    split folder has one, and one is drawn when `needs_validation` (a model of the run learns
+    from it) or `settings.validation` asks for it; split mode only."""
     from harness.data.ingest import load_corpus
 
     s = settings
@@ -144,9 +157,14 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
     check_submissions_owner(submissions_dir, run_dir)
     with timed(timings, "split_s"):
         if s.challenge_set is not None:
+            if needs_validation or s.validation is not None:
+                raise UsageError(
+                    "--challenge-set: no validation split in challenge mode (the models train on "
+                    "the whole corpus); run models that need one (or --validation) on a split"
+                )
             parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
         else:
-            parts = _split_parts(corpus, s, run_dir, reporter)
+            parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
     return Evaluation(
         corpus=corpus,
         run_dir=run_dir,
@@ -195,11 +213,12 @@ def _challenge_parts(corpus: Corpus, path: Path, reporter: Reporter) -> dict[str
 
 
 def _split_parts(
-    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
+    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter, needs_validation: bool
 ) -> dict[str, Any]:
-    """Queries, training set and ground truth of the split (reused or drawn)."""
+    """Queries, training set and ground truth of the split (reused or drawn), the training set
+    with the split's validation split when it has one or one is asked for."""
     from harness.challenge.split import train_set
-    from harness.run.sources import ensure_split
+    from harness.run.sources import ensure_split, ensure_validation, existing_validation
 
     split_dir = Path(s.split) if s.split is not None else run_dir / "split"
     sp = ensure_split(
@@ -221,9 +240,27 @@ def _split_parts(
         "coverage": sp.settings.get("coverage"),
         "not_in_train": not_in_train(sp),
     }
+    train = train_set(corpus, sp)
+    found: tuple[Validation, dict[str, Any]] | None
+    if needs_validation or s.validation is not None:
+        found = ensure_validation(
+            corpus,
+            split_dir,
+            sp,
+            per_category=s.validation,
+            explicit=s.split is not None,
+            reporter=reporter,
+        )
+    else:  # a validation split the folder has comes along; nothing draws one
+        found = existing_validation(corpus, split_dir, sp, reporter)
+    validation = None
+    if found is not None:
+        train = replace(train, validation=found[0])
+        validation = found[1]
     return dict(
         queries=sp.queries,
-        train=train_set(corpus, sp),
+        train=train,
+        validation=validation,
         split=split,
         challenge_path=split_dir / "challenge_set.json",
         gt_offsets=sp.holdout_offsets,

@@ -9,6 +9,10 @@ The runner, not the models, checks every recommendation matrix and backfills emp
 with the most popular training tracks (harness/run/checks.py). Seedless queries of models with
 `cold_start == "title"` go to the shared title baseline, and so do the queries such a model
 leaves wholly empty (no seed it knows).
+
+A model with `needs_validation` fits on the training set with the validation split attached
+(`TrainSet.validation`, drawn from the training playlists only) and its run key holds that
+split's fingerprint; every other model fits on the training set without it, as before.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +84,36 @@ def run_key(ev: Evaluation, name: str, model: Recommender) -> dict[str, Any]:
         mode=ev.mode,
         k=ev.k,
         data=ev.data,
-        split=ev.split,
+        split=split_info(ev, model),
         cls=None if registered else class_path(model),
     )
+
+
+def needs_validation(model: Recommender) -> bool:
+    """Whether `model` learns from held-out tracks of the validation split (a ClassVar of
+    `models.base.Recommender`; duck-typed models without it do not)."""
+    return bool(getattr(model, "needs_validation", False))
+
+
+def train_for(ev: Evaluation, model: Recommender) -> TrainSet:
+    """What `model` fits on: the training set, with the validation split only for a model that
+    learns from held-out tracks; every other model sees the training set without it."""
+    if not needs_validation(model):
+        return replace(ev.train, validation=None)
+    if ev.train.validation is None:
+        raise UsageError(
+            f"{class_path(model)} needs a validation split and this run has none "
+            "(prepare it with needs_validation, or give --validation N)"
+        )
+    return ev.train
+
+
+def split_info(ev: Evaluation, model: Recommender) -> dict[str, Any]:
+    """The run's split, plus the validation split for a model that learns from it: its
+    fingerprint is then part of the model's run key, so a new validation split refits it."""
+    if not needs_validation(model) or ev.validation is None:
+        return ev.split
+    return ev.split | {"validation": ev.validation}
 
 
 def class_path(model: Recommender) -> str:
@@ -236,6 +268,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
 
     `model` is built and checked once per run (harness/run/factory.py); it is fitted here.
     """
+    train = train_for(ev, model)
     key = run_key(ev, name, model)
     model_dir, sub_path = ev.run_dir / name, ev.submissions_dir / f"{name}.csv.gz"
     stored = None if force else complete_run(model_dir, key)
@@ -245,7 +278,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
     # an interrupted recomputation must not leave the old manifest vouching for new files
     (model_dir / "manifest.json").unlink(missing_ok=True)
     with ev.reporter.step(f"{name}: fit") as advance, RssSampler() as fit:
-        fit_with_progress(model, ev.train, name, advance)
+        fit_with_progress(model, train, name, advance)
     with RssSampler() as rec:
         raw, routed, unanswered, rec_s = recommend_all(ev, name, model)
     stages: dict[str, float] = {}
@@ -295,6 +328,14 @@ def _manifest(
 ) -> dict[str, Any]:
     """What a model's manifest says of the model, the machine, the seeds, time and memory."""
     params = model.get_params(deep=False)
+    split = split_info(ev, model)
+    seeds = {
+        "data": ev.data.get("seed"),
+        "split": ev.split.get("seed"),
+        "model": jsonable(params.get("seed", params.get("random_state"))),
+    }
+    if "validation" in split:
+        seeds["validation"] = split["validation"]["seed"]
     return {
         "model": name,
         "class": class_path(model),
@@ -302,15 +343,11 @@ def _manifest(
         "key": fingerprint(key),
         "mode": ev.mode,
         "k": ev.k,
-        "seeds": {
-            "data": ev.data.get("seed"),
-            "split": ev.split.get("seed"),
-            "model": jsonable(params.get("seed", params.get("random_state"))),
-        },
+        "seeds": seeds,
         "versions": versions(),
         "machine": machine(),
         "data": ev.data,
-        "split": ev.split,
+        "split": split,
         "fit_s": round(fit.seconds, 3),
         "recommend_s": round(rec_s, 3),
         "peak_rss_mb": round(max(fit.peak_mb, rec.peak_mb), 1),
@@ -347,6 +384,7 @@ __all__ = [
     "answer_queries",
     "evaluate_model",
     "fit_with_progress",
+    "needs_validation",
     "prepare",
     "recommend_all",
     "run_models",
@@ -354,4 +392,5 @@ __all__ = [
     "score_recs",
     "start_run",
     "timed",
+    "train_for",
 ]
