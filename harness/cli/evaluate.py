@@ -36,6 +36,7 @@ DATA_FLAGS = ("mpd", "synthetic", "split", "per_category", "coverage", "validati
 SETTINGS_FLAGS = (
     *DATA_FLAGS,
     "out",
+    "score_on",
     "challenge_set",
     "team",
     "email",
@@ -74,6 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         help="official challenge_set.json: train on the whole corpus, write submissions only",
+    )
+    parser.add_argument(
+        "--score-on",
+        choices=("test", "validation"),
+        default=None,
+        help="split to score on (default test); validation fits on the training playlists minus "
+        "the validation ones and scores on SPLIT_DIR/validation/ without reading the test "
+        "split's ground truth, as `tune` scores its trials",
     )
     parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
     parser.add_argument(

@@ -97,9 +97,12 @@ def settings_from(args: argparse.Namespace) -> TuneSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    import optuna
+
     from harness.report.tuning import write_reports
     from harness.run.tune import tune
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the table says what Optuna logs
     reporter = ConsoleReporter()
     settings = settings_from(args)
     live = _LiveTable(reporter, settings.metric)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_K = 500
 RUNS_ROOT = Path("runs")
+SCORE_ON = ("test", "validation")  # which split's held-out tracks a run is scored on
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class EvaluateSettings:
     # playlists only): None keeps the split's own, or draws one of the test split's size when
     # a model needs it (`needs_validation`); a number draws that size whether or not one does
     validation: int | None = None
+    # "validation": fit on the training playlists minus the validation ones and score on the
+    # validation split, never reading the test split's ground truth (what `tune` scores)
+    score_on: str = "test"
 
 
 @dataclass
@@ -133,6 +137,10 @@ def prepare(
     timings: dict[str, float] = {}
     if s.k < 1:
         raise UsageError(f"--k {s.k}: must be at least 1")
+    if s.score_on not in SCORE_ON:
+        raise UsageError(f"--score-on {s.score_on!r}: choose one of {', '.join(SCORE_ON)}")
+    if s.score_on == "validation" and s.challenge_set is not None:
+        raise UsageError("--score-on validation: not with --challenge-set (it has no validation)")
     if s.split is not None:
         from harness.challenge.split import check_split_target
 
@@ -163,6 +171,8 @@ def prepare(
                     "the whole corpus); run models that need one (or --validation) on a split"
                 )
             parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
+        elif s.score_on == "validation":
+            parts = _validation_parts(corpus, s, run_dir, reporter)
         else:
             parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
     return Evaluation(
@@ -185,9 +195,11 @@ def run_name(s: EvaluateSettings, source_name: str, data: dict[str, Any]) -> str
     split seed where it differs); a real MPD gets one run folder per split seed."""
     if s.challenge_set is not None:
         return f"{source_name}-challenge"
+    tail = "-validation" if s.score_on == "validation" else ""
     if data.get("preset") is None:
-        return f"{source_name}-s{s.split_seed}"
-    return source_name if s.split_seed == s.data_seed else f"{source_name}-split{s.split_seed}"
+        return f"{source_name}-s{s.split_seed}{tail}"
+    name = source_name if s.split_seed == s.data_seed else f"{source_name}-split{s.split_seed}"
+    return name + tail
 
 
 def _challenge_parts(corpus: Corpus, path: Path, reporter: Reporter) -> dict[str, Any]:
@@ -265,6 +277,50 @@ def _split_parts(
         challenge_path=split_dir / "challenge_set.json",
         gt_offsets=sp.holdout_offsets,
         gt_tracks=sp.holdout_ids,
+    )
+
+
+def _validation_parts(
+    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
+) -> dict[str, Any]:
+    """Scoring on the validation split (`--score-on validation`): the models fit on the training
+    playlists minus the validation ones and answer the validation queries. The test split is
+    read without its ground_truth.json (`ensure_split_ref`); the validation split is drawn
+    when the folder has none. `split` describes the validation split, with the test split it
+    was drawn from under `test_split`."""
+    from harness.challenge.split import VALIDATION_DIR, train_without
+    from harness.run.sources import ensure_split_ref, ensure_validation
+
+    split_dir = Path(s.split) if s.split is not None else run_dir / "split"
+    explicit = s.split is not None
+    ref = ensure_split_ref(
+        corpus,
+        split_dir,
+        seed=s.split_seed,
+        per_category=s.per_category,
+        coverage=s.coverage,
+        explicit=explicit,
+        reporter=reporter,
+    )
+    v, info = ensure_validation(
+        corpus, split_dir, ref, per_category=s.validation, explicit=explicit, reporter=reporter
+    )
+    train = replace(train_without(corpus, ref.test_idx), validation=v).without_validation()
+    test_split = {
+        "path": str(split_dir),
+        "seed": ref.seed,
+        "fingerprint": ref.fingerprint,
+        "per_category": ref.settings.get("per_category"),
+        "coverage": ref.settings.get("coverage"),
+    }
+    split = info | {"scored_on": "validation", "test_split": test_split}
+    return dict(
+        queries=v.queries,
+        train=train,
+        split=split,
+        challenge_path=split_dir / VALIDATION_DIR / "challenge_set.json",
+        gt_offsets=v.holdout_offsets,
+        gt_tracks=v.holdout_ids,
     )
 
 

@@ -1,7 +1,8 @@
 """Experiment files: `evaluate --config exp.toml`, and the resolved `RUN_DIR/experiment.toml`.
 
     [data]      synthetic = PRESET  or  mpd = PATH;  seed (synthetic only), cache_dir
-    [split]     seed, per_category, coverage, validation, path (a split folder), challenge_set
+    [split]     seed, per_category, coverage, validation, score_on, path (a split folder),
+                challenge_set
     [run]       out, k, force
     [team]      name, email
     [[models]]  name = a registered name or "module:Class";  [models.params] PARAM = VALUE
@@ -48,6 +49,7 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("split", "per_category"): ("per_category", int),
     ("split", "coverage"): ("coverage", str),
     ("split", "validation"): ("validation", int),
+    ("split", "score_on"): ("score_on", str),
     ("split", "path"): ("split", Path),
     ("split", "challenge_set"): ("challenge_set", Path),
     ("run", "out"): ("out", Path),
@@ -161,7 +163,13 @@ def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, 
             f"{path}: [data] seed: seeds synthetic data only; with mpd, leave it out "
             "(the split's seed is [split] seed)"
         )
-    checks = (("data", "synthetic", PRESETS), ("split", "coverage", COVERAGE))
+    from harness.run.context import SCORE_ON
+
+    checks = (
+        ("data", "synthetic", PRESETS),
+        ("split", "coverage", COVERAGE),
+        ("split", "score_on", SCORE_ON),
+    )
     for section, key, valid in checks:
         value = doc.get(section, {}).get(key)
         if value is not None and value not in valid:
@@ -300,9 +308,13 @@ def resolve(
     """Every value explicit: the preset, per_category and run folder of the prepared run, and
     each model's full `get_params()` (an instance is named by its `module:Class`)."""
     synthetic = None if settings.mpd is not None else ev.data.get("preset") or DEFAULT_PRESET
-    per_category = ev.split.get("per_category") if ev.mode == "split" else settings.per_category
+    # a run scored on the validation split describes the test split under `test_split`
+    test_split = ev.split.get("test_split") or ev.split
+    per_category = test_split.get("per_category") if ev.mode == "split" else settings.per_category
     validation = settings.validation  # the size drawn, where a model or the flag asked for one
-    if ev.validation is not None and (
+    if "test_split" in ev.split:
+        validation = ev.split["per_category"]
+    elif ev.validation is not None and (
         validation is not None or any(needs_validation(m) for _, m in models)
     ):
         validation = ev.validation["per_category"]
@@ -338,6 +350,8 @@ def to_document(exp: Experiment) -> dict[str, Any]:
     for (section, key), (name, _) in FIELDS.items():
         value = getattr(exp.settings, name)
         if value is None or (key == "seed" and section == "data" and exp.settings.mpd):
+            continue
+        if key == "score_on" and value == "test":  # the default: files stay as they were
             continue
         doc[section][key] = str(value) if isinstance(value, Path) else value
     doc["run"]["force"] = exp.force

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,17 +45,27 @@ def storage_url(storage: str | None, out: Path) -> str:
     return f"sqlite:///{(Path(out) / DB_FILE).resolve()}"
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence Optuna's warnings about heartbeats outside `Study.optimize` (the driver records
+    them itself) and about experimental features (heartbeats, retrying stale trials)."""
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        yield
+
+
 def open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage with heartbeats, a grace of three beats, and retried stale trials."""
     import optuna
-    from optuna.exceptions import ExperimentalWarning
 
     engine: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # the driver and the pruning actor write to one SQLite file: wait for its lock
         engine = {"connect_args": {"timeout": 60}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
+    with quiet():
         try:
             return optuna.storages.RDBStorage(
                 url,
@@ -151,7 +162,6 @@ def fail_stale(study: optuna.Study, storage: optuna.storages.RDBStorage) -> list
     stays fresh belong to a live driver and are left alone. Returns the failed trials' numbers.
     """
     import optuna
-    from optuna.exceptions import ExperimentalWarning
     from optuna.trial import TrialState
 
     def running() -> list[int]:
@@ -160,8 +170,7 @@ def fail_stale(study: optuna.Study, storage: optuna.storages.RDBStorage) -> list
     before = running()
     grace = 3 * (storage.get_heartbeat_interval() or 0)
     deadline = time.monotonic() + grace + 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
+    with quiet():
         while True:
             optuna.storages.fail_stale_trials(study)
             if not running() or time.monotonic() > deadline:

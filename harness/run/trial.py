@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.errors import UsageError
-from harness.run.manifest import RssSampler, fingerprint
+from harness.run.manifest import RssSampler
 from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
@@ -42,16 +41,6 @@ class Target:
     gt_tracks: IntArray  # (n_holdouts,) held-out track ids of the validation playlists
     k: int
     key: str  # identifies the data and the validation split (a worker's cache key)
-
-
-def validation_target(train: TrainSet, k: int) -> Target:
-    """The target of a training set that carries its validation split (`TrainSet.validation`)."""
-    v = train.validation
-    if v is None:
-        raise UsageError("tuning needs a validation split (`split --validation N`); none found")
-    fit_on = train.without_validation()
-    key = fingerprint([v.fingerprint, train.n_playlists, train.n_tracks, k])
-    return Target(fit_on, v.queries, v.holdout_offsets, v.holdout_ids, k, key)
 
 
 @dataclass

@@ -99,8 +99,8 @@ def tune(
 ) -> TuneResult:
     """Run (or resume) the study until it holds `settings.trials` COMPLETE trials."""
     from harness.challenge.metrics import BY_NAME
+    from harness.run.evaluate import needs_validation
     from harness.run.factory import build_model, model_name
-    from harness.run.trial import validation_target
     from harness.run.tune_data import prepare_validation
     from harness.run.tune_files import check_out, write_best, write_manifest
 
@@ -113,11 +113,15 @@ def tune(
         raise UsageError(f"--workers {s.workers}: must be at least 1")
     name = model_name(s.model)
     space = load_space(s.model, s.space)  # checked against the model before any slow step
-    build_model(s.model, space.fixed())
+    if needs_validation(build_model(s.model, space.fixed())):
+        raise UsageError(
+            f"{s.model} learns from the validation split, which tune scores on: it cannot be "
+            "tuned there"
+        )
     check_out(s.out)
     t0 = time.perf_counter()
     prepared = prepare_validation(s.data, s.out, reporter)
-    target = validation_target(prepared.train, s.data.k)
+    target = prepared.target
     info = prepared.info | {"space": space.to_doc(), "space_source": space.source}
     config = {
         "model": s.model,
@@ -140,7 +144,8 @@ def tune(
     started, workers = _start_ray(s, space)
     try:
         t1 = time.perf_counter()
-        _optimise(study, storage, s, space, target, workers, prune, url, on_trial)
+        with st.quiet():
+            _optimise(study, storage, s, space, target, workers, prune, url, on_trial)
         info["timings"]["trials_s"] = round(time.perf_counter() - t1, 3)
     finally:
         if started:
@@ -188,7 +193,8 @@ def _start_ray(s: TuneSettings, space: SearchSpace) -> tuple[bool, int]:
     threads = model_threads(s.model, space)
     started = False
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+        # Ray's own warnings (token authentication, …) would break the trials table
+        kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
         if s.ray_address:
             ray.init(address=s.ray_address, **kwargs)
         else:
