@@ -127,7 +127,12 @@ def make_sampler(seed: int, number: int) -> optuna.samplers.TPESampler:
 
 def ask(study: optuna.Study, seed: int) -> optuna.Trial:
     """A new trial (a queued one first), its sampler seeded by the number it will get."""
-    study.sampler = make_sampler(seed, len(study.get_trials(deepcopy=False)))
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    waiting = [t.number for t in trials if t.state == TrialState.WAITING]
+    number = min(waiting) if waiting else len(trials)  # `ask` pops the oldest queued trial
+    study.sampler = make_sampler(seed, number)
     return study.ask()
 
 
@@ -158,8 +163,8 @@ def heartbeat(storage: optuna.storages.RDBStorage, trial_ids: list[int]) -> None
 def fail_stale(study: optuna.Study, storage: optuna.storages.RDBStorage) -> list[int]:
     """Mark trials left RUNNING by a killed driver FAIL (and queue their parameters again).
 
-    Waits, at most one grace period, for their heartbeats to go stale; trials whose heartbeat
-    stays fresh belong to a live driver and are left alone. Returns the failed trials' numbers.
+    Waits one grace period (three heartbeats) for their heartbeats to go stale; trials whose
+    heartbeat stays fresh belong to a live driver and are left alone. Returns the failed trials' numbers.
     """
     import optuna
     from optuna.trial import TrialState
@@ -168,6 +173,12 @@ def fail_stale(study: optuna.Study, storage: optuna.storages.RDBStorage) -> list
         return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
 
     before = running()
+    # a trial killed before its first heartbeat has none and would never go stale: start the
+    # clock on every running trial now (a live driver's next beat keeps its own trials fresh)
+    heartbeat(
+        storage,
+        [t._trial_id for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))],
+    )
     grace = 3 * (storage.get_heartbeat_interval() or 0)
     deadline = time.monotonic() + grace + 1
     with quiet():

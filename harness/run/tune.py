@@ -295,6 +295,7 @@ def _optimise(
         complete = st.counts(study).get("COMPLETE", 0)
         while len(flights) < workers and complete + len(flights) < s.trials:
             trial = st.ask(study, s.seed)
+            storage.record_heartbeat(trial._trial_id)  # first thing: a kill from here is resumed
             params = space.suggest(trial)
             twin = st.duplicate_of(study, trial, params)
             if twin is not None:
@@ -305,7 +306,6 @@ def _optimise(
                     break
                 continue
             duplicates = 0
-            storage.record_heartbeat(trial._trial_id)
             full = {**space.fixed(), **params}
             ref = task.remote(s.model, full, packed, s.metric, gate, trial._trial_id)
             flights[ref] = _Flight(trial, full, time.perf_counter())
