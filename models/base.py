@@ -18,10 +18,21 @@ from typing_extensions import Self
 
 from harness.types import IntArray, Queries, TrainSet
 
-__all__ = ["IntArray", "ProgressFn", "Queries", "Recommender", "TrainSet", "top_k"]
+__all__ = [
+    "CheckpointFn",
+    "IntArray",
+    "ProgressFn",
+    "Queries",
+    "Recommender",
+    "TrainSet",
+    "top_k",
+]
 
 # (done, total, unit): e.g. (3, 20, "epoch") after the third of twenty epochs
 ProgressFn = Callable[[int, int, str], None]
+# (step, total, snapshot): after a checkpoint (an epoch), `snapshot()` builds a recommender that
+# answers with the state so far; the callee may raise to stop the fit (tune's pruning)
+CheckpointFn = Callable[[int, int, Callable[[], "Recommender"]], None]
 
 
 class Recommender(BaseEstimator):  # type: ignore[misc]
@@ -36,10 +47,13 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
       `validation` is set (a challenge-style split of these training playlists, never the
       test split; `train.without_validation()` is what it may fit its base models on). Other
       models get `validation` None.
+    - `checkpoints`: `fit` offers a recommender of its state after each epoch to the function
+      given to `set_checkpoint` (tune scores it on the validation split and prunes trials).
     """
 
     cold_start: ClassVar[str] = "title"
     needs_validation: ClassVar[bool] = False
+    checkpoints: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True
     determinism_note: ClassVar[str] = ""
 
@@ -67,6 +81,18 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         fn = getattr(self, "_progress_fn", None)
         if fn is not None:
             fn(done, total, unit)
+
+    def set_checkpoint(self, fn: CheckpointFn | None) -> Self:
+        """Have `fit` call `fn(step, total, snapshot)` after each epoch (models with
+        `checkpoints`). Not a hyperparameter, like `set_progress`."""
+        self._checkpoint_fn = fn
+        return self
+
+    def _checkpoint(self, step: int, total: int, snapshot: Callable[[], Recommender]) -> None:
+        """Called by a model's `_fit` after each epoch; `snapshot` is built only if asked for."""
+        fn = getattr(self, "_checkpoint_fn", None)
+        if fn is not None:
+            fn(step, total, snapshot)
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         raise NotImplementedError

@@ -185,3 +185,42 @@ def test_evaluate_does_not_start_ray(folder: Path) -> None:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_model_with_checkpoints_reports_and_can_be_stopped(folder: Path) -> None:
+    from harness.run.trial import run_trial
+    from harness.run.tune_data import prepare_validation
+
+    target = prepare_validation(EvaluateSettings(synthetic="tiny"), Path("t4")).target
+    params = {"epochs": 4, "min_count": 2, "dim": 16}
+    seen: list[tuple[int, float]] = []
+    outcome = run_trial("w2v", params, target, "r_precision", lambda s, v: seen.append((s, v)))
+    assert [s for s, _ in seen] == [1, 2, 3]  # every quarter of the epochs; the 4th is the end
+    assert outcome.steps == dict(seen) and all(0 <= v < 1 for _, v in seen)
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int, value: float) -> None:
+        raise Stop(step)
+
+    with pytest.raises(Stop):
+        run_trial("w2v", params, target, "r_precision", stop)
+
+
+def test_pruning_reaches_the_study_through_the_gate(folder: Path, ray_address: str) -> None:
+    import optuna
+
+    (folder / "w2v.toml").write_text(
+        "epochs = 4\nmin_count = 2\n\n[dim]\nchoices = [8, 16, 32]\n\n"
+        "[ns_exponent]\nfloat = [-1.0, 1.0]\n"
+    )
+    s = replace(settings("t5", workers=2), model="w2v", space=Path("w2v.toml"), trials=5)
+    result = tune(s)
+    assert result.n_complete == 5
+    study = optuna.load_study(
+        study_name=result.study_name, storage=f"sqlite:///{folder}/t5/study.db"
+    )
+    for t in study.get_trials():
+        if t.state.name in ("COMPLETE", "PRUNED"):
+            assert sorted(t.intermediate_values) in ([1, 2, 3], [1], [1, 2])

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 # (step, value) -> None: where an epoch's validation score goes; raising stops the fit (pruning)
 IntermediateFn = Callable[[int, float], None]
+CHECKS = 4  # intermediate scores per fit of a model with checkpoints (about every quarter)
 
 
 @dataclass(frozen=True)
@@ -111,18 +112,21 @@ def run_trial(
     report: IntermediateFn | None = None,
 ) -> TrialOutcome:
     """Build, fit and score one configuration; `report(step, value)` receives the validation
-    `metric` after each checkpoint of a model that offers them (`set_intermediate`)."""
+    `metric` at about `CHECKS` epochs of a model with `checkpoints` (`set_checkpoint`), and may
+    raise to stop the fit there (pruning)."""
     import time
 
     from harness.run.factory import build_model
 
     model = build_model(spec, params)
     steps: dict[int, float] = {}
-    hook = getattr(model, "set_intermediate", None)
-    if report is not None and hook is not None:
+    hook = getattr(model, "set_checkpoint", None)
+    if report is not None and hook is not None and getattr(model, "checkpoints", False):
 
-        def on_checkpoint(step: int, snapshot: Recommender) -> None:
-            values, _ = score_model(snapshot, target, spec)
+        def on_checkpoint(step: int, total: int, snapshot: Callable[[], Recommender]) -> None:
+            if step == total or step % max(1, total // CHECKS) != 0:
+                return  # scored a few times per fit (each costs a recommend), the last at the end
+            values, _ = score_model(snapshot(), target, spec)
             steps[step] = values[metric]
             report(step, values[metric])
 
