@@ -224,3 +224,27 @@ def test_pruning_reaches_the_study_through_the_gate(folder: Path, ray_address: s
     for t in study.get_trials():
         if t.state.name in ("COMPLETE", "PRUNED"):
             assert sorted(t.intermediate_values) in ([1, 2, 3], [1], [1, 2])
+
+
+def test_split_seeds_fan_out_and_summarise(folder: Path, ray_address: str) -> None:
+    argv = ["evaluate", "--synthetic", "tiny", "--models", "popular,knn", "--out", "seeds"]
+    assert main([*argv, "--split-seeds", "0,1"]) == 0
+    doc = json.loads((folder / "seeds" / "seeds.json").read_text())
+    assert doc["seeds"] == [0, 1] and doc["synthetic"] is True
+    boards = {
+        s: json.loads((Path(d) / "leaderboard.json").read_text())
+        for s, d in doc["run_dirs"].items()
+    }
+    assert [b["split"]["seed"] for b in boards.values()] == [0, 1]
+    assert boards["0"]["split"]["fingerprint"] != boards["1"]["split"]["fingerprint"]
+    for row in doc["models"]:
+        per_seed = [
+            next(m for m in b["models"] if m["name"] == row["name"])["overall"]["r_precision"]
+            for b in boards.values()
+        ]
+        r = row["metrics"]["r_precision"]
+        assert r["per_seed"] == {"0": per_seed[0], "1": per_seed[1]}
+        assert r["mean"] == pytest.approx(sum(per_seed) / 2)
+        assert r["std"] == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2**0.5)
+    assert [m["name"] for m in doc["models"]] == ["knn", "popular"]  # best mean first
+    assert "± " in (folder / "seeds" / "seeds.md").read_text()

@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
     )
     parser.add_argument(
+        "--split-seeds",
+        metavar="A,B,...",
+        help="evaluate once per split seed, each as a Ray task on this machine, and report every "
+        "model's mean ± std across the seeds next to each seed's leaderboard (seeds.json/.md)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         metavar="EXPERIMENT_TOML",
@@ -228,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter()  # log lines unwrapped in nox and CI logs
     out = reporter.out
     exp = experiment_from(args)
+    if args.split_seeds is not None:
+        return _run_seeds(args, exp, reporter)
     chosen = None if exp.models is None else ",".join(exp.models)
     specs = select_models(chosen, exp.params)
     models = build_models(specs, exp.params)  # bad -p fails here
@@ -248,6 +256,30 @@ def run(args: argparse.Namespace) -> int:
     t = ev.timings
     steps = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in t.items())
     reporter.err.print(f"wall time: {steps}; total {sum(t.values()):.1f}s", highlight=False)
+    return 0
+
+
+def _run_seeds(args: argparse.Namespace, exp: Experiment, reporter: ConsoleReporter) -> int:
+    """`--split-seeds`: one evaluation per split seed as Ray tasks, each seed's leaderboard,
+    then every model's mean ± std across the seeds (harness/report/seeds.py)."""
+    from harness.errors import UsageError
+    from harness.report.leaderboard import render
+    from harness.report.seeds import evaluate_seeds, parse_seeds, summary_table
+
+    seeds = parse_seeds(args.split_seeds)
+    if args.submissions:
+        raise UsageError("--split-seeds: not with --submission (a file answers one split)")
+    specs = select_models(None if exp.models is None else ",".join(exp.models), exp.params)
+    build_models(specs, exp.params)  # bad -p fails here, before any task starts
+    result = evaluate_seeds(
+        exp.settings, specs, exp.params, seeds, force=exp.force, reporter=reporter
+    )
+    for seed in result.seeds:
+        reporter.out.print(f"split seed {seed}: {result.run_dirs[seed]}", highlight=False)
+        for table in render(result.boards[seed]):
+            reporter.out.print(table)
+    reporter.out.print(summary_table(result))
+    reporter.out.print(f"across seeds: {result.out / 'seeds.md'}", highlight=False)
     return 0
 
 

@@ -15,7 +15,6 @@ as it is. docs/tuning.md describes the whole.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -188,25 +187,11 @@ def model_threads(spec: str, space: SearchSpace) -> int:
 
 def _start_ray(s: TuneSettings, space: SearchSpace) -> tuple[bool, int]:
     """(whether this call started Ray, concurrent trials). A running Ray is used as it is."""
-    import ray
+    from harness.run.cluster import start_ray, total_cpus
 
     threads = model_threads(s.model, space)
-    started = False
-    if not ray.is_initialized():
-        # Ray's own warnings (token authentication, …) would break the trials table
-        kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-        if s.ray_address:
-            ray.init(address=s.ray_address, **kwargs)
-        else:
-            cpus = max(os.cpu_count() or 1, (s.workers or 1) * threads)
-            # workers import the harness the driver runs (a checkout may shadow an install)
-            root = str(Path(__file__).resolve().parents[2])
-            path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-            env = {"env_vars": {"PYTHONPATH": path}}
-            ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=env, **kwargs)
-        started = True
-    total = int(ray.cluster_resources().get("CPU", 1))
-    return started, s.workers or max(1, total // threads)
+    started = start_ray(s.ray_address, (s.workers or 1) * threads)
+    return started, s.workers or max(1, total_cpus() // threads)
 
 
 def _remote_trial(
