@@ -55,6 +55,8 @@ class TrialOutcome:
     peak_rss_mb: float  # the worker's peak RSS during the trial (shared arrays it touched count)
     rss_before_mb: float
     backfilled: int  # slots filled with popular tracks
+    shared_mb: float = 0.0  # of the RSS at the end, pages shared with other processes (the
+    # object store's arrays, mapped by every worker of the machine: counted once in its RAM)
     steps: dict[int, float] = field(default_factory=dict)  # intermediate values reported
 
     def to_json(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class TrialOutcome:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "rss_before_mb": round(self.rss_before_mb, 1),
             "backfilled": self.backfilled,
+            "shared_mb": round(self.shared_mb, 1),
             "steps": {str(k): v for k, v in self.steps.items()},
         }
 
@@ -143,8 +146,25 @@ def run_trial(
         peak_rss_mb=sampler.peak_mb,
         rss_before_mb=sampler.start_mb,
         backfilled=filled,
+        shared_mb=shared_rss_mb(),
         steps=steps,
     )
+
+
+def shared_rss_mb() -> float:
+    """Resident pages this process shares with others, in MiB (Linux /proc; 0 elsewhere)."""
+    import os
+
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[2]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def packed_mb(packed: dict[str, Any]) -> float:
+    """Size of `pack`'s arrays in MiB: what the object store holds once per machine."""
+    return sum(v.nbytes for v in packed.values() if isinstance(v, np.ndarray)) / 2**20
 
 
 # ---------------------------------------------------------------------------- for the object store

@@ -27,7 +27,7 @@ from harness.progress import SILENT, Reporter
 from harness.run import study as st
 from harness.run.context import EvaluateSettings
 from harness.run.space import SearchSpace, load_space
-from harness.run.trial import TrialOutcome, pack, run_trial, unpack
+from harness.run.trial import TrialOutcome, pack, packed_mb, run_trial, unpack
 
 if TYPE_CHECKING:
     import optuna
@@ -67,6 +67,7 @@ class TrialRow:
     note: str = ""
     values: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float | None = None
+    shared_mb: float | None = None
 
 
 @dataclass
@@ -144,7 +145,7 @@ def tune(
     try:
         t1 = time.perf_counter()
         with st.quiet():
-            _optimise(study, storage, s, space, target, workers, prune, url, on_trial)
+            _optimise(study, storage, s, space, target, workers, prune, url, on_trial, info)
         info["timings"]["trials_s"] = round(time.perf_counter() - t1, 3)
     finally:
         if started:
@@ -264,11 +265,15 @@ def _optimise(
     prune: bool,
     url: str,
     on_trial: OnTrial | None,
+    info: dict[str, Any],
 ) -> None:
     """Ask, run as Ray tasks (at most `workers` at once), tell, until enough are COMPLETE."""
     import ray
 
-    packed = ray.put(pack(target))  # once: every trial reads the same shared arrays
+    arrays = pack(target)
+    packed = ray.put(arrays)  # once: every trial reads the same shared arrays
+    info["object_store_mb"] = round(packed_mb(arrays), 1)
+    del arrays
     threads = model_threads(s.model, space)
     task = ray.remote(_remote_trial).options(num_cpus=threads, max_retries=0)
     gate = _gate(url, study.study_name) if prune else None
@@ -338,7 +343,8 @@ def _tell(study: optuna.Study, flight: _Flight, ref: Any) -> bool:
         trial.set_user_attr("pruned_at", out["pruned"])
         study.tell(trial, state=_state("PRUNED"))
         return True
-    for key in ("values", "fit_s", "recommend_s", "peak_rss_mb", "rss_before_mb", "backfilled"):
+    keys = ("values", "fit_s", "recommend_s", "peak_rss_mb", "rss_before_mb", "backfilled")
+    for key in (*keys, "shared_mb"):
         trial.set_user_attr(key, out[key])
     study.tell(trial, out["values"][_metric_of(study)])
     return True
@@ -398,6 +404,7 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
                 note=note,
                 values=dict(a.get("values", {})),
                 peak_rss_mb=a.get("peak_rss_mb"),
+                shared_mb=a.get("shared_mb"),
             )
         )
     return rows

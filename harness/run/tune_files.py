@@ -95,6 +95,7 @@ def write_manifest(s: TuneSettings, result: TuneResult) -> Path:
     for r in result.rows:
         counts[r.state] = counts.get(r.state, 0) + 1
     peaks = [r.peak_rss_mb for r in result.rows if r.peak_rss_mb is not None]
+    shared = [r.shared_mb for r in result.rows if r.shared_mb is not None]
     best = result.best
     doc = {
         "tool": TOOL,
@@ -118,6 +119,12 @@ def write_manifest(s: TuneSettings, result: TuneResult) -> Path:
             "params": result.best_params,
         },
         "worker_peak_rss_mb": max(peaks) if peaks else None,
+        "worker_shared_mb": max(shared) if shared else None,
+        "memory_note": (
+            "worker_peak_rss_mb: highest resident memory of a trial's worker process, sampled; "
+            "it includes worker_shared_mb of pages shared with other processes (the object "
+            "store's arrays, object_store_mb, held once per machine)"
+        ),
         "scored_on": "validation",
         **jsonable(result.info),
         "files": {k: str(v) for k, v in result.files.items()},
