@@ -248,3 +248,17 @@ def test_split_seeds_fan_out_and_summarise(folder: Path, ray_address: str) -> No
         assert r["std"] == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2**0.5)
     assert [m["name"] for m in doc["models"]] == ["knn", "popular"]  # best mean first
     assert "± " in (folder / "seeds" / "seeds.md").read_text()
+
+
+def test_an_exhausted_space_ends_with_a_warning_not_a_duplicate(
+    folder: Path, ray_address: str
+) -> None:
+    from harness.progress import Recorder
+
+    (folder / "one.toml").write_text('[weighting]\nchoices = ["idf"]\n')
+    recorder = Recorder()
+    s = replace(settings("t6", workers=1), space=Path("one.toml"), trials=2)
+    result = tune(s, recorder)
+    assert result.n_complete == 1  # one configuration exists; it ran once
+    assert "ran out of new parameters" in " ".join(recorder.texts("warn"))
+    assert all("not run: same parameters as trial" in r.note for r in result.rows[1:])

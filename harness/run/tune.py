@@ -146,6 +146,11 @@ def tune(
         t1 = time.perf_counter()
         with st.quiet():
             _optimise(study, storage, s, space, target, workers, prune, url, on_trial, info)
+        if st.counts(study).get("COMPLETE", 0) < s.trials:
+            reporter.warn(
+                f"tune: the search space ran out of new parameters ({MAX_DUPLICATES} duplicate "
+                f"suggestions in a row) before {s.trials} COMPLETE trials"
+            )
         info["timings"]["trials_s"] = round(time.perf_counter() - t1, 3)
     finally:
         if started:
