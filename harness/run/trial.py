@@ -55,8 +55,8 @@ class TrialOutcome:
     peak_rss_mb: float  # the worker's peak RSS during the trial (shared arrays it touched count)
     rss_before_mb: float
     backfilled: int  # slots filled with popular tracks
-    shared_mb: float = 0.0  # of the RSS at the end, pages shared with other processes (the
-    # object store's arrays, mapped by every worker of the machine: counted once in its RAM)
+    shared_mb: float = 0.0  # of the RSS at the end, pages that other processes may share: the
+    # object store's arrays (mapped by every worker of the machine) and shared libraries
     steps: dict[int, float] = field(default_factory=dict)  # intermediate values reported
 
     def to_json(self) -> dict[str, Any]:

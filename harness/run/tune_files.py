@@ -122,8 +122,8 @@ def write_manifest(s: TuneSettings, result: TuneResult) -> Path:
         "worker_shared_mb": max(shared) if shared else None,
         "memory_note": (
             "worker_peak_rss_mb: highest resident memory of a trial's worker process, sampled; "
-            "it includes worker_shared_mb of pages shared with other processes (the object "
-            "store's arrays, object_store_mb, held once per machine)"
+            "it includes worker_shared_mb of file-backed and shared pages (shared libraries and "
+            "the object store's arrays, object_store_mb, held once per machine)"
         ),
         "scored_on": "validation",
         **jsonable(result.info),
