@@ -14,7 +14,7 @@ from harness.challenge.metrics import BY_NAME
 from harness.report.plots import SYNTHETIC_TAG, _png, _pyplot
 
 if TYPE_CHECKING:
-    from harness.run.tune import TrialRow
+    from harness.run.tune_settings import TrialRow
 
 
 def trials_table(rows: Sequence[TrialRow]) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ from harness.run.manifest import jsonable, machine, versions
 from harness.version import __version__
 
 if TYPE_CHECKING:
-    from harness.run.tune import TrialRow, TuneResult, TuneSettings
     from harness.run.tune_data import Prepared
+    from harness.run.tune_settings import TrialRow, TuneResult, TuneSettings
 
 TOOL = "mpd-harness tune"
 OUTPUTS = ("best.toml", "trials.csv", "history.png", "manifest.json")
