@@ -212,18 +212,17 @@ def test_pruning_reaches_the_study_through_the_gate(folder: Path, ray_address: s
     import optuna
 
     (folder / "w2v.toml").write_text(
-        "epochs = 4\nmin_count = 2\n\n[dim]\nchoices = [8, 16, 32]\n\n"
-        "[ns_exponent]\nfloat = [-1.0, 1.0]\n"
+        "epochs = 2\nmin_count = 2\n\n[dim]\nchoices = [8, 16]\n\n[ns_exponent]\nfloat = [-1.0, 1.0]\n"
     )
-    s = replace(settings("t5", workers=2), model="w2v", space=Path("w2v.toml"), trials=5)
+    s = replace(settings("t5", workers=2), model="w2v", space=Path("w2v.toml"), trials=2)
     result = tune(s)
-    assert result.n_complete == 5
-    study = optuna.load_study(
-        study_name=result.study_name, storage=f"sqlite:///{folder}/t5/study.db"
-    )
+    assert result.n_complete == 2
+    url = f"sqlite:///{folder}/t5/study.db"
+    study = optuna.load_study(study_name=result.study_name, storage=url)
+    # each trial reported its epoch-1 validation score through the actor, as its run recorded it
     for t in study.get_trials():
-        if t.state.name in ("COMPLETE", "PRUNED"):
-            assert sorted(t.intermediate_values) in ([1, 2, 3], [1], [1, 2])
+        assert t.intermediate_values == {1: t.user_attrs["steps"]["1"]}
+        assert 0 < t.intermediate_values[1] < 1
 
 
 def test_split_seeds_fan_out_and_summarise(folder: Path, ray_address: str) -> None:

@@ -293,7 +293,7 @@ def _tell(study: optuna.Study, flight: _Flight, ref: Any) -> bool:
         study.tell(trial, state=_state("PRUNED"))
         return True
     keys = ("values", "fit_s", "recommend_s", "peak_rss_mb", "rss_before_mb", "backfilled")
-    for key in (*keys, "shared_mb"):
+    for key in (*keys, "shared_mb", "steps"):
         trial.set_user_attr(key, out[key])
     study.tell(trial, out["values"][_metric_of(study)])
     return True
