@@ -106,8 +106,16 @@ def run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter()
     settings = settings_from(args)
     live = _LiveTable(reporter, settings.metric)
-    with live:
-        result = tune(settings, reporter, on_trial=live.update)
+    try:
+        with live:
+            result = tune(settings, reporter, on_trial=live.update)
+    except KeyboardInterrupt:
+        reporter.err.print(
+            "mpd-harness tune: interrupted; the study keeps its finished trials: rerun the same "
+            "command to resume",
+            highlight=False,
+        )
+        return 130
     synthetic = bool(result.info.get("data", {}).get("synthetic"))
     files = write_reports(result, settings.out, synthetic=synthetic)
     out = reporter.out
