@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import read_json, write_json
 from harness.errors import UsageError
-from harness.progress import Advance
+from harness.progress import SILENT, Advance, Reporter
 from harness.run import rundir
 from harness.run.checks import backfill, check_recs
 from harness.run.context import (
@@ -55,7 +55,7 @@ from harness.run.rundir import complete_run, read_recs, write_metrics, write_rec
 from harness.run.submissions import (
     write_and_verify_submission,
 )
-from harness.types import IntArray, TrainSet
+from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
     from models.base import Recommender
@@ -142,20 +142,45 @@ def fit_with_progress(model: Recommender, train: TrainSet, name: str, advance: A
 def recommend_all(
     ev: Evaluation, name: str, model: Recommender
 ) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
-    """Checked (n, k) recommendations for every query, before backfill.
+    """Checked (n, k) recommendations for every query of the run, before backfill
+    (`answer_queries` with the run's queries, title baseline and reporter)."""
+    return answer_queries(
+        model,
+        ev.queries,
+        ev.k,
+        name=name,
+        n_tracks=ev.train.n_tracks,
+        title=ev.title_model,
+        reporter=ev.reporter,
+        track_uris=ev.corpus.track_uris,
+    )
 
-    Models with `cold_start == "title"` hand two kinds of query to the shared title baseline:
-    seedless ones (routed before the model runs) and those the model left wholly empty, e.g.
-    when no seed has a vector (answered after). Returns the matrix, both masks and the seconds
-    spent inside `recommend` calls (checks excluded).
+
+def answer_queries(
+    model: Recommender,
+    q: Queries,
+    k: int,
+    *,
+    name: str,
+    n_tracks: int,
+    title: Callable[[], Recommender],
+    reporter: Reporter = SILENT,
+    track_uris: NDArray[np.object_] | None = None,
+) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
+    """Checked (n, k) recommendations of a fitted `model` for queries `q`, before backfill.
+
+    Models with `cold_start == "title"` hand two kinds of query to the title baseline `title()`
+    (fitted on first call): seedless ones (routed before the model runs) and those the model
+    left wholly empty, e.g. when no seed has a vector (answered after). Returns the matrix,
+    both masks and the seconds spent inside `recommend` calls (checks excluded).
     """
-    q, k, n = ev.queries, ev.k, len(ev.queries)
+    n = len(q)
     recs = np.full((n, k), -1, dtype=np.int32)  # (n, k)
     to_title = model.cold_start == "title"
     routed = (q.n_seeds == 0) if to_title else np.zeros(n, dtype=bool)
     own = np.flatnonzero(~routed)
     seconds = 0.0
-    with ev.reporter.step(f"{name}: recommend", total=n) as advance:
+    with reporter.step(f"{name}: recommend", total=n) as advance:
 
         def run(who: Recommender, label: str, idx: NDArray[np.intp]) -> None:
             nonlocal seconds
@@ -163,17 +188,17 @@ def recommend_all(
             t0 = time.perf_counter()
             out = who.recommend(sub, k)
             seconds += time.perf_counter() - t0
-            recs[idx] = check_recs(out, sub, ev.train.n_tracks, k, label, ev.corpus.track_uris)
+            recs[idx] = check_recs(out, sub, n_tracks, k, label, track_uris)
             advance(len(idx))
 
         for s in range(0, len(own), CHUNK):
             run(model, name, own[s : s + CHUNK])
         if routed.any():
-            run(ev.title_model(), f"{name} (via title baseline)", np.flatnonzero(routed))
+            run(title(), f"{name} (via title baseline)", np.flatnonzero(routed))
         empty = ~routed & (recs < 0).all(axis=1) if to_title else np.zeros(n, dtype=bool)
         if empty.any():
             label = f"{name} (unanswered, via title baseline)"
-            run(ev.title_model(), label, np.flatnonzero(empty))
+            run(title(), label, np.flatnonzero(empty))
     return recs, routed, empty, seconds
 
 
@@ -345,6 +370,7 @@ __all__ = [
     "RUNS_ROOT",
     "EvaluateSettings",
     "Evaluation",
+    "answer_queries",
     "evaluate_model",
     "fit_with_progress",
     "needs_validation",
