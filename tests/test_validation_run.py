@@ -33,6 +33,7 @@ class HoldoutPopular(Recommender):
 
     needs_validation: ClassVar[bool] = True
     cold_start: ClassVar[str] = "model"
+    determinism_note: ClassVar[str] = "always: counts and a stable sort"
 
     def _fit(self, train: TrainSet) -> Self:
         v = train.validation
@@ -50,9 +51,10 @@ class HoldoutPopular(Recommender):
         return self
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
-        out = np.empty((len(queries), k), dtype=np.int32)
+        out = np.full((len(queries), k), -1, dtype=np.int32)  # (n, k), -1 past the catalogue
         for i in range(len(queries)):
-            out[i] = self.order_[~np.isin(self.order_, queries.seeds(i))][:k]
+            row = self.order_[~np.isin(self.order_, queries.seeds(i))][:k]
+            out[i, : len(row)] = row
         return out
 
 
@@ -287,3 +289,11 @@ def test_split_folder_copy_keeps_its_validation(in_tmp: Path, mini_mpd: Path) ->
     a = validation_train_set(in_tmp / "sp", corpus).validation
     b = validation_train_set(in_tmp / "copy", corpus).validation
     assert a is not None and b is not None and a.fingerprint == b.fingerprint
+
+
+def test_the_contract_gives_a_model_that_needs_it_a_validation_split() -> None:
+    from harness.run.contract import Subject, run_checks
+
+    outcomes = list(run_checks(Subject("holdout_popular", lambda p: HoldoutPopular(**p))))
+    failed = [f"{o.check.name}: {o.reason}" for o in outcomes if o.status != "pass"]
+    assert not failed and len(outcomes) > 10
