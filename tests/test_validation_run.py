@@ -21,7 +21,7 @@ from harness.challenge.challenge_set import load_challenge_set
 from harness.challenge.split import VALIDATION_DIR, load_split, read_split_ref, validation_train_set
 from harness.challenge.submission import write_submission
 from harness.data.ingest import load_corpus
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 from harness.run.validate import validate
 from models.base import IntArray, Queries, Recommender, TrainSet
 from models.popular import PopularRecommender
@@ -297,3 +297,43 @@ def test_the_contract_gives_a_model_that_needs_it_a_validation_split() -> None:
     outcomes = list(run_checks(Subject("holdout_popular", lambda p: HoldoutPopular(**p))))
     failed = [f"{o.check.name}: {o.reason}" for o in outcomes if o.status != "pass"]
     assert not failed and len(outcomes) > 10
+
+
+def test_generate_refits_a_model_with_the_runs_validation_split(
+    in_tmp: Path, mini_mpd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models
+    from harness.cli import main
+    from harness.run.generate import refit
+
+    monkeypatch.setitem(models.MODELS, "holdout_popular", HoldoutPopular)
+    base = ["evaluate", "--mpd", str(mini_mpd), "--out", "r", "--models", "holdout_popular"]
+    assert main([*base, "--validation", "3"]) == 0
+    fitted = refit(in_tmp / "r", "holdout_popular")
+    assert fitted.train.validation is not None and len(fitted.train.validation.queries) == 30
+    stored = read_json(in_tmp / "r" / "holdout_popular" / "manifest.json")
+    assert fitted.model.seen_["fingerprint"] == stored["split"]["validation"]["fingerprint"]
+    shutil.rmtree(in_tmp / "r" / "split" / VALIDATION_DIR)
+    with pytest.raises(HarnessError, match="the run's split folder has none"):
+        refit(in_tmp / "r", "holdout_popular")
+
+
+def test_ensure_split_ref_reuses_a_split_without_its_ground_truth(
+    in_tmp: Path, mini_mpd: Path
+) -> None:
+    """What tuning calls: a matching split folder is read without ground_truth.json; a missing
+    one is drawn; the validation split is then drawn beside it."""
+    from harness.run.sources import ensure_split_ref, ensure_validation
+
+    corpus = load_corpus(mini_mpd)
+    kw: dict[str, Any] = {"seed": 0, "per_category": None, "explicit": False}
+    drawn = ensure_split_ref(corpus, in_tmp / "sp", **kw)
+    (in_tmp / "sp" / "ground_truth.json").unlink()
+    again = ensure_split_ref(corpus, in_tmp / "sp", **kw)
+    assert again.fingerprint == drawn.fingerprint
+    assert np.array_equal(again.test_idx, drawn.test_idx)
+    v, info = ensure_validation(corpus, in_tmp / "sp", again, per_category=2, explicit=False)
+    assert info["per_category"] == 2 and len(v.queries) == 20
+    assert not np.isin(v.queries.pids, corpus.pids[drawn.test_idx]).any()
+    with pytest.raises(UsageError, match="made with seed 0, not 1"):
+        ensure_split_ref(corpus, in_tmp / "sp", **(kw | {"seed": 1, "explicit": True}))
