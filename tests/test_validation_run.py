@@ -337,3 +337,23 @@ def test_ensure_split_ref_reuses_a_split_without_its_ground_truth(
     assert not np.isin(v.queries.pids, corpus.pids[drawn.test_idx]).any()
     with pytest.raises(UsageError, match="made with seed 0, not 1"):
         ensure_split_ref(corpus, in_tmp / "sp", **(kw | {"seed": 1, "explicit": True}))
+
+
+def test_prepare_validation_is_evaluates_split_without_its_answers(
+    in_tmp: Path, mini_mpd: Path
+) -> None:
+    """Tuning's entry point: the run folder and split evaluate would use, the validation split
+    drawn beside it, the test ground truth never read (gone once the split exists)."""
+    from harness.run.context import EvaluateSettings, prepare_validation
+
+    settings = EvaluateSettings(mpd=mini_mpd, validation=3)
+    first = prepare_validation(settings)
+    assert first.run_dir == Path("runs/mini-s0") and first.validation["per_category"] == 3
+    (first.run_dir / "split" / "ground_truth.json").unlink()
+    ctx = prepare_validation(EvaluateSettings(mpd=mini_mpd))  # reuses the folder's validation
+    assert ctx.validation == first.validation and ctx.split == first.split
+    assert ctx.train.validation is not None and len(ctx.train.validation.queries) == 30
+    got = validate(PopularRecommender(), ctx.train, track_uris=ctx.corpus.track_uris)
+    assert got.scores["overall"]["n"] == 30 and 0 < got.scores["overall"]["r_precision"] < 1
+    with pytest.raises(UsageError, match="no validation split in challenge mode"):
+        prepare_validation(EvaluateSettings(mpd=mini_mpd, challenge_set=Path("cs.json")))
