@@ -119,6 +119,8 @@ def test_seeded_and_independent_of_the_test_streams(
     assert smaller.fingerprint != validation.fingerprint and smaller.n_test == 140
     with pytest.raises(UsageError, match="validation seed -1"):
         make_validation(corpus, split, seed=-1)
+    with pytest.raises(UsageError, match="--validation 0: validation playlists per category"):
+        make_validation(corpus, split, per_category=0)
 
 
 def test_fingerprint_names_the_test_split(corpus: Corpus, split: Split) -> None:
