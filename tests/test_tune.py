@@ -189,9 +189,9 @@ def test_evaluate_does_not_start_ray(folder: Path) -> None:
 
 def test_a_model_with_checkpoints_reports_and_can_be_stopped(folder: Path) -> None:
     from harness.run.trial import run_trial
-    from harness.run.tune_data import prepare_validation
+    from harness.run.tune_data import prepare_tuning
 
-    target = prepare_validation(EvaluateSettings(synthetic="tiny"), Path("t4")).target
+    target = prepare_tuning(EvaluateSettings(synthetic="tiny"), Path("t4")).target
     params = {"epochs": 4, "min_count": 2, "dim": 16}
     seen: list[tuple[int, float]] = []
     outcome = run_trial("w2v", params, target, "r_precision", lambda s, v: seen.append((s, v)))

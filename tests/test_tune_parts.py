@@ -20,7 +20,7 @@ from harness.run import study as st
 from harness.run.space import DEFAULT_SPACES, load_space, parse_space
 from harness.run.trial import Target, pack, unpack
 from harness.run.tune import TrialRow, model_threads
-from harness.types import Queries, TrainSet
+from harness.types import Queries, TrainSet, Validation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -201,9 +201,9 @@ def test_a_target_survives_the_object_store_format() -> None:
         titles=np.array(["rock", None], dtype=object),
         categories=np.array([1, 4], dtype=np.int8),
     )
-    target = Target(
-        train, queries, np.array([0, 1, 2], dtype=np.int64), np.array([5, 1], np.int32), 3, "k"
-    )
+    gt = (np.array([0, 1, 2], dtype=np.int64), np.array([5, 1], np.int32))
+    validation = Validation(np.array([0, 1], dtype=np.int64), queries, *gt, fingerprint="v")
+    target = Target(train, validation, 3, "k")
     packed = pack(target)
     assert all(
         isinstance(v, np.ndarray) and v.dtype != object
@@ -212,8 +212,10 @@ def test_a_target_survives_the_object_store_format() -> None:
     )
     back = unpack(packed)
     assert back.train.titles.tolist() == ["rock", "chill"]
-    assert back.queries.titles.tolist() == ["rock", None]
-    assert back.queries.seed_ids is packed["q_seed_ids"]  # views, not copies
+    q = back.validation.queries
+    assert q.titles.tolist() == ["rock", None] and back.validation.fingerprint == "v"
+    assert q.seed_ids is packed["q_seed_ids"]  # views, not copies
+    assert back.validation.holdout_ids.tolist() == [5, 1]
     assert (back.k, back.key, back.train.n_tracks) == (3, "k", 6)
 
 

@@ -115,6 +115,21 @@ def test_seeded_and_independent_of_the_test_streams(
     other = make_validation(corpus, split, per_category=15, seed=1)
     assert other.fingerprint != validation.fingerprint
     assert other.seed == 1 and validation.seed == split.seed == 0
+    smaller = make_validation(corpus, split, per_category=14)
+    assert smaller.fingerprint != validation.fingerprint and smaller.n_test == 140
+    with pytest.raises(UsageError, match="validation seed -1"):
+        make_validation(corpus, split, seed=-1)
+    with pytest.raises(UsageError, match="--validation 0: validation playlists per category"):
+        make_validation(corpus, split, per_category=0)
+
+
+def test_fingerprint_names_the_test_split(corpus: Corpus, split: Split) -> None:
+    """The same draw for another test split is another validation split."""
+    other = make_split(corpus, seed=3, coverage="official")
+    a = make_validation(corpus, split, per_category=5, seed=7)
+    b = make_validation(corpus, other, per_category=5, seed=7)
+    assert a.of_split != b.of_split and a.fingerprint != b.fingerprint
+    assert not np.isin(b.test_idx, other.test_idx).any()
 
 
 def test_size_defaults_to_the_test_split_and_is_checked(corpus: Corpus, split: Split) -> None:
@@ -146,6 +161,12 @@ def test_written_beside_the_test_split_without_touching_it(
     assert m["kind"] == "validation" and m["fingerprint"] == validation.fingerprint
     assert m["split_fingerprint"] == split.fingerprint
     assert m["n_test"] == 150 and m["n_train"] == corpus.n_playlists - split.n_test - 150
+    assert m["seed"] == 0 and m["split_seed"] == 0 and m["settings"]["per_category"] == 15
+    assert m["streams"] == {
+        "selection": [0, "category", 2],
+        "seed_positions": [0, "category", 3],
+    }
+    assert {int(c): r["count"] for c, r in m["categories"].items()} == dict.fromkeys(FILE_ORDER, 15)
     assert load_split(d, corpus).fingerprint == split.fingerprint
 
 
@@ -231,3 +252,38 @@ def test_validation_train_set_reads_no_test_ground_truth(
     assert train.validation is not None and v is not None
     assert np.array_equal(train.validation.rows, v.rows)
     assert np.array_equal(train.validation.holdout_ids, v.holdout_ids)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_split_command_bad_validation_is_one_line_and_writes_nothing(
+    corpus: Corpus,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.cli import main
+    from harness.data import ingest
+
+    monkeypatch.setattr(ingest, "load_corpus", lambda path, **kw: corpus)
+    out = tmp_path / "s"
+    n_long = int(((corpus.lengths >= 150) & (corpus.lengths <= 250)).sum())
+    for argv, message in (
+        (["--validation", "0"], "--validation 0: must be at least 1"),
+        (["--validation", "-3"], "--validation -3: must be at least 1"),
+        (["--validation-seed", "2"], "--validation-seed needs --validation N"),
+        (["--validation", str(n_long)], "validation category 9 needs"),
+    ):
+        assert main(["split", "mpd", "--out", str(out), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+        assert not out.exists()  # drawn before anything is written
+    assert (
+        main(["split", "mpd", "--out", str(out), "--validation", "3", "--validation-seed", "4"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "validation split" in printed and f"-> {out}/{VALIDATION_DIR}" in printed
+    m = read_json(out / VALIDATION_DIR / "manifest.json")
+    assert m["seed"] == 4 and m["n_test"] == 30

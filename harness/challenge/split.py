@@ -181,7 +181,7 @@ def _draw(
     if coverage not in COVERAGE:
         raise UsageError(f"coverage {coverage!r}: choose one of {', '.join(COVERAGE)}")
     out = np.zeros(0, dtype=np.int64) if held_out is None else held_out
-    n = _per_category_count(corpus, per_category, out)
+    n = _per_category_count(corpus, per_category, out, validation=held_out is not None)
     streams = TEST_STREAMS if held_out is None else VALIDATION_STREAMS
     chosen, report = _choose_playlists(corpus, n, seed, coverage, out, streams[0])
     # seeds and holdouts, in file order
@@ -211,12 +211,14 @@ def _draw(
 
 
 def _per_category_count(
-    corpus: Corpus, per_category: int | None, held_out: NDArray[np.int64]
+    corpus: Corpus, per_category: int | None, held_out: NDArray[np.int64], validation: bool
 ) -> int:
     """The playlists per category asked for (or the default), checked against the corpus
-    without the `held_out` playlists."""
+    without the `held_out` playlists (a validation split's: the test playlists)."""
     n_pl = corpus.n_playlists
     n = default_per_category(n_pl) if per_category is None else int(per_category)
+    if n < 1 and validation:
+        raise UsageError(f"--validation {n}: validation playlists per category must be at least 1")
     if n < 1:
         raise UsageError(
             f"per-category count must be at least 1 (got {n}; the default is 1 per 200 playlists, "
@@ -226,17 +228,18 @@ def _per_category_count(
     lengths[held_out] = -1  # in no category's range
     for c in CATEGORIES.values():
         in_range = int(((lengths >= c.lo) & (lengths <= c.hi)).sum())
-        if in_range < n and not len(held_out):
-            raise UsageError(
-                f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
-                f"corpus has only {in_range}; use --per-category {in_range} or less"
-            )
-        if in_range < n:
+        if in_range >= n:
+            continue
+        if validation:
             raise UsageError(
                 f"validation category {c.number} needs {n} playlists with num_tracks "
                 f"{c.lo}-{c.hi} but the training playlists have only {in_range}; use "
                 f"--validation {in_range} or less"
             )
+        raise UsageError(
+            f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
+            f"corpus has only {in_range}; use --per-category {in_range} or less"
+        )
     return n
 
 

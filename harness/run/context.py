@@ -2,7 +2,9 @@
 corpus, split or challenge set, training set, queries, run folder), prepared once.
 
 `prepare(settings, reporter)` resolves the data (harness/run/sources.py), loads the corpus,
-reuses or draws the split, and names the run folder; `start_run` writes `run.json`.
+reuses or draws the split (and the validation split a model needs), and names the run folder;
+`start_run` writes `run.json`. `prepare_validation(settings)` prepares the same data and split
+folder for fitting and scoring on the validation split alone, never reading the test answers.
 """
 
 from __future__ import annotations
@@ -131,8 +133,6 @@ def prepare(
     The training set carries the split's validation split (`TrainSet.validation`) when the
     split folder has one, and one is drawn when `needs_validation` (a model of the run learns
     from it) or `settings.validation` asks for it; split mode only."""
-    from harness.data.ingest import load_corpus
-
     s = settings
     timings: dict[str, float] = {}
     if s.k < 1:
@@ -141,6 +141,42 @@ def prepare(
         raise UsageError(f"--score-on {s.score_on!r}: choose one of {', '.join(SCORE_ON)}")
     if s.score_on == "validation" and s.challenge_set is not None:
         raise UsageError("--score-on validation: not with --challenge-set (it has no validation)")
+    if s.challenge_set is not None and (needs_validation or s.validation is not None):
+        raise UsageError(
+            "--challenge-set: no validation split in challenge mode (the models train on the "
+            "whole corpus); run models that need one (or --validation) on a split"
+        )
+    corpus, data, run_dir = _load(s, reporter, timings)
+    submissions_dir = submissions_folder(run_dir)
+    check_submissions_owner(submissions_dir, run_dir)
+    with timed(timings, "split_s"):
+        if s.challenge_set is not None:
+            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
+        elif s.score_on == "validation":
+            parts = _validation_parts(corpus, s, run_dir, reporter)
+        else:
+            parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
+    return Evaluation(
+        corpus=corpus,
+        run_dir=run_dir,
+        submissions_dir=submissions_dir,
+        data=data,
+        mode="challenge" if s.challenge_set is not None else "split",
+        k=s.k,
+        team=s.team,
+        email=s.email,
+        reporter=reporter,
+        timings=timings,
+        **parts,
+    )
+
+
+def _load(
+    s: EvaluateSettings, reporter: Reporter, timings: dict[str, float]
+) -> tuple[Corpus, dict[str, Any], Path]:
+    """(corpus, what run.json says of the data, run folder) of the settings."""
+    from harness.data.ingest import load_corpus
+
     if s.split is not None:
         from harness.challenge.split import check_split_target
 
@@ -161,33 +197,63 @@ def prepare(
         "n_tracks": corpus.n_tracks,
     }
     run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
-    submissions_dir = submissions_folder(run_dir)
-    check_submissions_owner(submissions_dir, run_dir)
-    with timed(timings, "split_s"):
-        if s.challenge_set is not None:
-            if needs_validation or s.validation is not None:
-                raise UsageError(
-                    "--challenge-set: no validation split in challenge mode (the models train on "
-                    "the whole corpus); run models that need one (or --validation) on a split"
-                )
-            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
-        elif s.score_on == "validation":
-            parts = _validation_parts(corpus, s, run_dir, reporter)
-        else:
-            parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
-    return Evaluation(
-        corpus=corpus,
-        run_dir=run_dir,
-        submissions_dir=submissions_dir,
-        data=data,
-        mode="challenge" if s.challenge_set is not None else "split",
-        k=s.k,
-        team=s.team,
-        email=s.email,
+    return corpus, data, run_dir
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What fitting and scoring on the validation split may see: no test query, no test answer."""
+
+    corpus: Corpus
+    train: TrainSet  # the training playlists, `train.validation` set
+    data: dict[str, Any]  # as in run.json
+    split: dict[str, Any]  # the test split: path, seed, fingerprint, per_category, coverage
+    validation: dict[str, Any]  # path, seed, fingerprint, per_category, coverage, n_queries
+    run_dir: Path  # the run folder evaluate would use with these settings
+
+
+def prepare_validation(
+    settings: EvaluateSettings, reporter: Reporter = SILENT
+) -> ValidationContext:
+    """The data, corpus and training set with its validation split for `settings`, as
+    `evaluate` would prepare them (the same run and split folder), without reading the test
+    split's ground truth: a matching split folder is read without it (`ensure_split_ref`), a
+    missing one drawn; the validation split is reused, or drawn at `settings.validation` per
+    category (default: the folder's own, else the test split's size). For tuning."""
+
+    s = settings
+    if s.challenge_set is not None:
+        raise UsageError("--challenge-set: no validation split in challenge mode")
+    corpus, data, run_dir = _load(s, reporter, {})
+    train, split, info = _with_validation(corpus, s, run_dir, reporter)
+    return ValidationContext(corpus, train, data, split, info, run_dir)
+
+
+def _with_validation(
+    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
+) -> tuple[TrainSet, dict[str, Any], dict[str, Any]]:
+    """(training set with its validation split, the test split, the validation split) of the
+    split folder, the test split read without its ground truth."""
+    from harness.challenge.split import train_without
+    from harness.run.sources import ensure_split_ref, ensure_validation
+
+    split_dir = Path(s.split) if s.split is not None else run_dir / "split"
+    explicit = s.split is not None
+    ref = ensure_split_ref(
+        corpus,
+        split_dir,
+        seed=s.split_seed,
+        per_category=s.per_category,
+        coverage=s.coverage,
+        explicit=explicit,
         reporter=reporter,
-        timings=timings,
-        **parts,
     )
+    v, info = ensure_validation(
+        corpus, split_dir, ref, per_category=s.validation, explicit=explicit, reporter=reporter
+    )
+    split = {"path": str(split_dir), "seed": ref.seed, "fingerprint": ref.fingerprint}
+    split |= {k: ref.settings.get(k) for k in ("per_category", "coverage")}
+    return replace(train_without(corpus, ref.test_idx), validation=v), split, info
 
 
 def run_name(s: EvaluateSettings, source_name: str, data: dict[str, Any]) -> str:
@@ -284,41 +350,19 @@ def _validation_parts(
     corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
 ) -> dict[str, Any]:
     """Scoring on the validation split (`--score-on validation`): the models fit on the training
-    playlists minus the validation ones and answer the validation queries. The test split is
-    read without its ground_truth.json (`ensure_split_ref`); the validation split is drawn
-    when the folder has none. `split` describes the validation split, with the test split it
-    was drawn from under `test_split`."""
-    from harness.challenge.split import VALIDATION_DIR, train_without
-    from harness.run.sources import ensure_split_ref, ensure_validation
+    playlists minus the validation ones and answer the validation queries; the test split's
+    ground truth stays unread (`_with_validation`). `split` describes the validation split,
+    with the test split it was drawn from under `test_split`."""
+    from harness.challenge.split import VALIDATION_DIR
 
-    split_dir = Path(s.split) if s.split is not None else run_dir / "split"
-    explicit = s.split is not None
-    ref = ensure_split_ref(
-        corpus,
-        split_dir,
-        seed=s.split_seed,
-        per_category=s.per_category,
-        coverage=s.coverage,
-        explicit=explicit,
-        reporter=reporter,
-    )
-    v, info = ensure_validation(
-        corpus, split_dir, ref, per_category=s.validation, explicit=explicit, reporter=reporter
-    )
-    train = replace(train_without(corpus, ref.test_idx), validation=v).without_validation()
-    test_split = {
-        "path": str(split_dir),
-        "seed": ref.seed,
-        "fingerprint": ref.fingerprint,
-        "per_category": ref.settings.get("per_category"),
-        "coverage": ref.settings.get("coverage"),
-    }
-    split = info | {"scored_on": "validation", "test_split": test_split}
+    train, test_split, info = _with_validation(corpus, s, run_dir, reporter)
+    v = train.validation
+    assert v is not None
     return dict(
         queries=v.queries,
-        train=train,
-        split=split,
-        challenge_path=split_dir / VALIDATION_DIR / "challenge_set.json",
+        train=train.without_validation(),
+        split=info | {"scored_on": "validation", "test_split": test_split},
+        challenge_path=Path(test_split["path"]) / VALIDATION_DIR / "challenge_set.json",
         gt_offsets=v.holdout_offsets,
         gt_tracks=v.holdout_ids,
     )

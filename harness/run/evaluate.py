@@ -143,37 +143,36 @@ def recommend_all(
     ev: Evaluation, name: str, model: Recommender
 ) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
     """Checked (n, k) recommendations for every query of the run, before backfill
-    (`answer_queries` with the run's queries, k and shared title baseline)."""
+    (`answer_queries` with the run's queries, title baseline and reporter)."""
     return answer_queries(
         model,
-        name,
         ev.queries,
         ev.k,
-        ev.train.n_tracks,
-        ev.title_model,
-        ev.reporter,
-        ev.corpus.track_uris,
+        name=name,
+        n_tracks=ev.train.n_tracks,
+        title=ev.title_model,
+        reporter=ev.reporter,
+        track_uris=ev.corpus.track_uris,
     )
 
 
 def answer_queries(
     model: Recommender,
-    name: str,
     q: Queries,
     k: int,
+    *,
+    name: str,
     n_tracks: int,
-    title_model: Callable[[], Recommender],
+    title: Callable[[], Recommender],
     reporter: Reporter = SILENT,
     track_uris: NDArray[np.object_] | None = None,
 ) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
-    """Checked (n, k) recommendations for every query, before backfill.
+    """Checked (n, k) recommendations of a fitted `model` for queries `q`, before backfill.
 
-    Models with `cold_start == "title"` hand two kinds of query to the shared title baseline
-    (`title_model()`, fitted on first use): seedless ones (routed before the model runs) and
-    those the model left wholly empty, e.g. when no seed has a vector (answered after). Returns
-    the matrix, both masks and the seconds spent inside `recommend` calls (checks excluded).
-    `tune` scores its trials with this same function, so a trial's validation score is the one
-    `evaluate --score-on validation` gives.
+    Models with `cold_start == "title"` hand two kinds of query to the title baseline `title()`
+    (fitted on first call): seedless ones (routed before the model runs) and those the model
+    left wholly empty, e.g. when no seed has a vector (answered after). Returns the matrix,
+    both masks and the seconds spent inside `recommend` calls (checks excluded).
     """
     n = len(q)
     recs = np.full((n, k), -1, dtype=np.int32)  # (n, k)
@@ -195,31 +194,21 @@ def answer_queries(
         for s in range(0, len(own), CHUNK):
             run(model, name, own[s : s + CHUNK])
         if routed.any():
-            run(title_model(), f"{name} (via title baseline)", np.flatnonzero(routed))
+            run(title(), f"{name} (via title baseline)", np.flatnonzero(routed))
         empty = ~routed & (recs < 0).all(axis=1) if to_title else np.zeros(n, dtype=bool)
         if empty.any():
             label = f"{name} (unanswered, via title baseline)"
-            run(title_model(), label, np.flatnonzero(empty))
+            run(title(), label, np.flatnonzero(empty))
     return recs, routed, empty, seconds
 
 
 def score(ev: Evaluation, recs: IntArray) -> dict[str, NDArray[np.float64]]:
     """Per-playlist values of every metric (split mode)."""
-    assert ev.gt_offsets is not None and ev.gt_tracks is not None
-    return score_recs(recs, ev.gt_offsets, ev.gt_tracks, ev.corpus.track_artist)
-
-
-def score_recs(
-    recs: IntArray,
-    gt_offsets: NDArray[np.int64],
-    gt_tracks: IntArray,
-    track_artist: IntArray,
-) -> dict[str, NDArray[np.float64]]:
-    """Per-playlist values of every metric of backfilled recs (n, k) against held-out tracks."""
     from harness.challenge.metrics import compute_metrics
 
-    artists = track_artist
-    return compute_metrics(recs, gt_offsets, gt_tracks, artists[gt_tracks], artists[recs])
+    assert ev.gt_offsets is not None and ev.gt_tracks is not None
+    artists = ev.corpus.track_artist
+    return compute_metrics(recs, ev.gt_offsets, ev.gt_tracks, artists[ev.gt_tracks], artists[recs])
 
 
 def _write_submission(ev: Evaluation, path: Path, pids: NDArray[np.int64], recs: IntArray) -> None:
@@ -389,7 +378,6 @@ __all__ = [
     "recommend_all",
     "run_models",
     "run_name",
-    "score_recs",
     "start_run",
     "timed",
     "train_for",

@@ -1,10 +1,10 @@
 """One tuning trial: fit a model on the training playlists without the validation ones, answer
 the validation queries and score them on the validation split's held-out tracks.
 
-The steps are evaluate's own (`answer_queries` with the shared title baseline, `backfill`,
-`score_recs`), so a trial's score is exactly what `evaluate --score-on validation` reports for
-the same parameters. The test split's ground truth is not in a `Target` at all: a trial cannot
-read it.
+The steps are evaluate's own (`answer_queries` with the shared title baseline, `backfill`, every
+registered metric through `validation_metrics`), as in `harness.run.validate.validate`, so a
+trial's score is exactly what `evaluate --score-on validation` reports for the same parameters.
+The test split's ground truth is not in a `Target` at all: a trial cannot read it.
 
 `pack`/`unpack` turn a target into plain numpy arrays and back, for Ray's object store: numpy
 arrays come back zero-copy (read-only views of shared memory), so the corpus is stored once
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.run.manifest import RssSampler
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from models.base import Recommender
@@ -37,11 +37,15 @@ class Target:
     """What a trial is fitted on and scored against (the validation split of a run)."""
 
     train: TrainSet  # what the model fits on: training playlists minus the validation ones
-    queries: Queries  # (n,) the validation queries
-    gt_offsets: NDArray[np.int64]  # (n + 1,)
-    gt_tracks: IntArray  # (n_holdouts,) held-out track ids of the validation playlists
+    validation: Validation  # its queries and held-out tracks (`rows` unused here)
     k: int
     key: str  # identifies the data and the validation split (a worker's cache key)
+
+
+def validation_target(train: TrainSet, k: int, key: str) -> Target:
+    """The target of a training set that carries its validation split."""
+    assert train.validation is not None
+    return Target(train.without_validation(), train.validation, k, key)
 
 
 @dataclass
@@ -96,14 +100,15 @@ def _shared(target: Target) -> tuple[IntArray, Callable[[], Recommender]]:
 
 def score_model(model: Recommender, target: Target, name: str) -> tuple[dict[str, float], int]:
     """Mean of every metric over the target's queries, and the backfilled slots."""
+    from harness.challenge.scoring import validation_metrics
     from harness.run.checks import backfill
-    from harness.run.evaluate import answer_queries, score_recs
+    from harness.run.evaluate import answer_queries
 
-    ranking, title_model = _shared(target)
-    n_tracks = target.train.n_tracks
-    raw, _, _, _ = answer_queries(model, name, target.queries, target.k, n_tracks, title_model)
-    recs, filled = backfill(raw, target.queries, ranking, target.k)
-    values = score_recs(recs, target.gt_offsets, target.gt_tracks, target.train.track_artist)
+    ranking, title = _shared(target)
+    t, q = target.train, target.validation.queries
+    raw, _, _, _ = answer_queries(model, q, target.k, name=name, n_tracks=t.n_tracks, title=title)
+    recs, filled = backfill(raw, q, ranking, target.k)
+    values = validation_metrics(recs, target.validation, t.track_artist)
     return {m: float(v.mean()) for m, v in values.items()}, int(filled.sum())
 
 
@@ -186,8 +191,9 @@ def _decode(codes: NDArray[np.int32], vocab: NDArray[np.str_]) -> NDArray[np.obj
 
 
 def pack(target: Target) -> dict[str, Any]:
-    """The target as numpy arrays (and three scalars) for `ray.put`."""
-    t, q = target.train, target.queries
+    """The target as numpy arrays (and four scalars) for `ray.put`."""
+    t, v = target.train, target.validation
+    q = v.queries
     train_codes, train_vocab = _encode(t.titles)
     query_codes, query_vocab = _encode(q.titles)
     return {
@@ -204,8 +210,10 @@ def pack(target: Target) -> dict[str, Any]:
         "q_title_codes": query_codes,
         "q_title_vocab": query_vocab,
         "q_categories": q.categories,
-        "gt_offsets": target.gt_offsets,
-        "gt_tracks": target.gt_tracks,
+        "v_rows": v.rows,
+        "v_holdout_offsets": v.holdout_offsets,
+        "v_holdout_ids": v.holdout_ids,
+        "v_fingerprint": v.fingerprint,
         "n_tracks": t.n_tracks,
         "k": target.k,
         "key": target.key,
@@ -230,4 +238,7 @@ def unpack(a: dict[str, Any]) -> Target:
         titles=_decode(a["q_title_codes"], a["q_title_vocab"]),
         categories=a["q_categories"],
     )
-    return Target(train, queries, a["gt_offsets"], a["gt_tracks"], int(a["k"]), str(a["key"]))
+    v = Validation(
+        a["v_rows"], queries, a["v_holdout_offsets"], a["v_holdout_ids"], str(a["v_fingerprint"])
+    )
+    return Target(train, v, int(a["k"]), str(a["key"]))

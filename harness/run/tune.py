@@ -45,7 +45,7 @@ def tune(
     from harness.challenge.metrics import BY_NAME
     from harness.run.evaluate import needs_validation
     from harness.run.factory import build_model, model_name
-    from harness.run.tune_data import prepare_validation
+    from harness.run.tune_data import prepare_tuning
     from harness.run.tune_files import check_out, write_best, write_manifest
 
     s = settings
@@ -64,7 +64,7 @@ def tune(
         )
     check_out(s.out)
     t0 = time.perf_counter()
-    prepared = prepare_validation(s.data, s.out, reporter)
+    prepared = prepare_tuning(s.data, s.out, reporter)
     target = prepared.target
     info = prepared.info | {"space": space.to_doc(), "space_source": space.source}
     config = {
