@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # Ray starts once per module; trials fit real models
 
 from harness.cli import main  # noqa: E402
 from harness.run.context import EvaluateSettings  # noqa: E402
