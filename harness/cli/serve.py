@@ -18,6 +18,7 @@ from harness.cli.console import ConsoleReporter
 from harness.errors import UsageError
 from harness.serve.app import LOCAL_HOSTS, create_app
 from harness.serve.store import DEFAULT_MAX_FITTED, Store, find_runs
+from harness.serve.views import warm
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(find_runs(args.run_dirs), cache_dir=args.cache_dir, max_fitted=args.max_fitted)
     if not args.lazy:
         start = time.perf_counter()
-        store.warm(reporter)
+        warm(store, reporter)
         reporter.note(f"loaded {len(store.runs)} run(s) in {time.perf_counter() - start:.1f} s")
     local = args.host in LOCAL_HOSTS
     if not local:

@@ -190,11 +190,7 @@ def create_app(store: Store, *, allowed_hosts: Sequence[str] | None = None) -> S
         return compose.tracks_doc(store, run_of(r), p.text("q"), p.integer("limit", 20))
 
     def chart(r: Request) -> Response:
-        run, metric = run_of(r), str(r.path_params["metric"])
-        views.plotted_metric(metric)
-        svg = store.memo(
-            ("category", run, metric), lambda: views.category_chart(store, run, metric)
-        )
+        svg = views.category_chart(store, run_of(r), str(r.path_params["metric"]))
         return Response(svg, media_type="image/svg+xml")
 
     def file(r: Request) -> Response:

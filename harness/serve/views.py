@@ -15,6 +15,7 @@ import numpy as np
 
 from harness.challenge.categories import CATEGORIES
 from harness.challenge.metrics import BY_NAME, METRICS, REGISTRY, Metric
+from harness.progress import SILENT, Reporter
 from harness.serve.errors import NotFound, RequestError
 from harness.serve.store import RunInfo, Store
 
@@ -193,12 +194,27 @@ def plotted_metric(metric: str) -> Metric:
 
 
 def category_chart(store: Store, run: str, metric: str) -> str:
+    """The SVG bars of one plotted metric per category (drawn once per run and metric)."""
     from harness.serve.charts import category_svg
 
     m = plotted_metric(metric)
     info = store.scored(run, "charts")
-    table = store.leaderboard(run).confidence
-    return category_svg(table, m.name, m.label, synthetic=info.synthetic)
+
+    def draw() -> str:
+        table = store.leaderboard(run).confidence
+        return category_svg(table, m.name, m.label, synthetic=info.synthetic)
+
+    return store.memo(("category", run, m.name), draw)
+
+
+def warm(store: Store, reporter: Reporter = SILENT) -> None:
+    """Load every run (`Store.warm`) and draw its category charts, before the first request."""
+    store.warm(reporter)
+    for name, info in store.runs.items():
+        if info.scored:
+            for m in REGISTRY:
+                if m.plotted:
+                    category_chart(store, name, m.name)
 
 
 # ---------------------------------------------------------------------------- comparison
