@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from harness.challenge.categories import CATEGORIES
+from harness.challenge.metrics import BY_NAME
 from harness.errors import HarnessError, UsageError
 from harness.serve import compose, playlists, views
 from harness.serve.errors import RequestError
@@ -123,7 +124,9 @@ def create_app(store: Store, *, allowed_hosts: Sequence[str] | None = None) -> S
     """The application serving `store`'s runs. `allowed_hosts`: Host headers accepted (default:
     the local names only, so that no other site can reach the server through DNS rebinding)."""
     templates = Jinja2Templates(directory=TEMPLATES)
-    templates.env.globals.update(url=url, run_path=run_path, categories=CATEGORIES)
+    templates.env.globals.update(
+        url=url, run_path=run_path, categories=CATEGORIES, metric_info=BY_NAME
+    )
     templates.env.filters["fmt"] = _fmt
 
     def page(name: str, make: Callable[[Request], Doc]) -> Callable[[Request], Response]:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from harness.data.corpus import Corpus
 
-SEPARATORS = ("\t", "\n")  # of the text's fields and lines: never part of a query
+# the text's field and line separators are never part of a query
+BLANKS = {ord("\t"): " ", ord("\n"): " "}
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,7 @@ class TrackSearch:
 
     def find(self, query: str, limit: int) -> list[TrackMatch]:
         """Up to `limit` tracks whose name or artist contains `query`, most played first."""
-        needle = query.casefold().strip()
-        for sep in SEPARATORS:
-            needle = needle.replace(sep, " ")
+        needle = query.casefold().translate(BLANKS).strip()
         if not needle:
             return []
         key = needle.encode("utf-8")
@@ -64,6 +62,3 @@ class TrackSearch:
             out.append(TrackMatch(t, int(self.counts[t])))
             at = int(self.starts[line + 1])  # one match per track: go on at the next line
         return out
-
-    def ids(self, matches: list[TrackMatch]) -> NDArray[np.int32]:
-        return np.array([m.track_id for m in matches], dtype=np.int32)
