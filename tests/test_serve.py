@@ -504,3 +504,29 @@ def test_browser_compare_links_to_playlists(server: str, page: Any) -> None:
     link.click()
     page.wait_for_url(server + f"/runs/tiny/playlists/{pid}")
     assert page.inner_text("#title").startswith(f"pid {pid}:")
+
+
+def test_a_run_that_cannot_load_is_named_and_the_others_served(
+    workdir: Path, tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from harness.progress import Recorder
+    from harness.serve.views import warm
+
+    moved = tmp_path / "moved"
+    shutil.copytree(workdir / "runs/tiny", moved)
+    run = read_json(moved / "run.json")
+    run["data"].update(path="no/such/data", fingerprint="other")  # not tiny's corpus
+    (moved / "run.json").write_bytes(orjson.dumps(run))
+    store = Store([Path("runs/tiny"), moved])
+    recorder = Recorder()
+    assert warm(store, recorder) == ["tiny"]
+    (warning,) = recorder.texts("warn")
+    assert (
+        warning.startswith("run moved: data no/such/data of run") and "start the server" in warning
+    )
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        assert get(c, "/api/runs/tiny/playlists")["total"] == 200
+        doc = get(c, "/api/runs/moved/playlists", 500)
+        assert doc["error"] in warning

@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     store = Store(find_runs(args.run_dirs), cache_dir=args.cache_dir, max_fitted=args.max_fitted)
     if not args.lazy:
         start = time.perf_counter()
-        warm(store, reporter)
-        reporter.note(f"loaded {len(store.runs)} run(s) in {time.perf_counter() - start:.1f} s")
+        ready = warm(store, reporter)
+        took = time.perf_counter() - start
+        reporter.note(f"loaded {len(ready)} of {len(store.runs)} run(s) in {took:.1f} s")
     local = args.host in LOCAL_HOSTS
     if not local:
         reporter.warn(f"--host {args.host}: the explorer is reachable from other machines")

@@ -291,14 +291,26 @@ class Store:
 
     # ------------------------------------------------------------------ start-up
 
-    def warm(self, reporter: Reporter = SILENT) -> None:
-        """Load every run's leaderboard, corpus, split, recommendations and search index now."""
+    def warm(self, reporter: Reporter = SILENT) -> list[str]:
+        """Load every run's leaderboard, corpus, split, recommendations and search index now.
+
+        Returns the runs that loaded. A run that cannot be loaded (its data moved, a file
+        broken) is named in a warning and left out of the list; its pages answer with the same
+        error, the other runs are served.
+        """
+        ready = []
         for name, info in self.runs.items():
-            with reporter.step(f"loading run {name}", total=None):
-                self.corpus(name)
-                self.search(name)
-                if info.scored:
-                    self.leaderboard(name)
-                    self.tests(name)
-                    for model in self.model_names(name):
-                        self.recs(name, model)
+            try:
+                with reporter.step(f"loading run {name}", total=None):
+                    self.corpus(name)
+                    self.search(name)
+                    if info.scored:
+                        self.leaderboard(name)
+                        self.tests(name)
+                        for model in self.model_names(name):
+                            self.recs(name, model)
+            except HarnessError as e:
+                reporter.warn(f"run {name}: {e}; its pages will answer with this error")
+                continue
+            ready.append(name)
+        return ready

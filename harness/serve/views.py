@@ -207,14 +207,16 @@ def category_chart(store: Store, run: str, metric: str) -> str:
     return store.memo(("category", run, m.name), draw)
 
 
-def warm(store: Store, reporter: Reporter = SILENT) -> None:
-    """Load every run (`Store.warm`) and draw its category charts, before the first request."""
-    store.warm(reporter)
-    for name, info in store.runs.items():
-        if info.scored:
+def warm(store: Store, reporter: Reporter = SILENT) -> list[str]:
+    """Load every run (`Store.warm`) and draw its category charts, before the first request;
+    returns the runs that loaded."""
+    ready = store.warm(reporter)
+    for name in ready:
+        if store.runs[name].scored:
             for m in REGISTRY:
                 if m.plotted:
                     category_chart(store, name, m.name)
+    return ready
 
 
 # ---------------------------------------------------------------------------- comparison
