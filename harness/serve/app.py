@@ -120,6 +120,78 @@ def generate_request(p: Params) -> compose.GenerateRequest:
     )
 
 
+class Handlers:
+    """Request -> document, one method per page; each page and its JSON twin share one."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @staticmethod
+    def run(r: Request) -> str:
+        return str(r.path_params["run"])
+
+    def runs(self, r: Request) -> Doc:
+        return views.runs_doc(self.store)
+
+    def board(self, r: Request) -> Doc:
+        p = Params(r)
+        return views.leaderboard_doc(
+            self.store, self.run(r), p.text("sort", "borda"), p.text("order")
+        )
+
+    def listing(self, r: Request) -> Doc:
+        p = Params(r)
+        cat = p.integer("category", 0) or None
+        return playlists.playlists_doc(
+            self.store, self.run(r), p.text("q"), cat, p.integer("page", 1)
+        )
+
+    def playlist(self, r: Request) -> Doc:
+        k = Params(r).integer("k", 20)
+        if not 1 <= k <= 500:
+            raise RequestError(f"query parameter k: {k} is not in 1..500")
+        pid = playlists.parse_pid(str(r.path_params["pid"]))
+        return playlists.playlist_doc(self.store, self.run(r), pid, k)
+
+    def compare(self, r: Request) -> Doc:
+        p = Params(r)
+        metric = p.text("metric", "r_precision")
+        return views.compare_doc(self.store, self.run(r), p.optional("a"), p.optional("b"), metric)
+
+    def compare_page(self, r: Request) -> Doc:
+        doc, run = self.compare(r), self.run(r)
+        doc["chart"] = views.compare_chart(
+            self.store, run, doc, lambda pid: run_path(run, "playlists", pid)
+        )
+        return doc
+
+    def generate(self, r: Request) -> Doc:
+        return compose.generate_doc(self.store, self.run(r), generate_request(Params(r)))
+
+    def generate_page(self, r: Request) -> Doc:
+        p = Params(r)
+        req, add, go = generate_request(p), p.text("add").strip(), p.text("go") == "generate"
+        return compose.generate_form(self.store, self.run(r), req, add, go)
+
+    def tracks(self, r: Request) -> Doc:
+        p = Params(r)
+        return compose.tracks_doc(self.store, self.run(r), p.text("q"), p.integer("limit", 20))
+
+    def chart(self, r: Request) -> Response:
+        svg = views.category_chart(self.store, self.run(r), str(r.path_params["metric"]))
+        return Response(svg, media_type="image/svg+xml")
+
+    def file(self, r: Request) -> Response:
+        return FileResponse(views.run_file(self.store, self.run(r), str(r.path_params["path"])))
+
+    def pid_box(self, r: Request) -> Response | None:
+        """The search box's pid: straight to the playlist when it is a test playlist's."""
+        q = Params(r).text("q").strip()
+        if q.isdigit() and int(q) in self.store.tests(self.run(r)).row:
+            return RedirectResponse(run_path(self.run(r), "playlists", q), status_code=303)
+        return None
+
+
 def create_app(store: Store, *, allowed_hosts: Sequence[str] | None = None) -> Starlette:
     """The application serving `store`'s runs. `allowed_hosts`: Host headers accepted (default:
     the local names only, so that no other site can reach the server through DNS rebinding)."""
@@ -128,141 +200,47 @@ def create_app(store: Store, *, allowed_hosts: Sequence[str] | None = None) -> S
         url=url, run_path=run_path, categories=CATEGORIES, metric_info=BY_NAME
     )
     templates.env.filters["fmt"] = _fmt
+    h = Handlers(store)
 
-    def page(name: str, make: Callable[[Request], Doc]) -> Callable[[Request], Response]:
+    def page(
+        name: str,
+        make: Callable[[Request], Doc],
+        first: Callable[[Request], Response | None] = lambda r: None,
+    ) -> Callable[[Request], Response]:
         def endpoint(request: Request) -> Response:
-            doc = make(request)
-            return templates.TemplateResponse(request, name, {"doc": doc, "runs": store.runs})
+            early = first(request)
+            if early is not None:
+                return early
+            return templates.TemplateResponse(request, name, {"doc": make(request)})
 
         return endpoint
 
     def api(make: Callable[[Request], Doc]) -> Callable[[Request], Response]:
-        def endpoint(request: Request) -> Response:
-            return JSON(make(request))
-
-        return endpoint
-
-    def run_of(r: Request) -> str:
-        return str(r.path_params["run"])
-
-    def board(r: Request) -> Doc:
-        p = Params(r)
-        return views.leaderboard_doc(store, run_of(r), p.text("sort", "borda"), p.text("order"))
-
-    def listing(r: Request) -> Doc:
-        p = Params(r)
-        cat = p.integer("category", 0) or None
-        return playlists.playlists_doc(store, run_of(r), p.text("q"), cat, p.integer("page", 1))
-
-    def playlist(r: Request) -> Doc:
-        k = Params(r).integer("k", 20)
-        if not 1 <= k <= 500:
-            raise RequestError(f"query parameter k: {k} is not in 1..500")
-        pid = playlists.parse_pid(str(r.path_params["pid"]))
-        return playlists.playlist_doc(store, run_of(r), pid, k)
-
-    def compare(r: Request) -> Doc:
-        p = Params(r)
-        metric = p.text("metric", "r_precision")
-        return views.compare_doc(store, run_of(r), p.optional("a"), p.optional("b"), metric)
-
-    def compare_page(r: Request) -> Doc:
-        doc = compare(r)
-        run = run_of(r)
-        doc["chart"] = store.memo(
-            ("compare", run, doc["a"], doc["b"], doc["metric"]["name"]),
-            lambda: views.compare_chart(
-                store,
-                run,
-                doc["a"],
-                doc["b"],
-                doc["metric"]["name"],
-                lambda pid: run_path(run, "playlists", pid),
-            ),
-        )
-        return doc
-
-    def generate(r: Request) -> Doc:
-        return compose.generate_doc(store, run_of(r), generate_request(Params(r)))
-
-    def generate_page(r: Request) -> Doc:
-        return generate_form(store, run_of(r), Params(r))
-
-    def tracks(r: Request) -> Doc:
-        p = Params(r)
-        return compose.tracks_doc(store, run_of(r), p.text("q"), p.integer("limit", 20))
-
-    def chart(r: Request) -> Response:
-        svg = views.category_chart(store, run_of(r), str(r.path_params["metric"]))
-        return Response(svg, media_type="image/svg+xml")
-
-    def file(r: Request) -> Response:
-        return FileResponse(views.run_file(store, run_of(r), str(r.path_params["path"])))
-
-    def playlist_search(r: Request) -> Response:
-        """The inspector's pid box: straight to the playlist when the pid is a test playlist."""
-        p = Params(r)
-        q = p.text("q").strip()
-        if q.isdigit() and int(q) in store.tests(run_of(r)).row:
-            return RedirectResponse(run_path(run_of(r), "playlists", q), status_code=303)
-        return page("playlists.html", listing)(r)
+        return lambda request: JSON(make(request))
 
     routes = [
-        Route("/", page("runs.html", lambda r: views.runs_doc(store))),
-        Route("/api/runs", api(lambda r: views.runs_doc(store))),
-        Route("/runs/{run}", page("leaderboard.html", board)),
-        Route("/api/runs/{run}/leaderboard", api(board)),
-        Route("/runs/{run}/charts/category_{metric}.svg", chart),
-        Route("/runs/{run}/playlists", playlist_search),
-        Route("/api/runs/{run}/playlists", api(listing)),
-        Route("/runs/{run}/playlists/{pid}", page("playlist.html", playlist)),
-        Route("/api/runs/{run}/playlists/{pid}", api(playlist)),
-        Route("/runs/{run}/compare", page("compare.html", compare_page)),
-        Route("/api/runs/{run}/compare", api(compare)),
-        Route("/runs/{run}/generate", page("generate.html", generate_page)),
-        Route("/api/runs/{run}/generate", api(generate)),
-        Route("/api/runs/{run}/tracks", api(tracks)),
-        Route("/runs/{run}/files/{path:path}", file),
+        Route("/", page("runs.html", h.runs)),
+        Route("/api/runs", api(h.runs)),
+        Route("/runs/{run}", page("leaderboard.html", h.board)),
+        Route("/api/runs/{run}/leaderboard", api(h.board)),
+        Route("/runs/{run}/charts/category_{metric}.svg", h.chart),
+        Route("/runs/{run}/playlists", page("playlists.html", h.listing, h.pid_box)),
+        Route("/api/runs/{run}/playlists", api(h.listing)),
+        Route("/runs/{run}/playlists/{pid}", page("playlist.html", h.playlist)),
+        Route("/api/runs/{run}/playlists/{pid}", api(h.playlist)),
+        Route("/runs/{run}/compare", page("compare.html", h.compare_page)),
+        Route("/api/runs/{run}/compare", api(h.compare)),
+        Route("/runs/{run}/generate", page("generate.html", h.generate_page)),
+        Route("/api/runs/{run}/generate", api(h.generate)),
+        Route("/api/runs/{run}/tracks", api(h.tracks)),
+        Route("/runs/{run}/files/{path:path}", h.file),
     ]
     hosts = list(allowed_hosts) if allowed_hosts is not None else list(LOCAL_HOSTS)
-    errors = _error_handlers(templates)
     return Starlette(
         routes=routes,
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
-        exception_handlers=errors,  # type: ignore[arg-type]
+        exception_handlers=_error_handlers(templates),  # type: ignore[arg-type]
     )
-
-
-def generate_form(store: Store, run: str, p: Params) -> Doc:
-    """The generation page: the form's state, track search results for `add`, and the
-    continuation when `go=generate`."""
-    info = store.info(run)
-    models = store.generator_models(run)
-    seeds = p.texts("seed_track")
-    add = p.text("add").strip()
-    found: list[dict[str, Any]] = []
-    if add and add in store.corpus(run).track_index:
-        seeds.append(add)  # a URI, picked from the completion
-        add = ""
-    elif add:
-        found = compose.tracks_doc(store, run, add, 20)["tracks"]
-    req = generate_request(p)
-    req = compose.GenerateRequest(**{**req.__dict__, "seed_tracks": seeds, "model": req.model})
-    doc: Doc = {
-        "run": run,
-        "synthetic": info.synthetic,
-        "models": models,
-        "form": req.__dict__,
-        "seeds": [
-            playlists.track_doc(store.corpus(run), t) for t in compose.seed_ids(store, run, seeds)
-        ],
-        "add": add,
-        "found": found,
-        "result": None,
-    }
-    if p.text("go") == "generate":
-        doc["result"] = compose.generate_doc(store, run, req)
-    return doc
 
 
 def _fmt(value: Any, spec: str = ".4f") -> str:

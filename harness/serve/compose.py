@@ -9,7 +9,7 @@ run, the refit is compared with the stored recommendations and the page says how
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from harness.data.corpus import normalize_name
@@ -138,4 +138,32 @@ def tracks_doc(store: Store, run: str, q: str, limit: int = 20) -> dict[str, Any
         "run": run,
         "q": q,
         "tracks": [{**track_doc(corpus, m.track_id), "count": m.count} for m in matches],
+    }
+
+
+def generate_form(
+    store: Store, run: str, req: GenerateRequest, add: str, go: bool
+) -> dict[str, Any]:
+    """The generation page: the form's state; `add` (the seed box) is appended to the seeds
+    when it is a track URI (picked from the completion), else searched for; the continuation
+    when `go`."""
+    info = store.info(run)
+    seeds = list(req.seed_tracks)
+    found: list[dict[str, Any]] = []
+    if add and add in store.corpus(run).track_index:
+        seeds.append(add)
+        add = ""
+    elif add:
+        found = tracks_doc(store, run, add, 20)["tracks"]
+    req = replace(req, seed_tracks=seeds)
+    corpus = store.corpus(run)
+    return {
+        "run": run,
+        "synthetic": info.synthetic,
+        "models": store.generator_models(run),
+        "form": asdict(req),
+        "seeds": [track_doc(corpus, t) for t in seed_ids(store, run, seeds)],
+        "add": add,
+        "found": found,
+        "result": generate_doc(store, run, req) if go else None,
     }

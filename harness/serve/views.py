@@ -301,17 +301,20 @@ def compare_doc(
     }
 
 
-def compare_chart(
-    store: Store, run: str, a: str | None, b: str | None, metric: str, link: Any
-) -> str:
-    """The comparison's SVG; `link(pid)` is the URL each marked point opens."""
+def compare_chart(store: Store, run: str, doc: dict[str, Any], link: Any) -> str:
+    """The SVG of a comparison (`doc` from `compare_doc`), drawn once per pair and metric;
+    `link(pid)` is the URL each marked point opens."""
     from harness.serve.charts import compare_svg
 
-    doc = compare_doc(store, run, a, b, metric)
-    _, _, va, vb = compare_values(store, run, doc["a"], doc["b"], metric)
-    marked = [(e["a"], e["b"], link(e["pid"])) for e in doc["a_ahead"] + doc["b_ahead"]]
-    names = (doc["a"], doc["b"])
-    return compare_svg(va, vb, names, doc["metric"]["label"], marked, synthetic=doc["synthetic"])
+    a, b, metric = doc["a"], doc["b"], doc["metric"]["name"]
+
+    def draw() -> str:
+        _, _, va, vb = compare_values(store, run, a, b, metric)
+        marked = [(e["a"], e["b"], link(e["pid"])) for e in doc["a_ahead"] + doc["b_ahead"]]
+        label = doc["metric"]["label"]
+        return compare_svg(va, vb, (a, b), label, marked, synthetic=doc["synthetic"])
+
+    return store.memo(("compare", run, a, b, metric), draw)
 
 
 def run_file(store: Store, run: str, rel: str) -> Path:
