@@ -219,6 +219,8 @@ def main() -> None:
     doc: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+        # the machine is shared: times are wall times under this load (1-minute average)
+        "load_average": os.getloadavg()[0],
         "synthetic": True,
         "preset": args.preset,
         "n_playlists": run_json["data"]["n_playlists"],
@@ -239,7 +241,8 @@ def main() -> None:
 
 def markdown(doc: dict[str, Any]) -> str:
     lines = [
-        f"# `serve` response times ({doc['date']}, {doc['machine']})",
+        f"# `serve` response times ({doc['date']}, {doc['machine']}, load average "
+        f"{doc['load_average']:.1f})",
         "",
         f"**Synthetic** run: preset {doc['preset']}, {doc['n_playlists']:,} playlists, "
         f"{doc['n_tracks']:,} tracks, {doc['n_test_playlists']:,} test playlists, models "

@@ -23,7 +23,7 @@ import pytest
 
 import harness
 from harness.atomic import read_json
-from harness.data.corpus import Corpus
+from harness.data.corpus import Corpus, normalize_name
 from harness.errors import UsageError
 from harness.run.rundir import read_recs
 from harness.serve import views
@@ -142,6 +142,18 @@ def test_playlists_search(client: Any, workdir: Path) -> None:
     found = get(client, "/api/runs/tiny/playlists", q=word)["playlists"]
     assert titled["pid"] in [p["pid"] for p in found]
     assert all(word.lower() in p["title"].lower() for p in found)
+    best = get(client, "/api/runs/tiny/playlists", sort="model:knn")["playlists"]
+    values = [p["r_precision"]["knn"] for p in best]
+    assert values == sorted(values, reverse=True)  # a model's R-precision: best first
+    worst = get(client, "/api/runs/tiny/playlists", sort="model:knn", order="asc", page=4)[
+        "playlists"
+    ]
+    assert values[0] >= max(p["r_precision"]["knn"] for p in worst)
+    by_title = get(client, "/api/runs/tiny/playlists", sort="title")["playlists"]
+    titles = [normalize_name(p["title"]) for p in by_title]
+    assert titles == sorted(titles)  # as the MPD normalises titles
+    assert "model:knn" in error(client, "/api/runs/tiny/playlists", 400, sort="bogus")
+    assert "sort" in error(client, "/api/runs/tiny/playlists", 400, sort="model:nope")
     assert "category" in error(client, "/api/runs/tiny/playlists", 400, category=11)
     assert "not an integer" in error(client, "/api/runs/tiny/playlists", 400, category="x")
     assert "page" in error(client, "/api/runs/tiny/playlists", 400, page=9)

@@ -141,9 +141,14 @@ class Handlers:
 
     def listing(self, r: Request) -> Doc:
         p = Params(r)
-        cat = p.integer("category", 0) or None
         return playlists.playlists_doc(
-            self.store, self.run(r), p.text("q"), cat, p.integer("page", 1)
+            self.store,
+            self.run(r),
+            p.text("q"),
+            p.integer("category", 0) or None,
+            p.integer("page", 1),
+            p.text("sort", "split"),
+            p.text("order"),
         )
 
     def playlist(self, r: Request) -> Doc:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.challenge.categories import CATEGORIES
 from harness.challenge.metrics import METRICS
 from harness.data.corpus import Corpus, normalize_name
 from harness.serve.errors import NotFound, RequestError
-from harness.serve.store import Store
+from harness.serve.store import Store, TestSet
 from harness.serve.views import num
 
 PER_PAGE = 50
@@ -41,48 +42,44 @@ def parse_pid(text: str) -> int:
         raise RequestError(f"pid {text!r}: not an integer") from None
 
 
+PLAYLIST_SORTS = ("split", "pid", "title", "seeds", "holdouts")
+MODEL_SORT = "model:"  # sort=model:knn: by knn's R-precision
+
+
 def playlists_doc(
-    store: Store, run: str, q: str = "", category: int | None = None, page: int = 1
+    store: Store,
+    run: str,
+    q: str = "",
+    category: int | None = None,
+    page: int = 1,
+    sort: str = "split",
+    order: str = "",
 ) -> dict[str, Any]:
     """The test playlists matching `q` (a pid, or words of the title) and `category`, a page of
-    `PER_PAGE` at a time, in the split's order; each with every model's R-precision."""
+    `PER_PAGE` at a time, each with every model's R-precision; in the split's order, or sorted
+    by `sort` (pid, title, seeds, holdouts, or `model:NAME`: that model's R-precision, best
+    first)."""
     info = store.scored(run, "test playlists")
     tests = store.tests(run)
     split = tests.split
     if category is not None and category not in CATEGORIES:
         raise RequestError(f"query parameter category: {category} is not a category 1..10")
-    cats = split.categories
-    words = normalize_name(q).split()
-    exact = int(q) if q.strip().isdigit() else None
-    rows = [
-        i
-        for i in range(split.n_test)
-        if (category is None or cats[i] == category)
-        and (
-            (exact is not None and int(split.queries.pids[i]) == exact)
-            or all(w in tests.normalized[i] for w in words)
-        )
-    ]
+    models = store.model_names(run)
+    rp = {m: _split_order_values(store, run, m) for m in models}  # model -> (n_test,)
+    rows = _sorted(tests, rp, _matching(tests, q, category), sort, order)
     pages = max(1, -(-len(rows) // PER_PAGE))
     if page > pages:
         raise RequestError(f"query parameter page: {page} is past the last page, {pages}")
-    board = store.leaderboard(run)
-    models = store.model_names(run)
-    shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
-    at = {m: _pid_rows(board.per_playlist[m]["pid"]) for m in models}
     out = []
-    for i in shown:
-        pid = int(split.queries.pids[i])
+    for i in rows[(page - 1) * PER_PAGE : page * PER_PAGE]:
         out.append(
             {
-                "pid": pid,
-                "category": int(cats[i]),
+                "pid": int(split.queries.pids[i]),
+                "category": int(split.categories[i]),
                 "title": tests.names[i],
                 "n_seeds": int(split.queries.n_seeds[i]),
                 "n_holdouts": int(split.holdout_offsets[i + 1] - split.holdout_offsets[i]),
-                "r_precision": {
-                    m: num(board.per_playlist[m]["r_precision"][at[m][pid]]) for m in models
-                },
+                "r_precision": {m: num(rp[m][i]) for m in models},
             }
         )
     return {
@@ -90,6 +87,8 @@ def playlists_doc(
         "synthetic": info.synthetic,
         "q": q,
         "category": category,
+        "sort": sort,
+        "order": order,
         "categories": [{"number": c.number, "label": c.label} for c in CATEGORIES.values()],
         "page": page,
         "pages": pages,
@@ -97,6 +96,61 @@ def playlists_doc(
         "models": models,
         "playlists": out,
     }
+
+
+def _matching(tests: TestSet, q: str, category: int | None) -> list[int]:
+    """Rows (split order) of `category` whose pid is `q` or whose title holds every word of it."""
+    split = tests.split
+    words = normalize_name(q).split()
+    exact = int(q) if q.strip().isdigit() else None
+    return [
+        i
+        for i in range(split.n_test)
+        if (category is None or split.categories[i] == category)
+        and (
+            (exact is not None and int(split.queries.pids[i]) == exact)
+            or all(w in tests.normalized[i] for w in words)
+        )
+    ]
+
+
+def _sorted(
+    tests: TestSet, rp: dict[str, NDArray[np.float64]], rows: list[int], sort: str, order: str
+) -> list[int]:
+    """`rows` in the order `sort` asks for (see `playlists_doc`; a model as `model:NAME`)."""
+    model = sort.removeprefix(MODEL_SORT) if sort.startswith(MODEL_SORT) else None
+    if sort not in PLAYLIST_SORTS and model not in rp:
+        choices = ", ".join([*PLAYLIST_SORTS, *(MODEL_SORT + m for m in rp)])
+        raise RequestError(f"query parameter sort: {sort!r} is not one of {choices}")
+    if order not in ("", "asc", "desc"):
+        raise RequestError(f"query parameter order: {order!r} is not asc or desc")
+    if sort == "split":
+        return rows[::-1] if order == "desc" else rows
+    split = tests.split
+    keys: dict[str, Any] = {
+        "pid": lambda i: int(split.queries.pids[i]),
+        "title": lambda i: tests.normalized[i],
+        "seeds": lambda i: int(split.queries.n_seeds[i]),
+        "holdouts": lambda i: int(split.holdout_offsets[i + 1] - split.holdout_offsets[i]),
+    }
+    if model is not None:
+        values = rp[model]
+        keys[sort] = lambda i: float(values[i])
+    desc = order == "desc" or (order == "" and model is not None)  # a model: best first
+    return sorted(rows, key=keys[sort], reverse=desc)
+
+
+def _split_order_values(store: Store, run: str, model: str) -> NDArray[np.float64]:
+    """(n_test,) the model's R-precision per test playlist, in the split's order (kept)."""
+
+    def align() -> NDArray[np.float64]:
+        cols = store.leaderboard(run).per_playlist[model]
+        at = _pid_rows(cols["pid"])
+        pids = store.tests(run).split.queries.pids.tolist()
+        values = np.asarray(cols["r_precision"], dtype=np.float64)
+        return values[[at[int(p)] for p in pids]]
+
+    return store.memo(("split-order", run, model), align)
 
 
 def _pid_rows(pids: Any) -> dict[int, int]:
