@@ -34,6 +34,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
+sys.path.insert(0, str(REPO))  # this tree's harness, not an installed one
 FULL_TRACKS = 2_262_292  # unique tracks of the MPD (mpd-facts §1)
 FULL_ARTISTS = 295_860
 
@@ -107,7 +108,8 @@ def pages(base: str, run: str) -> dict[str, list[str]]:
         "playlists title search": [r + "/playlists?q=" + q(listing["playlists"][0]["title"])],
         "playlist inspector page": [f"{r}/playlists/{p}" for p in pids],
         "playlist JSON (k=500)": [f"/api/runs/{run}/playlists/{p}?k=500" for p in pids[:5]],
-        "compare page (chart)": [f"{r}/compare?a={a}&b={b}"],
+        "compare page (default pair)": [f"{r}/compare"],
+        "compare page (another pair: chart drawn)": [f"{r}/compare?a={a}&b={b}"],
         "compare JSON": [f"/api/runs/{run}/compare?a={a}&b={b}&metric=ndcg"],
         "track search JSON": [
             f"/api/runs/{run}/tracks?q={q(artist['artist'][:4])}",

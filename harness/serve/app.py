@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import orjson
 from starlette.applications import Starlette
@@ -35,6 +35,7 @@ from harness.errors import HarnessError, UsageError
 from harness.serve import compose, playlists, views
 from harness.serve.errors import RequestError
 from harness.serve.store import Store
+from harness.serve.views import run_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -103,10 +104,6 @@ def url(path: str, **params: Any) -> str:
     return f"{path}?{urlencode(keep, doseq=True)}" if keep else path
 
 
-def run_path(run: str, *rest: Any) -> str:
-    return "/".join(["/runs", quote(run, safe=""), *(quote(str(r), safe="") for r in rest)])
-
-
 def generate_request(p: Params) -> compose.GenerateRequest:
     return compose.GenerateRequest(
         model=p.text("model"),
@@ -165,9 +162,7 @@ class Handlers:
 
     def compare_page(self, r: Request) -> Doc:
         doc, run = self.compare(r), self.run(r)
-        doc["chart"] = views.compare_chart(
-            self.store, run, doc, lambda pid: run_path(run, "playlists", pid)
-        )
+        doc["chart"] = views.compare_chart(self.store, run, doc)
         return doc
 
     def generate(self, r: Request) -> Doc:
@@ -205,6 +200,8 @@ def create_app(store: Store, *, allowed_hosts: Sequence[str] | None = None) -> S
         url=url, run_path=run_path, categories=CATEGORIES, metric_info=BY_NAME
     )
     templates.env.filters["fmt"] = _fmt
+    for name in templates.env.list_templates():  # compiled now, not on the first request
+        templates.env.get_template(name)
     h = Handlers(store)
 
     def page(

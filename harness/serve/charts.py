@@ -84,7 +84,8 @@ def compare_svg(
             hx.set_title(
                 f"difference, mean {diff.mean() if len(diff) else 0:+.4f}{_tag(synthetic)}"
             )
-            fig.tight_layout()
+            # fixed margins: tight_layout would draw the figure once more before saving
+            fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.25)
             return _svg(fig)
         finally:
             plt.close(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -31,6 +32,11 @@ RUN_FILES = (
 COSTS = ("fit_s", "recommend_s", "peak_rss_mb")
 SORT_KEYS = ("borda", "name", *METRICS, *COSTS)
 COMPARE_TOP = 20  # most-disagreeing playlists listed in each direction
+
+
+def run_path(run: str, *rest: Any) -> str:
+    """`/runs/RUN/...`, each part URL-quoted."""
+    return "/".join(["/runs", quote(run, safe=""), *(quote(str(r), safe="") for r in rest)])
 
 
 def num(x: Any) -> float | None:
@@ -208,14 +214,16 @@ def category_chart(store: Store, run: str, metric: str) -> str:
 
 
 def warm(store: Store, reporter: Reporter = SILENT) -> list[str]:
-    """Load every run (`Store.warm`) and draw its category charts, before the first request;
-    returns the runs that loaded."""
+    """Load every run (`Store.warm`) and draw its category charts and default comparison,
+    before the first request; returns the runs that loaded."""
     ready = store.warm(reporter)
     for name in ready:
         if store.runs[name].scored:
             for m in REGISTRY:
                 if m.plotted:
                     category_chart(store, name, m.name)
+            if len(store.model_names(name)) > 1:  # the comparison page's default
+                compare_chart(store, name, compare_doc(store, name, None, None))
     return ready
 
 
@@ -301,16 +309,19 @@ def compare_doc(
     }
 
 
-def compare_chart(store: Store, run: str, doc: dict[str, Any], link: Any) -> str:
-    """The SVG of a comparison (`doc` from `compare_doc`), drawn once per pair and metric;
-    `link(pid)` is the URL each marked point opens."""
+def compare_chart(store: Store, run: str, doc: dict[str, Any]) -> str:
+    """The SVG of a comparison (`doc` from `compare_doc`), drawn once per pair and metric; its
+    marked points link to the playlist inspector."""
     from harness.serve.charts import compare_svg
 
     a, b, metric = doc["a"], doc["b"], doc["metric"]["name"]
 
     def draw() -> str:
         _, _, va, vb = compare_values(store, run, a, b, metric)
-        marked = [(e["a"], e["b"], link(e["pid"])) for e in doc["a_ahead"] + doc["b_ahead"]]
+        marked = [
+            (e["a"], e["b"], run_path(run, "playlists", e["pid"]))
+            for e in doc["a_ahead"] + doc["b_ahead"]
+        ]
         label = doc["metric"]["label"]
         return compare_svg(va, vb, (a, b), label, marked, synthetic=doc["synthetic"])
 
