@@ -49,21 +49,24 @@ def start(run_dir: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def pages(base: str, run: str) -> dict[str, str]:
-    """Page name -> URL: a playlist of category 5 (title + 10 seeds) and the two best models."""
+    """Page name -> URL: for the inspector a playlist of category 5 (title + 10 seeds) on which
+    the best model does well; generation with the best model."""
     import orjson
 
     def api(path: str) -> dict:
         with urllib.request.urlopen(base + path, timeout=300) as res:
             return orjson.loads(res.read())
 
-    listing = api(f"/api/runs/{run}/playlists?category=5")["playlists"]
     best = [m["name"] for m in api(f"/api/runs/{run}/leaderboard")["models"]]
+    # the best model's best playlists first; a title the screenshot font can draw
+    listing = api(f"/api/runs/{run}/playlists?category=5&sort=model:{best[0]}")["playlists"]
+    shown = next((p for p in listing if p["title"].isascii()), listing[0])
     r = f"{base}/runs/{run}"
     return {
         "runs": base + "/",
         "leaderboard": r,
         "playlists": r + "/playlists",
-        "playlist": f"{r}/playlists/{listing[0]['pid']}",
+        "playlist": f"{r}/playlists/{shown['pid']}",
         "compare": r + "/compare",
         "generate": f"{r}/generate?model={best[0]}&title=road+trip&length=12&go=generate",
     }
