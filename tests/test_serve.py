@@ -337,6 +337,15 @@ def test_find_runs(workdir: Path, tmp_path: Path) -> None:
     assert list(twice.runs) == ["tiny", "tiny-2"]
 
 
+def test_fitted_models_are_kept_up_to_max_fitted(workdir: Path) -> None:
+    store = Store(find_runs([]), max_fitted=1)
+    first = store.generator("tiny", "popular")
+    assert store.generator("tiny", "popular") is first  # kept: no second refit
+    store.generator("tiny", "title")
+    assert store.generator("tiny", "popular") is not first  # dropped for title, refitted
+    assert sorted(store.generator_models("tiny")) == sorted(MODELS)
+
+
 def test_serve_command_refuses_bad_arguments(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

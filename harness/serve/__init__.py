@@ -8,5 +8,6 @@ browser, from the run folders' files (read-only) through the run and report pack
 - `app`: the Starlette application (routes, templates, errors -> 4xx pages); the CLI
   (`harness/cli/serve.py`) parses the arguments and runs it under uvicorn.
 
-Imports go one way: app -> views, playlists, compose, charts -> store, search -> run, report.
+Imports go one way: app -> compose -> playlists -> views -> charts, store -> search; under them
+the run and report packages.
 """
