@@ -228,7 +228,10 @@ def test_no_environment_test_hooks() -> None:
 
 
 WEB_STACK = ("starlette", "uvicorn", "jinja2")
-WRITE_CALLS = ("write_text", "write_bytes", "unlink", "mkdir", "rmdir", "rename", "replace")
+# Path methods that change files (Path.replace is left out: str.replace and dataclasses.replace
+# share its name; os.replace is caught through the os module below)
+WRITE_CALLS = ("write_text", "write_bytes", "unlink", "mkdir", "rmdir", "rename", "touch")
+FILE_MODULES = ("os", "shutil")
 
 
 def test_only_the_cli_imports_the_web_explorer() -> None:
@@ -280,6 +283,9 @@ def writes(path: Path) -> list[tuple[int, str]]:
                 out.append((node.lineno, "open() for writing"))
         elif name in WRITE_CALLS or name.startswith(("write_", "atomic")):
             out.append((node.lineno, f"{name}()"))
+        elif isinstance(f, ast.Attribute) and getattr(f.value, "id", "") in FILE_MODULES:
+            if f.attr not in ("fspath", "getcwd", "listdir", "scandir", "stat", "walk"):
+                out.append((node.lineno, f"{getattr(f.value, 'id', '')}.{f.attr}()"))
     return out
 
 
