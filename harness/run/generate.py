@@ -85,9 +85,19 @@ def _run_files(run_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def refit(
-    run_dir: str | Path, name: str, *, cache_dir: Path | None = None, reporter: Reporter = SILENT
+    run_dir: str | Path,
+    name: str,
+    *,
+    cache_dir: Path | None = None,
+    reporter: Reporter = SILENT,
+    corpus: Corpus | None = None,
+    split: Any = None,
 ) -> Fitted:
-    """Load the run's corpus and split, and fit model `name` with its stored hyperparameters."""
+    """Load the run's corpus and split, and fit model `name` with its stored hyperparameters.
+
+    `corpus` and `split` (a `Split`): the run's, already loaded (the web explorer keeps them);
+    the corpus fingerprint is checked all the same.
+    """
     from harness.challenge.split import load_split, train_set
     from harness.data.ingest import load_corpus
     from harness.run.factory import build_model
@@ -104,24 +114,25 @@ def refit(
                 f"{run_dir / 'run.json'}"
             )
     data_path = Path(str(run["data"]["path"]))
-    if not data_path.exists():
-        raise HarnessError(
-            f"data {data_path} of run {run_dir} not found (paths in run.json are relative to the "
-            "folder evaluate ran in; run from there)"
-        )
-    corpus = load_corpus(data_path, cache_dir=cache_dir, reporter=reporter)
+    if corpus is None:
+        if not data_path.exists():
+            raise HarnessError(
+                f"data {data_path} of run {run_dir} not found (paths in run.json are relative to "
+                "the folder evaluate ran in; run from there)"
+            )
+        corpus = load_corpus(data_path, cache_dir=cache_dir, reporter=reporter)
     fp = corpus.source.get("fingerprint")
     if fp != run["data"].get("fingerprint"):
         raise HarnessError(
             f"{data_path}: corpus fingerprint {fp} differs from the run's "
             f"{run['data'].get('fingerprint')}: the data changed since the run"
         )
-    split = None
     if run.get("mode") == "split":
-        split = load_split(resolve_split_dir(run_dir, run["split"]), corpus)
+        if split is None or split.fingerprint != run["split"].get("fingerprint"):
+            split = load_split(resolve_split_dir(run_dir, run["split"]), corpus)
         train = train_set(corpus, split)
     else:
-        train = whole_train_set(corpus)
+        split, train = None, whole_train_set(corpus)
     model = build_model(name, dict(manifest.get("params", {})))
     if getattr(model, "needs_validation", False):
         train = replace(train, validation=_run_validation(run_dir, run, manifest, corpus, split))
