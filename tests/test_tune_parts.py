@@ -23,6 +23,8 @@ from harness.run.tune import TrialRow, model_threads
 from harness.types import Queries, TrainSet, Validation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# the tests drive heartbeats by hand, as the tune driver does, outside Study.optimize
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 
 
 # ---------------------------------------------------------------------------- spaces
