@@ -47,6 +47,8 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
     },
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
+    # as many factors as the data has clusters: more let ALS memorise the 60 playlists
+    "als": {"factors": 3},
 }
 
 
