@@ -32,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 # name -> (fixed params, {param: values}) ; every combination is run
 GRIDS: dict[str, tuple[str, dict[str, Any], dict[str, list[Any]]]] = {
     "ref": ("popular", {}, {}),
+    "als-default": ("als", {}, {}),
+    "ease-default": ("ease", {}, {}),
+    "rp3beta-default": ("rp3beta", {}, {}),
     "item_knn": ("item_knn", {}, {}),
     "als": (
         "als",
@@ -81,7 +84,6 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-seed", type=int, default=1)
     ap.add_argument("--grid", default="ref,item_knn,als,ease,rp3beta")
-    ap.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "sweep_baselines.jsonl")
     a = ap.parse_args()
     from models import get_model

@@ -37,14 +37,15 @@ class ALSRecommender(Recommender):
     alpha : confidence of an observed (playlist, track) pair; unobserved pairs weigh 1.
     iterations : ALS rounds (each solves all playlists, then all tracks).
     seed : seeds the random initial factors (implicit's `random_state`).
-    threads : implicit's worker threads for fitting and scoring; BLAS stays at one thread.
+    threads : implicit's worker threads for fitting and scoring (0: every core); BLAS stays at
+        one thread. Results do not depend on it (each row's solve is independent).
     score_budget : upper bound on the dense (queries × tracks) score block of one batch, in
         float32 entries (memory knob: 2**26 is 256 MB).
     """
 
     determinism_note = (
-        "with the same threads setting: seeded initial factors, per-row solves whose order does "
-        "not change their result, BLAS pinned to one thread"
+        "always on one machine: seeded initial factors, per-row solves whose result does not "
+        "depend on the thread count, BLAS pinned to one thread"
     )
 
     cold_start = "title"
@@ -56,7 +57,7 @@ class ALSRecommender(Recommender):
         alpha: float = 20.0,
         iterations: int = 15,
         seed: int = 0,
-        threads: int = 1,
+        threads: int = 0,
         score_budget: int = 2**26,
     ) -> None:
         self.factors = factors
@@ -76,8 +77,8 @@ class ALSRecommender(Recommender):
             raise ParameterError(f"als: alpha must be > 0, got {self.alpha}")
         if self.iterations < 1:
             raise ParameterError(f"als: iterations must be >= 1, got {self.iterations}")
-        if self.threads < 1:
-            raise ParameterError(f"als: threads must be >= 1, got {self.threads}")
+        if self.threads < 0:
+            raise ParameterError(f"als: threads must be >= 0 (0: every core), got {self.threads}")
         if self.score_budget < 1:
             raise ParameterError(f"als: score_budget must be >= 1, got {self.score_budget}")
 
