@@ -48,6 +48,7 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
     },
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
+    "als": {"factors": 3},  # as many as the data's clusters: more memorise the 60 playlists
 }
 
 

@@ -53,6 +53,23 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
         "asymmetry": {"float": [0.5, 1.0]},
         "shrink": {"float": [0.0, 100.0]},
     },
+    "als": {
+        "factors": {"choices": [32, 64, 128, 256]},
+        "regularization": {"float": [1e-3, 1.0], "log": True},
+        "alpha": {"float": [1.0, 100.0], "log": True},
+        "iterations": {"int": [5, 30]},
+    },
+    # n_items up to the default: EASE's dense Gram matrix grows with its square
+    "ease": {
+        "l2": {"float": [10.0, 5000.0], "log": True},
+        "n_items": {"choices": [5000, 10000, 20000]},
+    },
+    "rp3beta": {
+        "alpha": {"float": [0.2, 2.0]},
+        "beta": {"float": [0.0, 1.0]},
+        "n_neighbors": {"int": [20, 500], "log": True},
+        "min_count": {"int": [1, 20], "log": True},
+    },
     "w2v": {
         "dim": {"choices": [32, 64, 128]},
         "window": {"int": [2, 20]},
