@@ -23,3 +23,13 @@ def slice_path() -> Path:
 def fixture_corpus() -> Corpus:
     """The fixture slice encoded with the reference encoder."""
     return Corpus.from_playlists(orjson.loads(SLICE.read_bytes())["playlists"])
+
+
+@pytest.fixture(scope="session")
+def tiny_mpd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300-playlist synthetic MPD (one slice), written once per session; do not modify it."""
+    from harness.data.synthetic import write_synthetic
+
+    mpd = tmp_path_factory.mktemp("tiny") / "mpd"
+    write_synthetic(mpd, 300, seed=1, workers=1)
+    return mpd

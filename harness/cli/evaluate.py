@@ -42,6 +42,7 @@ SETTINGS_FLAGS = (
     "team",
     "email",
     "k",
+    "team_format",
 )
 
 
@@ -126,6 +127,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
     parser.add_argument(
         "--email", help="contact email in submissions (default: mpd-harness@example.com)"
+    )
+    parser.add_argument(
+        "--team-format",
+        choices=("aicrowd", "2018"),
+        default=None,
+        help="submission header: aicrowd writes team_info,<team>,<email> (the current "
+        "challenge; default), 2018 writes team_info,main,<team>,<email> (the RecSys Challenge "
+        "2018 verifier needs it)",
     )
     parser.add_argument(
         "--k",

@@ -53,6 +53,7 @@ class EvaluateSettings:
     team: str = "mpd-harness"
     email: str = "mpd-harness@example.com"
     k: int = DEFAULT_K
+    team_format: str = "aicrowd"  # submission header generation: "aicrowd" or "2018"
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Evaluation:
     team: str
     email: str
     reporter: Reporter = SILENT
+    team_format: str = "aicrowd"  # header of the submissions (harness.challenge.submission)
     # ground truth of the split, aligned with queries (None in challenge mode)
     gt_offsets: NDArray[np.int64] | None = None
     gt_tracks: IntArray | None = None
@@ -120,6 +122,14 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
     timings: dict[str, float] = {}
     if s.k < 1:
         raise UsageError(f"--k {s.k}: must be at least 1")
+    from harness.challenge.submission import FORMATS, team_info_line
+
+    if s.team_format not in FORMATS:
+        raise UsageError(f"--team-format {s.team_format!r}: one of {', '.join(FORMATS)}")
+    try:  # before any model runs: the submission header is written after the fits
+        team_info_line(s.team, s.email, s.team_format)
+    except ValueError as e:
+        raise UsageError(f"--team/--email: {e}") from None
     if s.split is not None:
         from harness.challenge.split import check_split_target
 
@@ -157,6 +167,7 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         team=s.team,
         email=s.email,
         reporter=reporter,
+        team_format=s.team_format,
         timings=timings,
         **parts,
     )

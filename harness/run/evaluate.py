@@ -47,9 +47,7 @@ from harness.run.manifest import (
     versions,
 )
 from harness.run.rundir import complete_run, read_recs, write_metrics, write_recs
-from harness.run.submissions import (
-    write_and_verify_submission,
-)
+from harness.run.submissions import first_line, write_and_verify_submission
 from harness.types import IntArray, TrainSet
 
 if TYPE_CHECKING:
@@ -164,14 +162,21 @@ def _write_submission(ev: Evaluation, path: Path, pids: NDArray[np.int64], recs:
         email=ev.email,
         challenge_path=ev.challenge_path,
         known_uris=ev.corpus.track_index,
+        team_format=ev.team_format,
     )
 
 
 def _reuse(ev: Evaluation, name: str, stored: dict[str, Any]) -> dict[str, Any]:
-    """A complete stored run; its submission is written again when missing or not its own."""
+    """A complete stored run; its submission is written again when missing, not its own, or
+    headed by another team, email or --team-format than this run's."""
+    from harness.challenge.submission import team_info_line
+
     model_dir, sub_path = ev.run_dir / name, ev.submissions_dir / f"{name}.csv.gz"
+    header = team_info_line(ev.team, ev.email, ev.team_format)
     if ev.k == DEFAULT_K and (
-        not sub_path.exists() or file_sha256(sub_path) != stored.get("submission_sha256")
+        not sub_path.exists()
+        or file_sha256(sub_path) != stored.get("submission_sha256")
+        or first_line(sub_path) != header
     ):
         pids, recs, _ = read_recs(model_dir / "recs.npz")
         _write_submission(ev, sub_path, pids, recs)

@@ -3,7 +3,7 @@
     [data]      synthetic = PRESET  or  mpd = PATH;  seed (synthetic only), cache_dir
     [split]     seed, per_category, coverage, path (a split folder), challenge_set
     [run]       out, k, force
-    [team]      name, email
+    [team]      name, email, format
     [[models]]  name = a registered name or "module:Class";  [models.params] PARAM = VALUE
 
 `read_experiment` checks a file (unknown keys, types, models and their parameters) and returns
@@ -53,6 +53,7 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("run", "k"): ("k", int),
     ("team", "name"): ("team", str),
     ("team", "email"): ("email", str),
+    ("team", "format"): ("team_format", str),
 }
 FORCE = ("run", "force")
 SECTIONS = ("data", "split", "run", "team", "models")
@@ -150,6 +151,7 @@ def _typed(path: str | Path, section: str, key: str, value: Any, kind: type) -> 
 def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
     """What a type cannot say: one data source, a known preset and coverage rule."""
     from harness.challenge.split import COVERAGE
+    from harness.challenge.submission import FORMATS
     from harness.data.synthetic import PRESETS
 
     data = doc.get("data", {})
@@ -160,7 +162,11 @@ def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, 
             f"{path}: [data] seed: seeds synthetic data only; with mpd, leave it out "
             "(the split's seed is [split] seed)"
         )
-    checks = (("data", "synthetic", PRESETS), ("split", "coverage", COVERAGE))
+    checks = (
+        ("data", "synthetic", PRESETS),
+        ("split", "coverage", COVERAGE),
+        ("team", "format", FORMATS),
+    )
     for section, key, valid in checks:
         value = doc.get(section, {}).get(key)
         if value is not None and value not in valid:

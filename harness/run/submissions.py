@@ -53,6 +53,20 @@ def mark_submissions_owner(folder: Path, run_dir: Path) -> None:
         write_json(folder.parent / OWNERS, dict(sorted(owners.items())))
 
 
+def first_line(path: Path) -> str | None:
+    """The first line of a plain or gzip submission (None: unreadable), to tell whether its
+    header is still the one the run would write."""
+    import gzip
+
+    try:
+        with open(path, "rb") as probe:
+            is_gzip = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if is_gzip else open(path, "rb") as f:
+            return f.readline(4096).decode("utf-8", "replace").rstrip("\r\n")
+    except (OSError, EOFError):
+        return None
+
+
 def write_and_verify_submission(
     path: Path,
     run_dir: Path,
@@ -63,13 +77,14 @@ def write_and_verify_submission(
     email: str,
     challenge_path: Path,
     known_uris: Container[str] | None,
+    team_format: str = "aicrowd",
 ) -> None:
-    """The challenge-format file for `uris` (n, 500), checked by the verifier (our bug if it
-    fails)."""
+    """The challenge-format file for `uris` (n, 500) with the header of `team_format`, checked
+    by that generation's verifier rules (our bug if it fails)."""
     from harness.challenge.submission import verify_submission, write_submission
 
     mark_submissions_owner(path.parent, run_dir)
-    write_submission(path, pids, uris, team, email)
-    report = verify_submission(path, challenge_path, known_uris=known_uris)
+    write_submission(path, pids, uris, team, email, team_format)
+    report = verify_submission(path, challenge_path, known_uris=known_uris, fmt=team_format)
     if not report.ok:
         raise HarnessError(f"{path}: the written submission does not verify:\n{report}")
