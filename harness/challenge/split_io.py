@@ -1,8 +1,9 @@
 """The split folder: `write_split` writes it atomically, `load_split` reads it back for a corpus.
 
 Files (architecture.md): `challenge_set.json` (the official schema and key order),
-`ground_truth.json` (the held-out tracks per pid, with category), `track_artists.parquet` (the
-training catalogue: track and artist URIs, for scoring without the corpus) and `manifest.json`
+`ground_truth.json` (the held-out tracks per pid, with category), `track_artists.parquet` (every
+track of the corpus: track and artist URIs, for the artist credit when scoring without the corpus,
+and `in_train`, true for the training catalogue) and `manifest.json`
 (seed, settings, fingerprints, per-category report, sha256 of the other files). `load_split`
 refuses a folder whose files changed or that was drawn from another corpus.
 """
@@ -133,13 +134,16 @@ def write_split(split: Split, corpus: Corpus, out_dir: str | Path) -> None:
     with atomic_dir(out_dir) as tmp:
         write_json(tmp / "challenge_set.json", _challenge_doc(split, corpus))
         write_json(tmp / "ground_truth.json", _ground_truth_doc(split, corpus), indent=False)
-        tracks = np.flatnonzero(train_catalogue(split.test_idx, corpus))
+        # every track the corpus knows (seeds and held-out tracks too), so that `score` gives
+        # the artist credit `evaluate` gives; in_train marks the training catalogue
+        in_train = train_catalogue(split.test_idx, corpus)  # (n_tracks,)
         table = pa.table(
             {
-                "track_uri": pa.array(corpus.track_uris[tracks].tolist(), type=pa.string()),
+                "track_uri": pa.array(corpus.track_uris.tolist(), type=pa.string()),
                 "artist_uri": pa.array(
-                    corpus.artist_uris[corpus.track_artist[tracks]].tolist(), type=pa.string()
+                    corpus.artist_uris[corpus.track_artist].tolist(), type=pa.string()
                 ),
+                "in_train": pa.array(in_train, type=pa.bool_()),
             }
         )
         pq.write_table(table, tmp / "track_artists.parquet", compression="zstd")

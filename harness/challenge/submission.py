@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.atomic import atomic_open, read_json
@@ -289,10 +290,15 @@ def load_known_tracks(path: str | Path, cache_dir: Path | None = None) -> tuple[
     p = Path(path)
     if p.is_file() and p.suffix == ".parquet":
         try:
-            column = pq.read_table(p, columns=["track_uri"]).column("track_uri")
-        except (OSError, KeyError, ValueError) as e:
+            names = pq.read_schema(p).names
+            table = pq.read_table(
+                p, columns=["track_uri", *(["in_train"] if "in_train" in names else [])]
+            )
+        except (OSError, KeyError, ValueError, pa.ArrowException) as e:
             raise DataError(f"{p}: cannot read a 'track_uri' column ({e})") from e
-        return set(column.to_pylist()), "the training data"
+        if "in_train" in names:  # every corpus track is listed: keep the training catalogue
+            table = table.filter(table.column("in_train"))
+        return set(table.column("track_uri").to_pylist()), "the training data"
     from harness.data.ingest import load_corpus  # lazy: only this option reads an MPD
 
     corpus = load_corpus(p, cache_dir=cache_dir)

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.cli.console import ConsoleReporter
+from harness.cli.console import ConsoleReporter, metrics_help
 from harness.cli.leaderboard import add_submission_argument, add_submissions
 from harness.run.evaluate import (
     DEFAULT_K,
@@ -47,6 +47,7 @@ SETTINGS_FLAGS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
     from harness.challenge.split import COVERAGE
 
     src = parser.add_mutually_exclusive_group()

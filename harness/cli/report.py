@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli.console import ConsoleReporter
+from harness.cli.console import ConsoleReporter, metrics_help
 from harness.errors import UsageError
 from harness.report.html import build_report, write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder written by evaluate")
     parser.add_argument(
         "--out", type=Path, metavar="PATH", help="HTML file to write (default RUN_DIR/report.html)"

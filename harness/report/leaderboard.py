@@ -81,7 +81,11 @@ class Leaderboard:
     per_playlist: dict[str, Columns] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"data": self.data, "split": self.split, "models": self.models}
+        """leaderboard.json: data, split, models, and what each metric key means."""
+        from harness.challenge.metrics import metric_definitions
+
+        doc = {"data": self.data, "split": self.split, "models": self.models}
+        return doc | {"metric_definitions": metric_definitions()}
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per model, best Borda rank first: overall metrics, CI bounds, fit seconds.

@@ -9,7 +9,7 @@ leaderboard, its intervals and paired tests, its exports and the HTML report tre
                                      verifier's result, and the data and split of run.json
 
 The corpus is not loaded, so `recs` cannot use the corpus's track ids: an id `i` below the number
-of rows `c` of the split's `track_artists.parquet` (the training catalogue) is that row's
+of rows `c` of the split's `track_artists.parquet` (every corpus track) is that row's
 `track_uri`; `c + j` is `extra_uris[j]` (a recommended URI outside the catalogue, first-seen
 order); -1 is an empty slot (a short row, or a playlist without a line). The rows are the file's
 first 500 entries, so the stored recommendations are the file's, lossless. The metrics come from
@@ -251,7 +251,12 @@ def add_external(
 def _score(run_dir: Path, run: dict[str, Any], path: Path, force: bool) -> Scored:
     """Verify against the split's challenge set, score, and map the rows to ids (nothing
     written)."""
-    from harness.challenge.scoring import load_ground_truth, load_track_artists, score_submission
+    from harness.challenge.scoring import (
+        load_ground_truth,
+        load_track_artists,
+        score_submission,
+        training_uris,
+    )
     from harness.challenge.submission import load_challenge_seeds, parse_submission, verify_parsed
 
     split_dir = resolve_split_dir(run_dir, run["split"])
@@ -259,7 +264,7 @@ def _score(run_dir: Path, run: dict[str, Any], path: Path, force: bool) -> Score
     parsed = parse_submission(path)
     catalogue = load_track_artists(split_dir / "track_artists.parquet")
     tracks = catalogue.column("track_uri").combine_chunks()
-    known = set(tracks.to_pylist())
+    known = training_uris(catalogue)
     report = verify_parsed(
         parsed, load_challenge_seeds(challenge), known, str(path), "the training data"
     )
