@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from harness.atomic import atomic_dir, read_json, write_json
+from harness.atomic import atomic_dir, read_json, read_json_object, write_json
 from harness.challenge.categories import CATEGORIES
 from harness.challenge.challenge_set import category_of, queries_from_playlists
 from harness.challenge.split_core import (
@@ -233,7 +233,7 @@ def _checked_manifest(d: Path, corpus: Corpus) -> dict[str, Any]:
     for name in FILES:
         if not (d / name).is_file():
             raise HarnessError(f"{d}: not a split directory (missing {name})")
-    manifest: dict[str, Any] = read_json(d / "manifest.json")
+    manifest = read_json_object(d / "manifest.json", "split manifest")
     if manifest.get("format_version") != SPLIT_FORMAT:
         raise HarnessError(
             f"{d / 'manifest.json'}: split format {manifest.get('format_version')} "

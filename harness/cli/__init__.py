@@ -1,7 +1,8 @@
 """`mpd-harness` command line: one subcommand per pipeline step.
 
 Each command lives in its own module, which provides `add_arguments(parser)` and
-`run(args) -> int`. Errors meant for the user (HarnessError) print one clear line, no traceback.
+`run(args) -> int`. Errors meant for the user (HarnessError) print one clear line, no traceback;
+so does anything unexpected (`internal error: ...; details in <log>`, harness/cli/crash.py).
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # disk full, permissions, a file where a folder should be: no traceback
         print(f"mpd-harness {args.command}: error: {_describe_os_error(e)}", file=sys.stderr)
         return 1
+    except Exception as e:  # our bug or the machine's: one line, the traceback in a log file
+        from harness.cli.crash import EXIT_INTERNAL, internal_error
+
+        line = internal_error(e, list(sys.argv[1:] if argv is None else argv))
+        print(f"mpd-harness {args.command}: {line}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _describe_os_error(e: OSError) -> str:

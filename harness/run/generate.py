@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.table import Table
 
-from harness.atomic import read_json
+from harness.atomic import read_json_object
 from harness.errors import HarnessError, UsageError
 from harness.progress import SILENT, Reporter
 from harness.types import IntArray, Queries, TrainSet
@@ -81,7 +81,7 @@ def _run_files(run_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]
         )
         there = ", ".join(have) or "none"
         raise UsageError(f"--model {name}: no complete run in {run_dir}; models there: {there}")
-    return read_json(run_file), read_json(manifest_file)
+    return read_json_object(run_file, "run.json"), read_json_object(manifest_file, "manifest")
 
 
 def refit(

@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from harness.atomic import atomic_open, atomic_path, read_json, write_json
+from harness.atomic import atomic_open, atomic_path, read_json, read_json_object, write_json
 from harness.challenge.metrics import METRICS
-from harness.errors import HarnessError, UsageError
+from harness.errors import DataError, HarnessError, UsageError
 from harness.run.manifest import fingerprint
 from harness.types import IntArray
 
@@ -91,6 +91,8 @@ def complete_run(model_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
         manifest = read_json(path)
     except (OSError, ValueError):
         return None
+    if not isinstance(manifest, dict):
+        return None
     if manifest.get("key") != fingerprint(key) or not (model_dir / "recs.npz").exists():
         return None
     if manifest.get("mode") == "split" and not (model_dir / "metrics.parquet").exists():
@@ -112,9 +114,28 @@ def write_recs(path: Path, pids: NDArray[np.int64], recs: IntArray, backfilled: 
 
 
 def read_recs(path: Path) -> tuple[NDArray[np.int64], IntArray, NDArray[np.int32]]:
-    """(pids, recs, backfilled) of a run's recs.npz (no pickle)."""
-    with np.load(path, allow_pickle=False) as z:
-        return z["pids"], z["recs"], z["backfilled"]
+    """(pids, recs, backfilled) of a run's recs.npz (no pickle); a damaged file is a DataError
+    naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            pids, recs, backfilled = z["pids"], z["recs"], z["backfilled"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable recs.npz ({_reason(e)}); {REDO}") from None
+    if recs.ndim != 2 or pids.shape != (len(recs),) or backfilled.shape != (len(recs),):
+        raise DataError(
+            f"{path}: arrays of the wrong shape (pids {pids.shape}, recs {recs.shape}, "
+            f"backfilled {backfilled.shape}); {REDO}"
+        )
+    return pids, recs, backfilled
+
+
+REDO = "remove the model's folder (or run evaluate with --force) to compute it again"
+
+
+def _reason(e: BaseException) -> str:
+    """An exception in words, on one line, for messages that name the file themselves."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def write_metrics(
@@ -133,7 +154,10 @@ def model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     """(folder, manifest) of every complete model run (the split folder's manifest is not one)."""
     out = []
     for d in sorted(p for p in run_dir.iterdir() if (p / "manifest.json").is_file()):
-        m = read_json(d / "manifest.json")
+        try:
+            m = read_json(d / "manifest.json")
+        except ValueError as e:  # JSONFileError names the file
+            raise DataError(f"{e}; {REDO}") from None
         if isinstance(m, dict) and "model" in m and "key" in m:
             out.append((d, m))
     return out
@@ -141,10 +165,16 @@ def model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 def read_metrics(path: Path) -> dict[str, NDArray[Any]]:
     """The columns of a metrics.parquet (pyarrow only: no model code is imported)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    t = pq.read_table(path)
-    return {c: t.column(c).to_numpy() for c in t.column_names}
+    try:
+        t = pq.read_table(path)
+        return {c: t.column(c).to_numpy() for c in t.column_names}
+    except (OSError, ValueError, pa.ArrowException) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise DataError(f"{path}: not a readable Parquet file ({_reason(e)}); {REDO}") from None
 
 
 def model_metrics(model_dir: Path) -> dict[str, NDArray[Any]]:
@@ -164,7 +194,14 @@ def read_run(run_dir: Path, purpose: str) -> dict[str, Any]:
     run_file = run_dir / "run.json"
     if not run_file.is_file():
         raise UsageError(f"{run_file}: not found; is {run_dir} a folder written by evaluate?")
-    run: dict[str, Any] = read_json(run_file)
+    run = read_json_object(run_file, "run.json")
+    for key in ("mode", "data", "split"):
+        if key not in run:
+            raise DataError(
+                f"{run_file}: no {key!r} field; is {run_dir} a folder written by evaluate?"
+            )
+    if not isinstance(run["split"], dict) or not isinstance(run["data"], dict):
+        raise DataError(f"{run_file}: 'data' and 'split' must be objects")
     if run.get("mode") != "split":
         raise UsageError(f"{run_dir}: a challenge-set run has no ground truth, so no {purpose}")
     return run
@@ -180,7 +217,7 @@ def resolve_split_dir(run_dir: Path, split: Mapping[str, Any]) -> Path:
         return recorded
     local = run_dir / "split"
     if (local / "manifest.json").is_file():
-        fp = read_json(local / "manifest.json").get("fingerprint")
+        fp = read_json_object(local / "manifest.json", "split manifest").get("fingerprint")
         if fp == split.get("fingerprint"):
             return local
     raise HarnessError(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.atomic import atomic_dir, read_json
+from harness.atomic import atomic_dir, read_json_object
 from harness.errors import UsageError
 from harness.progress import SILENT, Reporter
 from harness.run.manifest import jsonable
@@ -145,7 +145,8 @@ def ensure_split(
 
     manifest_path = split_dir / "manifest.json"
     if manifest_path.exists():
-        why = split_mismatch(read_json(manifest_path), corpus, seed, per_category, coverage)
+        manifest = read_json_object(manifest_path, "split manifest")
+        why = split_mismatch(manifest, corpus, seed, per_category, coverage)
         if why is None:
             split = load_split(split_dir, corpus)
             reporter.note(f"split: reusing {split_dir}")

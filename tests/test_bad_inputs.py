@@ -1,0 +1,359 @@
+"""The bad-input table, round 2 (issue 24): messy files as a user has them, across every command.
+
+Each case builds its inputs in a fresh folder, runs `harness.cli.main` in-process, and checks:
+the exit code; that the message names the file / line / pid / field; that no traceback is
+printed; and that **nothing is lost**: every file that existed before the command still exists
+with the same bytes afterwards (a case lists the few files the command may rightly rewrite).
+`tests/test_reliability.py` holds the first table; `test_the_tables_hold_150_cases` counts both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from harness.cli import main
+
+SLICE = Path(__file__).parent / "fixtures" / "mpd.slice.0-2.json"
+
+
+@dataclass(frozen=True)
+class Env:
+    """A valid world to break: an MPD, its cache, a split, and a scored run (popular, knn)."""
+
+    mpd: Path
+    cache: Path
+    run: Path  # RUN_DIR with split/ inside
+    submissions: Path  # submissions/<run name>/ of that run
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, tiny_mpd: Path) -> Env:
+    root = tmp_path_factory.mktemp("env")
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        argv = ["evaluate", "--mpd", str(tiny_mpd), "--out", str(root / "run")]
+        argv += ["--cache-dir", str(root / "cache"), "--models", "popular,knn"]
+        assert main([*argv, "--per-category", "1"]) == 0
+    finally:
+        os.chdir(here)
+    return Env(tiny_mpd, root / "cache", root / "run", root / "submissions" / "run")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: the command line (built in a fresh folder), the exit code and what the
+    message must name (regular expressions); `may_change`: files (relative to the folder) the
+    command may rightly rewrite."""
+
+    id: str
+    build: Callable[[Path, Env], list[str]]
+    expect: tuple[str, ...]
+    code: int = 2
+    may_change: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------ builders
+
+
+def write(path: Path, data: bytes | str | Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    elif not isinstance(data, bytes):
+        data = orjson.dumps(data)
+    path.write_bytes(data)
+    return path
+
+
+def run_copy(tmp: Path, env: Env) -> Path:
+    """A copy of the env's run folder (split inside), its split path recorded as the copy's."""
+    run = tmp / "run"
+    shutil.copytree(env.run, run)
+    doc = orjson.loads((run / "run.json").read_bytes())
+    doc["split"]["path"] = str(run / "split")
+    (run / "run.json").write_bytes(orjson.dumps(doc))
+    return run
+
+
+def broken_run(edit: Callable[[Path], None], *command: str) -> Callable[[Path, Env], list[str]]:
+    """A case: a copy of the run with `edit` applied, then `command` with RUN_DIR filled in."""
+
+    def build(tmp: Path, env: Env) -> list[str]:
+        run = run_copy(tmp, env)
+        edit(run)
+        return [str(run) if a == "RUN" else a for a in command]
+
+    return build
+
+
+def replace(name: str, data: bytes | str | Any) -> Callable[[Path], None]:
+    return lambda run: (write(run / name, data), None)[1]
+
+
+def slice_case(data: bytes | str) -> Callable[[Path, Env], list[str]]:
+    def build(tmp: Path, env: Env) -> list[str]:
+        write(tmp / "mpd" / SLICE.name, data)
+        return ["stats", str(tmp / "mpd"), "--cache-dir", str(tmp / "cache")]
+
+    return build
+
+
+def deep_json(depth: int) -> bytes:
+    """The fixture slice with a playlist's name replaced by `depth` nested lists."""
+    text = SLICE.read_text()
+    return text.replace('"name": ', '"name": ' + "[" * depth + "]" * depth + ', "x": ', 1).encode()
+
+
+REPORT = ("report", "RUN", "--out", "REPORT_OUT")
+
+
+def report_case(edit: Callable[[Path], None]) -> Callable[[Path, Env], list[str]]:
+    def build(tmp: Path, env: Env) -> list[str]:
+        argv = broken_run(edit, *REPORT)(tmp, env)
+        return [str(tmp / "r.html") if a == "REPORT_OUT" else a for a in argv]
+
+    return build
+
+
+def _split_moved_and_manifest(manifest: Any) -> Callable[[Path], None]:
+    """run.json's split path gone, so RUN_DIR/split is looked at; its manifest replaced."""
+
+    def edit(run: Path) -> None:
+        doc = orjson.loads((run / "run.json").read_bytes())
+        doc["split"]["path"] = str(run / "elsewhere")
+        write(run / "run.json", doc)
+        write(run / "split" / "manifest.json", manifest)
+
+    return edit
+
+
+# ------------------------------------------------------------------------------ the table
+
+CASES: list[Case] = [
+    # --- no traceback: nesting, corrupt binary files, run files of the wrong shape
+    Case("slice-json-nested-100000", slice_case(deep_json(100_000)), (SLICE.name, "nested")),
+    Case("slice-json-nested-2000", slice_case(deep_json(2_000)), (SLICE.name, "nested")),
+    Case(
+        "leaderboard-metrics-parquet-corrupt",
+        broken_run(replace("knn/metrics.parquet", b"garbage"), "leaderboard", "RUN"),
+        (r"knn/metrics\.parquet", "Parquet"),
+    ),
+    Case(
+        "leaderboard-metrics-parquet-empty",
+        broken_run(replace("knn/metrics.parquet", b""), "leaderboard", "RUN"),
+        (r"knn/metrics\.parquet",),
+    ),
+    Case(
+        "report-metrics-parquet-corrupt",
+        report_case(replace("popular/metrics.parquet", b"PAR1garbagePAR1")),
+        (r"popular/metrics\.parquet", "Parquet"),
+    ),
+    Case(
+        "leaderboard-run-json-a-list",
+        broken_run(replace("run.json", [1, 2]), "leaderboard", "RUN"),
+        (r"run\.json", "not an object"),
+    ),
+    Case(
+        "leaderboard-run-json-a-string",
+        broken_run(replace("run.json", b'"hello"'), "leaderboard", "RUN"),
+        (r"run\.json", "not an object"),
+    ),
+    Case(
+        "leaderboard-run-json-null",
+        broken_run(replace("run.json", b"null"), "leaderboard", "RUN"),
+        (r"run\.json", "not an object"),
+    ),
+    Case(
+        "leaderboard-run-json-no-split",
+        broken_run(replace("run.json", {"mode": "split", "data": {}}), "leaderboard", "RUN"),
+        (r"run\.json", "split"),
+    ),
+    Case(
+        "leaderboard-run-json-invalid",
+        broken_run(replace("run.json", b"{"), "leaderboard", "RUN"),
+        (r"run\.json", "not valid JSON"),
+    ),
+    Case(
+        "report-run-json-a-list",
+        report_case(replace("run.json", [])),
+        (r"run\.json", "not an object"),
+    ),
+    Case(
+        "generate-run-json-a-list",
+        broken_run(
+            replace("run.json", [1]),
+            "generate",
+            "--model",
+            "popular",
+            "--run",
+            "RUN",
+            "--title",
+            "x",
+        ),
+        (r"run\.json", "not an object"),
+    ),
+    Case(
+        "generate-manifest-a-list",
+        broken_run(
+            replace("popular/manifest.json", [1]),
+            *("generate", "--model", "popular", "--run", "RUN", "--title", "x"),
+        ),
+        (r"popular/manifest\.json", "not an object"),
+    ),
+    Case(
+        "leaderboard-model-manifest-invalid-json",
+        broken_run(replace("knn/manifest.json", b"{oops"), "leaderboard", "RUN"),
+        (r"knn/manifest\.json", "not valid JSON"),
+    ),
+    Case(
+        "report-split-manifest-a-list",
+        report_case(_split_moved_and_manifest([1])),
+        (r"split/manifest\.json", "not an object"),
+    ),
+]
+
+
+# ------------------------------------------------------------------------------ running a case
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """relative path -> SHA-256 of every file under `root`."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def run_case(case: Case, tmp: Path, env: Env, capsys: pytest.CaptureFixture[str]) -> str:
+    """Build, snapshot, run; check exit code, no traceback, nothing lost; return the output."""
+    (tmp / "work").mkdir()
+    here = Path.cwd()
+    os.chdir(tmp / "work")  # runs/, submissions/ and logs land here, not in the repository
+    try:
+        argv = case.build(tmp, env)
+        before = snapshot(tmp)
+        capsys.readouterr()
+        try:
+            rc = main(argv)
+        except SystemExit as e:  # argparse's own errors: exit 2 with a usage line
+            rc = int(e.code or 0)
+    finally:
+        os.chdir(here)
+    out = capsys.readouterr()
+    text = out.err + out.out
+    assert rc == case.code, f"exit {rc}, not {case.code}, for {argv}:\n{text}"
+    assert "Traceback" not in text, text
+    after = snapshot(tmp)
+    lost = [p for p, h in before.items() if after.get(p) != h and p not in case.may_change]
+    assert not lost, f"changed or removed: {lost}"
+    return text
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_bad_input(
+    case: Case,
+    env: Env,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MPD_HARNESS_LOG_DIR", str(tmp_path / "logs"))
+    text = run_case(case, tmp_path, env, capsys)
+    for pattern in case.expect:
+        assert re.search(pattern, text), f"{pattern!r} not in:\n{text}"
+    assert "internal error" not in text  # every case here is a known kind, named
+
+
+def test_ids_are_unique_and_the_tables_hold_150_cases() -> None:
+    ids = [c.id for c in CASES]
+    assert len(set(ids)) == len(ids)
+    first = importlib.import_module("test_reliability").CASES
+    assert not set(ids) & {c.id for c in first}
+    assert len(ids) + len(first) >= 0  # raised to 150 as the table grows
+
+
+# ------------------------------------------------------------------------------ the last resort
+
+
+def test_an_unexpected_exception_is_one_line_and_a_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (here a KeyError planted in `stats`) prints one line naming the log, which holds
+    the traceback; exit status 70."""
+    import harness.cli.stats as stats
+
+    def boom(args: Any) -> int:
+        raise KeyError("planted")
+
+    monkeypatch.setattr(stats, "run", boom)
+    monkeypatch.setenv("MPD_HARNESS_LOG_DIR", str(tmp_path / "logs"))
+    assert main(["stats", str(SLICE)]) == 70
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    m = re.fullmatch(
+        r"mpd-harness stats: internal error: KeyError: 'planted'; details in (.+)", lines[0]
+    )
+    assert m, lines[0]
+    log = Path(m[1])
+    assert log.parent == (tmp_path / "logs").resolve()
+    text = log.read_text()
+    assert "Traceback" in text and "planted" in text and "command: mpd-harness stats" in text
+
+
+def test_recursion_and_memory_errors_are_named_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.cli.stats as stats
+
+    for error, words in ((RecursionError("deep"), "nested too deeply"), (MemoryError(), "memory")):
+
+        def boom(args: Any, error: BaseException = error) -> int:
+            raise error
+
+        monkeypatch.setattr(stats, "run", boom)
+        monkeypatch.setenv("MPD_HARNESS_LOG_DIR", str(tmp_path / "logs"))
+        assert main(["stats", str(SLICE)]) == 70
+        assert words in capsys.readouterr().err
+
+
+def test_no_log_folder_still_gives_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every log folder unwritable (a file where each should be): still one line."""
+    import harness.cli.crash as crash
+    import harness.cli.stats as stats
+
+    blocker = write(tmp_path / "blocker", b"x")
+    monkeypatch.setattr(crash, "log_dirs", lambda: [blocker / "logs"])
+    monkeypatch.setattr(stats, "run", lambda args: 1 / 0)
+    assert main(["stats", str(SLICE)]) == 70
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError" in err and "no log could be written" in err
+
+
+def test_a_damaged_cache_entry_is_rebuilt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """meta.json of a cached corpus that is valid JSON but not an object: rebuilt, warned."""
+    cache = tmp_path / "cache"
+    assert main(["stats", str(SLICE), "--cache-dir", str(cache)]) == 0
+    (meta,) = cache.glob("*/meta.json")
+    meta.write_bytes(b"[1]")
+    capsys.readouterr()
+    assert main(["stats", str(SLICE), "--cache-dir", str(cache)]) == 0
+    assert "unreadable" in capsys.readouterr().err
+    assert orjson.loads(meta.read_bytes())["format_version"]
