@@ -139,9 +139,149 @@ def _split_moved_and_manifest(manifest: Any) -> Callable[[Path], None]:
     return edit
 
 
+def marked(kind: str) -> bytes:
+    return orjson.dumps({"kind": kind, "harness": "0"})
+
+
+def synth_into(files: dict[str, bytes]) -> Callable[[Path, Env], list[str]]:
+    """A case: `synth --out` a folder holding `files` (name -> bytes; "" names the folder
+    itself as a file)."""
+
+    def build(tmp: Path, env: Env) -> list[str]:
+        out = tmp / "out"
+        for name, data in files.items():
+            write(out / name if name else out, data)
+        return ["synth", "--playlists", "100", "--workers", "1", "--out", str(out)]
+
+    return build
+
+
+def split_into(files: dict[str, bytes]) -> Callable[[Path, Env], list[str]]:
+    def build(tmp: Path, env: Env) -> list[str]:
+        out = tmp / "out"
+        for name, data in files.items():
+            write(out / name if name else out, data)
+        argv = ["split", str(env.mpd), "--out", str(out), "--per-category", "1"]
+        return [*argv, "--cache-dir", str(env.cache)]
+
+    return build
+
+
+def evaluate_into(files: dict[str, bytes], *extra: str) -> Callable[[Path, Env], list[str]]:
+    def build(tmp: Path, env: Env) -> list[str]:
+        out = tmp / "out"
+        for name, data in files.items():
+            write(out / name if name else out, data)
+        argv = ["evaluate", "--mpd", str(env.mpd), "--out", str(out), "--models", "popular"]
+        return [*argv, "--per-category", "1", "--cache-dir", str(env.cache), *extra]
+
+    return build
+
+
+def report_out(target: str, data: bytes) -> Callable[[Path, Env], list[str]]:
+    """A case: `report RUN --out FILE` where FILE (relative to the case folder, RUN/... for a
+    file in the run copy) already holds `data`."""
+
+    def build(tmp: Path, env: Env) -> list[str]:
+        run = run_copy(tmp, env)
+        path = run / target.removeprefix("RUN/") if target.startswith("RUN/") else tmp / target
+        write(path, data)
+        argv = ["report", str(run)]
+        return argv if target == "RUN/report.html" else [*argv, "--out", str(path)]
+
+    return build
+
+
+def _default_synthetic_foreign(tmp: Path, env: Env) -> list[str]:
+    """data/synthetic/tiny-s0 (evaluate --synthetic tiny's folder) holds someone's files."""
+    write(tmp / "work" / "data" / "synthetic" / "tiny-s0" / "notes.txt", b"mine")
+    return ["evaluate", "--synthetic", "tiny", "--models", "popular", "--cache-dir", str(env.cache)]
+
+
+SLICE_BYTES = SLICE.read_bytes()
+NOT_OURS = "not a {} that mpd-harness wrote"
+
 # ------------------------------------------------------------------------------ the table
 
 CASES: list[Case] = [
+    # --- every --out refuses what the harness did not write (issue 24, item 1)
+    Case(
+        "synth-out-holds-real-slices",
+        synth_into({"mpd.slice.0-999.json": SLICE_BYTES}),
+        ("--out", "out", NOT_OURS.format("synthetic"), "nothing in it was changed"),
+    ),
+    Case(
+        "synth-out-holds-notes",
+        synth_into({"notes.txt": b"mine"}),
+        ("--out", NOT_OURS.format("synthetic")),
+    ),
+    Case("synth-out-is-a-file", synth_into({"": b"mine"}), ("--out", "not a folder")),
+    Case(
+        "synth-out-holds-a-split",
+        synth_into({".mpd-harness": marked("split"), "manifest.json": b"{}"}),
+        ("--out", "holds a split that mpd-harness wrote, not a synthetic"),
+    ),
+    Case(
+        "split-out-holds-someones-manifest",
+        split_into({"manifest.json": b'{"name": "my project"}', "src.py": b"print(1)"}),
+        ("out", NOT_OURS.format("split")),
+    ),
+    Case(
+        "split-out-holds-a-run",
+        split_into({".mpd-harness": marked("run"), "run.json": b"{}"}),
+        ("out", "holds a run that mpd-harness wrote, not a split"),
+    ),
+    Case(
+        "split-out-holds-real-slices",
+        split_into({"mpd.slice.0-999.json": SLICE_BYTES}),
+        ("out", NOT_OURS.format("split")),
+    ),
+    Case(
+        "evaluate-out-holds-notes",
+        evaluate_into({"notes.txt": b"mine"}),
+        ("--out", "out", NOT_OURS.format("run"), "--out"),
+    ),
+    Case(
+        "evaluate-out-holds-a-split",
+        evaluate_into({".mpd-harness": marked("split")}),
+        ("--out", "holds a split that mpd-harness wrote, not a run"),
+    ),
+    Case(
+        "evaluate-out-holds-real-slices",
+        evaluate_into({"mpd.slice.0-999.json": SLICE_BYTES}),
+        ("--out", NOT_OURS.format("run")),
+    ),
+    Case("evaluate-out-is-a-file", evaluate_into({"": b"mine"}), ("--out", "not a folder")),
+    Case(
+        "evaluate-out-json-not-a-run",
+        evaluate_into({"run.json": b"[1]", "data.csv": b"a,b"}),
+        ("--out", NOT_OURS.format("run")),
+    ),
+    Case(
+        "evaluate-default-synthetic-folder-foreign",
+        _default_synthetic_foreign,
+        ("tiny-s0", NOT_OURS.format("synthetic"), "--synthetic tiny"),
+    ),
+    Case(
+        "report-out-is-a-models-recs",
+        report_out("RUN/popular/recs.npz", b"PK\x03\x04 not html"),
+        ("--out", r"recs\.npz", "not written by mpd-harness", "--force"),
+    ),
+    Case(
+        "report-out-is-someones-html",
+        report_out("mine.html", b"<html><body>my page</body></html>"),
+        ("--out", r"mine\.html", "not written by mpd-harness"),
+    ),
+    Case(
+        "report-default-out-is-someones-file",
+        report_out("RUN/report.html", b"<html>notes</html>"),
+        (r"report\.html", "not written by mpd-harness"),
+    ),
+    Case(
+        "report-out-is-a-text-file",
+        report_out("folder/file.txt", b"x"),
+        ("--out", "not written by mpd-harness"),
+    ),
     # --- no traceback: nesting, corrupt binary files, run files of the wrong shape
     Case("slice-json-nested-100000", slice_case(deep_json(100_000)), (SLICE.name, "nested")),
     Case("slice-json-nested-2000", slice_case(deep_json(2_000)), (SLICE.name, "nested")),

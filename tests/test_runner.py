@@ -452,7 +452,7 @@ def test_end_to_end_files_reuse_and_force(in_tmp: Path, mini_mpd: Path) -> None:
         report = verify_submission(sub, run / "split" / "challenge_set.json")
         assert report.ok, str(report)
     board = read_json(run / "leaderboard.json")
-    assert set(board) == {"data", "split", "models"}
+    assert set(board) == {"data", "split", "models", "metric_definitions"}
     assert board["data"]["synthetic"] is False and board["data"]["n_playlists"] == 1200
     assert board["split"]["path"] == str(Path("runs/mini-s0/split"))
     assert board["split"]["seed"] == 0

@@ -31,7 +31,8 @@ from harness.challenge.split_core import (
     train_catalogue,
 )
 from harness.data.corpus import Corpus
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError
+from harness.outputs import check_folder_target, mark
 from harness.types import Queries
 from harness.version import __version__
 
@@ -114,16 +115,22 @@ def _sha256(path: Path) -> str:
 
 def check_split_target(out_dir: str | Path) -> None:
     """Refuse a target that holds anything but an earlier split: writing replaces the folder."""
-    p = Path(out_dir)
-    if not p.exists():
-        return
-    if not p.is_dir():
-        raise UsageError(f"{p}: exists and is not a folder; choose another split folder")
-    if any(p.iterdir()) and not (p / "manifest.json").is_file():
-        raise UsageError(
-            f"{p}: a folder that is not a split (no manifest.json) and not empty; writing a split "
-            "replaces the whole folder, so choose a new or empty one"
-        )
+    check_folder_target(
+        Path(out_dir),
+        "split",
+        flag="",
+        legacy=_is_split,
+        hint="writing a split replaces the whole folder, so choose a new or empty split folder",
+    )
+
+
+def _is_split(folder: Path) -> bool:
+    """A split written before the `.mpd-harness` marker: its manifest says what it is."""
+    try:
+        doc = read_json(folder / "manifest.json")
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "format_version" in doc and "fingerprint" in doc
 
 
 def write_split(split: Split, corpus: Corpus, out_dir: str | Path) -> None:
@@ -132,6 +139,7 @@ def write_split(split: Split, corpus: Corpus, out_dir: str | Path) -> None:
     It replaces `out_dir` as a whole: only an empty folder or an earlier split may be there."""
     check_split_target(out_dir)
     with atomic_dir(out_dir) as tmp:
+        mark(tmp, "split")
         write_json(tmp / "challenge_set.json", _challenge_doc(split, corpus))
         write_json(tmp / "ground_truth.json", _ground_truth_doc(split, corpus), indent=False)
         # every track the corpus knows (seeds and held-out tracks too), so that `score` gives

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.data.synthetic import PRESETS, synthesize
+from harness.data.synthetic import PRESETS, read_marker, synthesize
+from harness.outputs import check_folder_target, mark
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         n, label = args.playlists, str(args.playlists)
     out = args.out or Path("data/synthetic") / f"{label}-s{args.seed}"
+    # slices are written over same-named files: only into a folder synth made (or an empty one)
+    check_folder_target(
+        out,
+        "synthetic",
+        legacy=lambda p: read_marker(p) is not None,
+        hint="choose a new or empty folder (synth writes mpd.slice.*.json over same-named files)",
+    )
+    if out.exists():
+        mark(out, "synthetic")  # kept while synthesize rewrites synthetic.json
     paths = synthesize(out, n, args.seed, workers=args.workers)
+    mark(out, "synthetic")
     size = sum(p.stat().st_size for p in paths)
     print(f"wrote {n:,} synthetic playlists in {len(paths)} slices to {out} ({size / 1e6:,.1f} MB)")
     return 0

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.errors import UsageError
+from harness.outputs import check_folder_target, mark
 from harness.progress import SILENT, Reporter
 from harness.run import rundir
 from harness.run.manifest import RssSampler, file_sha256
@@ -130,10 +131,12 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         team_info_line(s.team, s.email, s.team_format)
     except ValueError as e:
         raise UsageError(f"--team/--email: {e}") from None
+    if s.out is not None:
+        check_run_target(Path(s.out))  # before the slow steps
     if s.split is not None:
         from harness.challenge.split import check_split_target
 
-        check_split_target(Path(s.split))  # before the slow steps
+        check_split_target(Path(s.split))
     with timed(timings, "data_s"):
         source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
     with timed(timings, "corpus_s"):
@@ -150,8 +153,10 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         "n_tracks": corpus.n_tracks,
     }
     run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
+    check_run_target(run_dir)
     submissions_dir = submissions_folder(run_dir)
     check_submissions_owner(submissions_dir, run_dir)
+    mark(run_dir, "run")  # before the split goes in: the folder is the harness's from now on
     with timed(timings, "split_s"):
         if s.challenge_set is not None:
             parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
@@ -171,6 +176,27 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         timings=timings,
         **parts,
     )
+
+
+def check_run_target(run_dir: Path) -> None:
+    """Refuse a run folder that holds something else than an earlier run (harness/outputs.py)."""
+    check_folder_target(
+        run_dir,
+        "run",
+        legacy=lambda p: isinstance(_run_json(p), dict),
+        hint="give evaluate another --out (a new or empty folder, or an earlier run folder)",
+    )
+
+
+def _run_json(folder: Path) -> Any:
+    """RUN_DIR/run.json of a run written before the `.mpd-harness` marker (None: not one)."""
+    from harness.atomic import read_json
+
+    try:
+        doc = read_json(folder / "run.json")
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and "mode" in doc else None
 
 
 def run_name(s: EvaluateSettings, source_name: str, data: dict[str, Any]) -> str:

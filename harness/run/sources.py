@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomic import atomic_dir, read_json_object
 from harness.errors import UsageError
+from harness.outputs import check_folder_target, mark
 from harness.progress import SILENT, Reporter
 from harness.run.manifest import jsonable
 from harness.types import TrainSet
@@ -77,6 +78,13 @@ def ensure_synthetic(preset: str, seed: int, root: Path, reporter: Reporter = SI
         raise UsageError(f"--synthetic {preset!r}: unknown preset; available: {', '.join(PRESETS)}")
     target = root / f"{preset}-s{seed}"
     n = PRESETS[preset]
+    check_folder_target(
+        target,
+        "synthetic",
+        flag="",
+        legacy=lambda p: (p / "synthetic.json").exists(),
+        hint=f"move it away; --synthetic {preset} generates its MPD there",
+    )
     if target.is_dir():
         found = read_marker(target)
         if found == jsonable(marker(n, seed)):
@@ -87,6 +95,7 @@ def ensure_synthetic(preset: str, seed: int, root: Path, reporter: Reporter = SI
         reporter.step(f"generating synthetic MPD {preset!r} ({n:,} playlists)"),
         atomic_dir(target) as tmp,
     ):
+        mark(tmp, "synthetic")
         write_synthetic(tmp, n, seed)
     reporter.note(f"synthetic MPD: {target} ({n:,} playlists, seed {seed})")
     return target
