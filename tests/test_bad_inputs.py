@@ -201,9 +201,133 @@ def _default_synthetic_foreign(tmp: Path, env: Env) -> list[str]:
 SLICE_BYTES = SLICE.read_bytes()
 NOT_OURS = "not a {} that mpd-harness wrote"
 
+
+def edit_manifest(model: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    def apply(run: Path) -> None:
+        path = run / model / "manifest.json"
+        doc = orjson.loads(path.read_bytes())
+        edit(doc)
+        path.write_bytes(orjson.dumps(doc))
+
+    return apply
+
+
+def _set_in(*keys: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        obj = doc
+        for k in keys[:-1]:
+            obj = obj[k]
+        obj[keys[-1]] = value
+
+    return edit
+
+
+def _drop(*names: str) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: [doc.pop(n) for n in names] and None
+
+
+def _flip_last_byte(name: str) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        data = bytearray((run / name).read_bytes())
+        data[-1] ^= 1
+        (run / name).write_bytes(bytes(data))
+
+    return edit
+
+
+def _swap_metrics(run: Path) -> None:
+    """knn's metrics.parquet replaced by popular's (a valid file, but not knn's)."""
+    shutil.copyfile(run / "popular" / "metrics.parquet", run / "knn" / "metrics.parquet")
+
+
+def _resealed(model: str, name: str, data: bytes) -> Callable[[Path], None]:
+    """A damaged file whose hash the manifest carries (damaged before it was hashed): the
+    reader, not the hash check, must name it."""
+
+    def edit(run: Path) -> None:
+        write(run / model / name, data)
+        path = run / model / "manifest.json"
+        doc = orjson.loads(path.read_bytes())
+        doc["files_sha256"][name] = hashlib.sha256(data).hexdigest()
+        path.write_bytes(orjson.dumps(doc))
+
+    return edit
+
+
 # ------------------------------------------------------------------------------ the table
 
 CASES: list[Case] = [
+    # --- runs are ranked only when provably current (item 3)
+    Case(
+        "leaderboard-manifest-data-fingerprint-edited",
+        broken_run(
+            edit_manifest("knn", _set_in("data", "fingerprint", value="0" * 24)),
+            *("leaderboard", "RUN"),
+        ),
+        (r"run/knn", "not provably current", "data_fingerprint", "edited"),
+    ),
+    Case(
+        "leaderboard-manifest-split-fingerprint-edited",
+        broken_run(
+            edit_manifest("knn", _set_in("split", "fingerprint", value="f" * 16)),
+            *("leaderboard", "RUN"),
+        ),
+        (r"run/knn", "not provably current|another split"),
+    ),
+    Case(
+        "leaderboard-manifest-params-edited",
+        broken_run(
+            edit_manifest("knn", _set_in("params", "k_neighbors", value=7)), "leaderboard", "RUN"
+        ),
+        (r"run/knn", "not provably current", "params"),
+    ),
+    Case(
+        "leaderboard-manifest-key-edited",
+        broken_run(edit_manifest("knn", _set_in("key", value="0" * 16)), "leaderboard", "RUN"),
+        (r"run/knn", "key does not match its key_fields"),
+    ),
+    Case(
+        "leaderboard-manifest-key-fields-edited",
+        broken_run(
+            edit_manifest("knn", _set_in("key_fields", "runner", value=1)), "leaderboard", "RUN"
+        ),
+        (r"run/knn", "key does not match"),
+    ),
+    Case(
+        "leaderboard-manifest-of-an-older-version",
+        broken_run(edit_manifest("knn", _drop("key_fields", "files_sha256")), "leaderboard", "RUN"),
+        (r"run/knn", "older mpd-harness", "run evaluate"),
+    ),
+    Case(
+        "leaderboard-manifest-no-file-hashes",
+        broken_run(edit_manifest("knn", _drop("files_sha256")), "leaderboard", "RUN"),
+        (r"run/knn", "files_sha256"),
+    ),
+    Case(
+        "leaderboard-metrics-swapped",
+        broken_run(_swap_metrics, "leaderboard", "RUN"),
+        (r"run/knn", r"metrics\.parquet changed"),
+    ),
+    Case(
+        "leaderboard-recs-changed",
+        broken_run(_flip_last_byte("popular/recs.npz"), "leaderboard", "RUN"),
+        (r"run/popular", r"recs\.npz changed"),
+    ),
+    Case(
+        "leaderboard-recs-missing",
+        broken_run(lambda run: (run / "knn" / "recs.npz").unlink(), "leaderboard", "RUN"),
+        (r"run/knn", r"recs\.npz is missing"),
+    ),
+    Case(
+        "report-manifest-data-fingerprint-edited",
+        report_case(edit_manifest("popular", _set_in("data", "fingerprint", value="x"))),
+        (r"run/popular", "not provably current"),
+    ),
+    Case(
+        "report-metrics-changed",
+        report_case(_swap_metrics),
+        (r"run/knn", r"metrics\.parquet changed"),
+    ),
     # --- every --out refuses what the harness did not write (issue 24, item 1)
     Case(
         "synth-out-holds-real-slices",
@@ -288,7 +412,7 @@ CASES: list[Case] = [
     Case(
         "leaderboard-metrics-parquet-corrupt",
         broken_run(replace("knn/metrics.parquet", b"garbage"), "leaderboard", "RUN"),
-        (r"knn/metrics\.parquet", "Parquet"),
+        (r"knn/metrics\.parquet", "changed since the run was stored"),
     ),
     Case(
         "leaderboard-metrics-parquet-empty",
@@ -298,7 +422,12 @@ CASES: list[Case] = [
     Case(
         "report-metrics-parquet-corrupt",
         report_case(replace("popular/metrics.parquet", b"PAR1garbagePAR1")),
-        (r"popular/metrics\.parquet", "Parquet"),
+        (r"popular/metrics\.parquet", "changed since the run was stored"),
+    ),
+    Case(
+        "leaderboard-metrics-parquet-corrupt-with-its-hash",
+        broken_run(_resealed("knn", "metrics.parquet", b"PAR1garbagePAR1"), "leaderboard", "RUN"),
+        (r"knn/metrics\.parquet", "not a readable Parquet file"),
     ),
     Case(
         "leaderboard-run-json-a-list",

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import seal_by_hand
 from rich.console import Console
 
 from harness.atomic import read_json, write_json
@@ -68,7 +69,7 @@ def write_model(
         "backfill": {"slots": 4, "queries": 1, "max": 4},
         "submission": f"../../../submissions/x/{name}.csv.gz",
     }
-    write_json(d / "manifest.json", manifest)
+    seal_by_hand(d, manifest)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from harness.progress import SILENT, Reporter
 from harness.report.confidence import Columns, confidence_from_values
 from harness.report.significance import format_p
 from harness.run.rundir import (
+    check_current,
     is_external,
     model_metrics,
     model_runs,
@@ -138,6 +139,7 @@ def build(run_dir: Path, *, reporter: Reporter = SILENT) -> Leaderboard:
     data, split = run["data"], run["split"]
     board = Leaderboard(data=data, split=split, models=[])
     for d, m in model_runs(run_dir):
+        check_current(d, m)  # fingerprints and file hashes, or a refusal with the reason
         why = _mismatch(m, data, split)
         if why:
             board.skipped.append(f"{d.name} ({why})")

@@ -46,7 +46,7 @@ from harness.run.manifest import (
     ru_maxrss_mb,
     versions,
 )
-from harness.run.rundir import complete_run, read_recs, write_metrics, write_recs
+from harness.run.rundir import read_recs, reusable_run, seal, write_metrics, write_recs
 from harness.run.submissions import first_line, write_and_verify_submission
 from harness.types import IntArray, TrainSet
 
@@ -207,9 +207,11 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
     """
     key = run_key(ev, name, model)
     model_dir, sub_path = ev.run_dir / name, ev.submissions_dir / f"{name}.csv.gz"
-    stored = None if force else complete_run(model_dir, key)
+    stored, why = (None, None) if force else reusable_run(model_dir, key)
     if stored is not None:
         return _reuse(ev, name, stored)
+    if why is not None:
+        ev.reporter.note(f"{name}: not reusing {model_dir}: {why}; fitting again")
     _refuse_external(model_dir, name)
     # an interrupted recomputation must not leave the old manifest vouching for new files
     (model_dir / "manifest.json").unlink(missing_ok=True)
@@ -248,6 +250,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         "submission": sub,
         "submission_sha256": file_sha256(sub_path) if sub is not None else None,
     }
+    manifest = seal(model_dir, manifest, key)  # key fields and file hashes: provably current
     write_json(model_dir / "manifest.json", manifest)  # last: marks the run complete
     return manifest
 

@@ -44,15 +44,17 @@ from harness.errors import HarnessError, UsageError
 from harness.progress import SILENT, Reporter
 from harness.run.manifest import fingerprint, versions
 from harness.run.rundir import (
+    EXTERNAL_VERSION,
     is_external,
     read_run,
     resolve_split_dir,
+    seal,
+    why_not_current,
     write_metrics,
     write_npz,
 )
 from harness.types import IntArray
 
-EXTERNAL_VERSION = 1  # bump when scoring or storing changes, so stored ones are redone
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 RESERVED = frozenset({"split", "plots"})  # folders of RUN_DIR that are not model runs
 MAX_ISSUES = 50  # verifier messages kept in the manifest (with the counts of all)
@@ -183,24 +185,28 @@ def check_folder(model_dir: Path, name: str) -> None:
         )
 
 
+def _key_fields(name: str, digest: str, run: dict[str, Any]) -> dict[str, Any]:
+    """What an external run's key is computed from (stored as its manifest's key_fields)."""
+    return {
+        "external": EXTERNAL_VERSION,
+        "model": name,
+        "sha256": digest,
+        "data_fingerprint": run["data"].get("fingerprint"),
+        "split_fingerprint": run["split"].get("fingerprint"),
+    }
+
+
 def _key(name: str, digest: str, run: dict[str, Any]) -> str:
-    return fingerprint(
-        {
-            "external": EXTERNAL_VERSION,
-            "model": name,
-            "sha256": digest,
-            "data_fingerprint": run["data"].get("fingerprint"),
-            "split_fingerprint": run["split"].get("fingerprint"),
-        }
-    )
+    return fingerprint(_key_fields(name, digest, run))
 
 
 def _stored(model_dir: Path, key: str) -> dict[str, Any] | None:
-    """The stored manifest when it is complete, matches `key` and its file verified."""
+    """The stored manifest when it is complete, matches `key`, its file verified and it is
+    provably current (key fields and file hashes, harness/run/provenance.py)."""
     manifest = _manifest_of(model_dir)
     if manifest is None or not is_external(manifest) or manifest.get("key") != key:
         return None
-    if not (model_dir / "recs.npz").is_file() or not (model_dir / "metrics.parquet").is_file():
+    if why_not_current(model_dir, manifest) is not None:
         return None
     return manifest if manifest.get("verification", {}).get("ok") is True else None
 
@@ -244,7 +250,7 @@ def add_external(
         scored = _score(run_dir, run, path, force)
     _tell(reporter, name, scored)
     manifest = _manifest(run, name, path, digest, key, scored, model_dir, force)
-    _write(model_dir, manifest, scored)
+    manifest = _write(model_dir, manifest, scored, _key_fields(name, digest, run))
     return External(name, manifest, reused=False, report=scored.report)
 
 
@@ -406,7 +412,9 @@ def _manifest(
     }
 
 
-def _write(model_dir: Path, manifest: dict[str, Any], scored: Scored) -> None:
+def _write(
+    model_dir: Path, manifest: dict[str, Any], scored: Scored, key_fields: dict[str, Any]
+) -> dict[str, Any]:
     """recs.npz and metrics.parquet, then the manifest, which marks the run complete. A
     placeholder manifest first claims the folder and keeps an old manifest from vouching for
     the new files if this is interrupted (no "model" key: no leaderboard reads it)."""
@@ -422,7 +430,9 @@ def _write(model_dir: Path, manifest: dict[str, Any], scored: Scored) -> None:
         extra_uris=scored.extra_uris,
     )
     write_metrics(model_dir / "metrics.parquet", pids, scored.categories, scored.values)
+    manifest = seal(model_dir, manifest, key_fields)
     write_json(model_dir / "manifest.json", manifest)
+    return manifest
 
 
 def add_externals(

@@ -3,7 +3,8 @@
     RUN_DIR/run.json                 mode, k, data and split of the run (what every model shares);
                                      "models": the names requested, where evaluate recorded them
     RUN_DIR/split/                   the split, when evaluate drew it
-    RUN_DIR/<model>/manifest.json    key (what a reuse must match), params, versions, timings
+    RUN_DIR/<model>/manifest.json    key (what a reuse must match), key_fields and files_sha256
+                                     (harness/run/provenance.py), params, versions, timings
     RUN_DIR/<model>/recs.npz         pids, recs int32 (n, k), backfilled (no pickle)
     RUN_DIR/<model>/metrics.parquet  pid, category and one column per metric
     RUN_DIR/<name>/                  an external submission, stored the same way with
@@ -30,12 +31,14 @@ from harness.atomic import atomic_open, atomic_path, read_json, read_json_object
 from harness.challenge.metrics import METRICS
 from harness.errors import DataError, HarnessError, UsageError
 from harness.run.manifest import fingerprint
+from harness.run.provenance import file_digests, files_problem, key_problem
 from harness.types import IntArray
 
 METRIC_NAMES = METRICS
 # Bump when the runner's treatment of a model's output changes (routing, checks, backfill), so
 # that runs stored by an older runner are recomputed rather than reused.
 RUNNER_VERSION = 2
+EXTERNAL_VERSION = 1  # of external submissions' storage and scoring (harness/run/external.py)
 
 
 def run_key(
@@ -83,21 +86,81 @@ def write_run(
 
 
 def complete_run(model_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored manifest when the run in `model_dir` is complete and matches `key`."""
+    """The stored manifest when the run in `model_dir` is complete, matches `key` and is
+    provably current (`reusable_run`)."""
+    return reusable_run(model_dir, key)[0]
+
+
+def reusable_run(model_dir: Path, key: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(the stored manifest, None) when the run in `model_dir` may be reused for `key`; else
+    (None, why) where why is None for nothing stored or other settings (a new run is normal
+    then) and the reason when a stored run of these settings is not provably current."""
     path = model_dir / "manifest.json"
     if not path.exists():
-        return None
+        return None, None
     try:
         manifest = read_json(path)
     except (OSError, ValueError):
-        return None
+        return None, "its manifest.json is not valid JSON"
     if not isinstance(manifest, dict):
-        return None
-    if manifest.get("key") != fingerprint(key) or not (model_dir / "recs.npz").exists():
-        return None
-    if manifest.get("mode") == "split" and not (model_dir / "metrics.parquet").exists():
-        return None
-    return dict(manifest)
+        return None, "its manifest.json is not a JSON object"
+    if manifest.get("key") != fingerprint(key):
+        return None, None
+    why = why_not_current(model_dir, manifest)
+    return (None, why) if why else (dict(manifest), None)
+
+
+def stored_files(manifest: Mapping[str, Any]) -> list[str]:
+    """The files of a run that its manifest vouches for (hashed in `files_sha256`)."""
+    return ["recs.npz", "metrics.parquet"] if manifest.get("mode") == "split" else ["recs.npz"]
+
+
+def claims(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What the manifest says of the fields its key was computed from, and the code's versions
+    (a run stored by another runner or external-submission version is not current)."""
+    data, split = manifest.get("data"), manifest.get("split")
+    out = {
+        "model": manifest.get("model"),
+        "data_fingerprint": data.get("fingerprint") if isinstance(data, dict) else None,
+        "split_fingerprint": split.get("fingerprint") if isinstance(split, dict) else None,
+    }
+    if is_external(manifest):
+        source = manifest.get("source")
+        out["sha256"] = source.get("sha256") if isinstance(source, dict) else None
+        out["external"] = EXTERNAL_VERSION
+        return out
+    out |= {k: manifest.get(k) for k in ("params", "mode", "k", "class")}
+    out["runner"] = RUNNER_VERSION
+    return out
+
+
+def why_not_current(model_dir: Path, manifest: Mapping[str, Any]) -> str | None:
+    """Why a stored run is not provably what its manifest says (harness/run/provenance.py)."""
+    return key_problem(manifest, claims(manifest)) or files_problem(
+        model_dir, manifest, stored_files(manifest)
+    )
+
+
+def check_current(model_dir: Path, manifest: Mapping[str, Any]) -> None:
+    """Refuse (HarnessError, with the reason and the fix) a run that is not provably current:
+    leaderboard and report rank only runs whose fingerprints and file hashes check out."""
+    why = why_not_current(model_dir, manifest)
+    if why is None:
+        return
+    name = manifest.get("model", model_dir.name)
+    if is_external(manifest):
+        fix = f"add it again with --submission {name}=PATH --force, or remove {model_dir}"
+    else:
+        fix = f"run evaluate on {model_dir.parent} again (it recomputes {name}), or remove it"
+    raise HarnessError(f"{model_dir}: not provably current: {why}; {fix}")
+
+
+def seal(model_dir: Path, manifest: dict[str, Any], key: Mapping[str, Any]) -> dict[str, Any]:
+    """`manifest` with `key_fields` and the SHA-256 of its files, ready to be written last."""
+    return manifest | {
+        "key_fields": dict(key),
+        "files_sha256": file_digests(model_dir, stored_files(manifest)),
+    }
 
 
 def write_npz(path: Path, **arrays: NDArray[Any]) -> None:
@@ -155,10 +218,11 @@ def model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     out = []
     for d in sorted(p for p in run_dir.iterdir() if (p / "manifest.json").is_file()):
         try:
-            m = read_json(d / "manifest.json")
+            m = read_json_object(d / "manifest.json", "manifest")
         except ValueError as e:  # JSONFileError names the file
-            raise DataError(f"{e}; {REDO}") from None
-        if isinstance(m, dict) and "model" in m and "key" in m:
+            fix = "run split again" if d.name == "split" else REDO
+            raise DataError(f"{e}; {fix}") from None
+        if "model" in m and "key" in m:
             out.append((d, m))
     return out
 
