@@ -43,6 +43,7 @@ SETTINGS_FLAGS = (
     "email",
     "k",
     "team_format",
+    "lenient",
 )
 
 
@@ -125,6 +126,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="official challenge_set.json: train on the whole corpus, write submissions only",
     )
     parser.add_argument("--cache-dir", type=Path, metavar="CACHE_DIR", help="corpus cache folder")
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        default=None,
+        help="skip malformed playlists (counted, the first few shown) and entries named like a "
+        "slice that cannot be read (warned), as split --lenient does",
+    )
     parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
     parser.add_argument(
         "--email", help="contact email in submissions (default: mpd-harness@example.com)"

@@ -129,7 +129,7 @@ def load_corpus(
     differing durations, an unreadable cache). `progress` is ignored: it drew a progress bar
     before `reporter` did; it goes once no caller passes it.
     """
-    refs, stamps, kind = find_slices(path)
+    refs, stamps, kind = find_slices(path, lenient=lenient, warn=reporter.warn)
     fp = fingerprint(stamps, lenient)
     shown = str(Path(path))
     where = Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -55,6 +55,7 @@ class EvaluateSettings:
     email: str = "mpd-harness@example.com"
     k: int = DEFAULT_K
     team_format: str = "aicrowd"  # submission header generation: "aicrowd" or "2018"
+    lenient: bool = False  # skip (and count) invalid playlists and unreadable slices, as split
 
 
 @dataclass
@@ -140,7 +141,9 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
     with timed(timings, "data_s"):
         source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
     with timed(timings, "corpus_s"):
-        corpus = load_corpus(source.path, cache_dir=s.cache_dir, reporter=reporter)
+        corpus = load_corpus(
+            source.path, cache_dir=s.cache_dir, lenient=s.lenient, reporter=reporter
+        )
     data = {
         "name": source.name,
         "path": str(source.path),
@@ -152,6 +155,9 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         "n_playlists": corpus.n_playlists,
         "n_tracks": corpus.n_tracks,
     }
+    if s.lenient:  # what was left out is part of what the run is
+        data["lenient"] = True
+        data["skipped"] = corpus.source.get("skipped", 0)
     run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
     check_run_target(run_dir)
     submissions_dir = submissions_folder(run_dir)

@@ -44,6 +44,7 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("data", "mpd"): ("mpd", Path),
     ("data", "seed"): ("data_seed", int),
     ("data", "cache_dir"): ("cache_dir", Path),
+    ("data", "lenient"): ("lenient", bool),
     ("split", "seed"): ("split_seed", int),
     ("split", "per_category"): ("per_category", int),
     ("split", "coverage"): ("coverage", str),
