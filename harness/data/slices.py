@@ -128,7 +128,9 @@ def find_slices(
         for f, why in odd:
             message = f"{f}: named like a slice but {why}"
             if not lenient:
-                raise DataError(f"{message}; move or rename it (--lenient skips it, with a warning)")
+                raise DataError(
+                    f"{message}; move or rename it (--lenient skips it, with a warning)"
+                )
             if warn is not None:
                 warn(f"{message}; skipped (--lenient)")
         skipped = {f for f, _ in odd}

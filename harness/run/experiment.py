@@ -335,6 +335,8 @@ def to_document(exp: Experiment) -> dict[str, Any]:
         value = getattr(exp.settings, name)
         if value is None or (key == "seed" and section == "data" and exp.settings.mpd):
             continue
+        if key == "lenient" and value is False:  # the default, left out as before it existed
+            continue
         doc[section][key] = str(value) if isinstance(value, Path) else value
     doc["run"]["force"] = exp.force
     if exp.models is not None:
