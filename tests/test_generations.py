@@ -25,10 +25,12 @@ def _uri(i: int) -> str:
 
 
 def _challenge_set(tmp_path: Path) -> Path:
-    playlists = [
-        {"pid": 100, "num_samples": 0, "tracks": []},
-        {"pid": 101, "num_samples": 1, "tracks": [{"pos": 0, "track_uri": _uri(1)}]},
+    seed = {"pos": 0, "track_uri": _uri(1)}
+    playlists = [  # categories 1 and 2
+        {"name": "a", "pid": 100, "num_tracks": 9, "num_samples": 0, "num_holdouts": 9},
+        {"name": "b", "pid": 101, "num_tracks": 9, "num_samples": 1, "num_holdouts": 8},
     ]
+    playlists[0]["tracks"], playlists[1]["tracks"] = [], [seed]
     path = tmp_path / "challenge_set.json"
     path.write_bytes(orjson.dumps({"date": "x", "version": "v1", "playlists": playlists}))
     return path

@@ -138,8 +138,9 @@ N_CATALOGUE = 1000
 def split_dir(tmp_path: Path) -> Path:
     d = tmp_path / "split"
     d.mkdir()
-    cs = [
+    cs = [  # categories 1, 2, 3: titled, first 0, 1, 5 tracks as seeds
         {
+            "name": f"p{pid}",
             "pid": pid,
             "num_samples": len(seeds),
             "num_holdouts": len(held),

@@ -321,8 +321,8 @@ def test_impossible_request_names_the_category_and_counts(corpus: Corpus) -> Non
 def test_split_command_writes_a_split(
     corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = pytest.importorskip("harness.data.ingest")
     from harness.cli import split as split_mod
+    from harness.data import ingest as data
 
     seen: dict[str, object] = {}
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections import Counter
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,9 @@ CHALLENGE_TRACKS = ("main", "creative")  # the 2018 team_info's track word
 FORMATS = ("aicrowd", "2018")  # submission generations: their headers and verifier rules
 DEFAULT_FORMAT = "aicrowd"
 MAX_SHOWN = 20  # issues printed before "... and N more"
+# A line holds a pid and 500 URIs of 36 characters: about 19 KB, more with spaces around commas.
+# A longer line is not a submission line: refused at once, before it is read whole.
+MAX_LINE_BYTES = 256 * 1024
 
 
 class TeamInfo(NamedTuple):
@@ -155,12 +159,22 @@ class Parsed:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) of a plain or gzip file (detected by its magic bytes)."""
+    """(line number, raw line) of a plain or gzip file (detected by its magic bytes); a line
+    longer than MAX_LINE_BYTES is a DataError as soon as that many bytes are read."""
     with open(path, "rb") as probe:
         is_gzip = probe.read(2) == b"\x1f\x8b"
     try:
         with gzip.open(path, "rb") if is_gzip else open(path, "rb") as f:
-            yield from enumerate(f, start=1)
+            lineno = 0
+            while line := f.readline(MAX_LINE_BYTES + 1):
+                lineno += 1
+                if len(line) > MAX_LINE_BYTES:
+                    raise DataError(
+                        f"{path}: line {lineno}: longer than {MAX_LINE_BYTES:,} bytes (a "
+                        f"submission line, a pid and {N_TRACKS} track URIs, is about 19 KB); "
+                        "is this a submission file?"
+                    )
+                yield lineno, line
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: unreadable {'gzip ' if is_gzip else ''}file ({e})") from e
 
@@ -264,7 +278,15 @@ def _int(text: str) -> int | None:
 
 
 def load_challenge_seeds(path: str | Path) -> dict[int, frozenset[str]]:
-    """pid -> seed track URIs of each playlist of a challenge_set.json, in file order."""
+    """pid -> seed track URIs of each playlist of a challenge_set.json, in file order.
+
+    The challenge set itself is validated first: its size, each playlist's counts
+    (`len(tracks) == num_samples`, `num_samples + num_holdouts == num_tracks`), seed positions
+    unique and within the playlist, URIs, and a recognisable category
+    (harness/challenge/challenge_set.py); a problem is a DataError naming the playlist."""
+    from harness.challenge.challenge_set import category_of, check_size, validate_playlist
+
+    check_size(Path(path))
     doc = read_json(path)
     playlists = doc.get("playlists") if isinstance(doc, dict) else None
     if not isinstance(playlists, list):
@@ -277,6 +299,11 @@ def load_challenge_seeds(path: str | Path) -> dict[int, frozenset[str]]:
             raise DataError(f"{path}: playlists[{i}]: needs an integer 'pid' and a 'tracks' list")
         if pid in seeds:
             raise DataError(f"{path}: playlists[{i}]: pid {pid} appears twice")
+        validate_playlist(p, i, str(path))
+        try:
+            category_of(p)
+        except DataError as e:
+            raise DataError(f"{path}: playlists[{i}]: {e}") from None
         try:
             seeds[pid] = frozenset(t["track_uri"] for t in tracks)
         except (TypeError, KeyError) as e:
@@ -414,7 +441,7 @@ def _check_row(
     if len(tracks) != N_TRACKS:
         report.errors.append(Issue(lineno, f"{what}: {len(tracks)} tracks, need {N_TRACKS}"))
     if len(distinct) != len(tracks):
-        repeated = sorted({t for t in tracks if tracks.count(t) > 1})
+        repeated = sorted(t for t, n in Counter(tracks).items() if n > 1)  # linear, not n²
         report.errors.append(
             Issue(
                 lineno,

@@ -33,7 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_PLAYLISTS = 10_000_000  # ten times the MPD
+
+
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    from harness.errors import UsageError
+
+    if args.playlists is not None and not 1 <= args.playlists <= MAX_PLAYLISTS:
+        raise UsageError(f"--playlists {args.playlists}: must be between 1 and {MAX_PLAYLISTS:,}")
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= cores:
+        raise UsageError(f"--workers {args.workers}: must be between 1 and {cores} (the CPUs)")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: must be >= 0")
     if args.playlists is None:
         preset = args.preset or "default"
         n, label = PRESETS[preset], preset

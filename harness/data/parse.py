@@ -10,6 +10,7 @@ appearance.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -198,7 +199,7 @@ def _encode(
     `index`: position of each playlist in the file (they differ once invalid ones are skipped).
     """
     f = FlatSlice.of(playlists)
-    checks = find_problems(f)
+    checks = find_problems(f, pid_range(name))
     bad = np.zeros(f.n, dtype=bool)
     for mask, _, _ in checks:
         bad |= mask
@@ -216,6 +217,12 @@ def _encode(
     keep = np.flatnonzero(~bad).tolist()
     kept = [playlists[j] for j in keep]
     return _encode(name, n_bytes, info, kept, [index[j] for j in keep], lenient, skipped)
+
+
+def pid_range(name: str) -> tuple[int, int] | None:
+    """(first, last) pid of a slice named `.../mpd.slice.<first>-<last>.json` (None otherwise)."""
+    m = re.search(r"(?:^|[/:\\])mpd\.slice\.(\d+)-(\d+)\.json\Z", name)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 def _result(

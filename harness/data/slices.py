@@ -9,6 +9,7 @@ some). `collaborative` is accepted as "true"/"false" or a JSON bool; `descriptio
 from __future__ import annotations
 
 import errno
+import os
 import re
 import stat
 import sys
@@ -93,10 +94,51 @@ class SliceRef:
         return f"{self.path}:{self.member}" if self.member else self.path
 
     def read(self) -> bytes:
+        """The slice's bytes; one larger than `max_slice_bytes()` is refused before it is read
+        whole (a zip member is streamed, so memory never depends on the member's size)."""
+        limit = max_slice_bytes()
         if self.member is None:
+            size = Path(self.path).stat().st_size
+            if size > limit:
+                raise DataError(_too_big(self.name, size, limit))
             return Path(self.path).read_bytes()
         with zipfile.ZipFile(self.path) as zf:
-            return zf.read(self.member)
+            info = zf.getinfo(self.member)
+            if info.file_size > limit:  # what the zip says, checked before reading
+                raise DataError(_too_big(self.name, info.file_size, limit))
+            chunks, total = [], 0
+            with zf.open(info) as f:  # and what it holds, in case the header lies
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise DataError(_too_big(self.name, total, limit))
+                    chunks.append(chunk)
+            return b"".join(chunks)
+
+
+MAX_SLICE_BYTES = 512 << 20  # a real slice is about 33 MB, the largest synthetic one 18 MB
+MAX_SLICE_ENV = "MPD_HARNESS_MAX_SLICE_MB"  # raise it for a corpus with bigger slices
+
+
+def max_slice_bytes() -> int:
+    """The largest slice read: MAX_SLICE_BYTES, or $MPD_HARNESS_MAX_SLICE_MB megabytes."""
+    value = os.environ.get(MAX_SLICE_ENV, "").strip()
+    if not value:
+        return MAX_SLICE_BYTES
+    try:
+        mb = float(value)
+    except ValueError:
+        raise DataError(f"${MAX_SLICE_ENV}={value!r}: not a number of megabytes") from None
+    if not 0 < mb < float("inf"):
+        raise DataError(f"${MAX_SLICE_ENV}={value!r}: must be a positive number of megabytes")
+    return int(mb * (1 << 20))
+
+
+def _too_big(name: str, size: int, limit: int) -> str:
+    return (
+        f"{name}: {size:,} bytes or more, over the {limit:,} a slice may have (a real slice is "
+        f"about 33 MB); set ${MAX_SLICE_ENV} to read bigger slices"
+    )
 
 
 def _slice_order(name: str) -> tuple[int, str]:

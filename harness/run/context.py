@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from models.base import Recommender
 
 DEFAULT_K = 500
+MAX_K = 10_000  # recommendations per playlist: (n, k) int32 must fit memory at 10k playlists
 RUNS_ROOT = Path("runs")
 
 
@@ -122,8 +123,8 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
 
     s = settings
     timings: dict[str, float] = {}
-    if s.k < 1:
-        raise UsageError(f"--k {s.k}: must be at least 1")
+    if not 1 <= s.k <= MAX_K:
+        raise UsageError(f"--k {s.k}: must be between 1 and {MAX_K:,} (submissions need 500)")
     from harness.challenge.submission import FORMATS, team_info_line
 
     if s.team_format not in FORMATS:
