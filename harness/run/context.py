@@ -160,6 +160,7 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         data["lenient"] = True
         data["skipped"] = corpus.source.get("skipped", 0)
     run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
+    data |= rundir.located(source.path, run_dir)  # absolute, and relative to the run folder
     check_run_target(run_dir)
     submissions_dir = submissions_folder(run_dir)
     check_submissions_owner(submissions_dir, run_dir)
@@ -169,6 +170,7 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
             parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
         else:
             parts = _split_parts(corpus, s, run_dir, reporter)
+    parts["split"] |= rundir.located(Path(parts["split"]["path"]), run_dir)
     return Evaluation(
         corpus=corpus,
         run_dir=run_dir,

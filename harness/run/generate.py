@@ -91,7 +91,7 @@ def refit(
     from harness.challenge.split import load_split, train_set
     from harness.data.ingest import load_corpus
     from harness.run.factory import build_model
-    from harness.run.rundir import resolve_split_dir
+    from harness.run.rundir import resolve_data_path, resolve_split_dir
     from harness.run.sources import whole_train_set
     from models.popular import popularity_ranking
 
@@ -103,12 +103,7 @@ def refit(
                 f"{run_dir / name / 'manifest.json'}: made on other {what} than "
                 f"{run_dir / 'run.json'}"
             )
-    data_path = Path(str(run["data"]["path"]))
-    if not data_path.exists():
-        raise HarnessError(
-            f"data {data_path} of run {run_dir} not found (paths in run.json are relative to the "
-            "folder evaluate ran in; run from there)"
-        )
+    data_path = resolve_data_path(run_dir, run["data"])
     corpus = load_corpus(data_path, cache_dir=cache_dir, reporter=reporter)
     fp = corpus.source.get("fingerprint")
     if fp != run["data"].get("fingerprint"):

@@ -17,6 +17,7 @@ the functions here, so the format lives in one module.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -271,22 +272,55 @@ def read_run(run_dir: Path, purpose: str) -> dict[str, Any]:
     return run
 
 
+def located(path: Path, run_dir: Path) -> dict[str, str]:
+    """How run.json records a path: absolute, and relative to the run folder (the fallback
+    when the tree moved), so that the run folder describes itself from any working folder."""
+    absolute = Path(os.path.abspath(path))
+    return {"path": str(absolute), "relative_path": os.path.relpath(absolute, run_dir.resolve())}
+
+
+def recorded_paths(run_dir: Path, entry: Mapping[str, Any]) -> list[Path]:
+    """Where a path recorded in run.json (`data` or `split`) may be, most likely first: as
+    stored (absolute since this version), relative to the run folder; for a run of an older
+    version (a path relative to the folder evaluate ran in), also relative to each folder
+    above the run folder."""
+    text, rel = entry.get("path"), entry.get("relative_path")
+    out = [Path(str(text))] if text else []
+    if isinstance(rel, str):
+        out.append(run_dir / rel)
+    elif text and not Path(str(text)).is_absolute():
+        out += [parent / str(text) for parent in Path(os.path.abspath(run_dir)).parents]
+    return out
+
+
+def resolve_data_path(run_dir: Path, data: Mapping[str, Any]) -> Path:
+    """The data of a run, found from any working folder (`recorded_paths`)."""
+    for candidate in recorded_paths(run_dir, data):
+        if candidate.exists():
+            return candidate
+    raise HarnessError(
+        f"data {data.get('path')} of run {run_dir} not found (looked at "
+        f"{', '.join(str(p) for p in recorded_paths(run_dir, data)[:3])}); was it moved?"
+    )
+
+
 def resolve_split_dir(run_dir: Path, split: Mapping[str, Any]) -> Path:
-    """The split folder of a run: as recorded (relative to where evaluate ran), else RUN_DIR/split.
+    """The split folder of a run: as recorded (`recorded_paths`), else RUN_DIR/split.
 
     RUN_DIR/split is used only when its manifest carries the run's split fingerprint.
     """
     recorded = Path(str(split.get("path", "")))
-    if (recorded / "ground_truth.json").is_file():
-        return recorded
+    for candidate in recorded_paths(run_dir, split):
+        if (candidate / "ground_truth.json").is_file():
+            return candidate
     local = run_dir / "split"
     if (local / "manifest.json").is_file():
         fp = read_json_object(local / "manifest.json", "split manifest").get("fingerprint")
         if fp == split.get("fingerprint"):
             return local
     raise HarnessError(
-        f"split folder {recorded} of run {run_dir} not found (paths in run.json are relative to "
-        "the folder evaluate ran in; run from there)"
+        f"split folder {recorded} of run {run_dir} not found, nor {local} with the run's split "
+        "fingerprint; was it moved?"
     )
 
 
