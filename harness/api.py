@@ -112,13 +112,13 @@ def evaluate(
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
         k=k,
     )
-    ev = prepare(settings, reporter)
-    record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI writes it
-    start_run(ev, [name for name, _ in built])
-    for _ in run_models(ev, built, force=force):
-        pass
-    board = build(ev.run_dir)
-    write(board, ev.run_dir)
+    with prepare(settings, reporter) as ev:  # the run folder is locked until the end
+        record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI does
+        start_run(ev, [name for name, _ in built])
+        for _ in run_models(ev, built, force=force):
+            pass
+        board = build(ev.run_dir)
+        write(board, ev.run_dir)
     return board
 
 

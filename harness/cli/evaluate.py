@@ -44,6 +44,7 @@ SETTINGS_FLAGS = (
     "k",
     "team_format",
     "lenient",
+    "name",
 )
 
 
@@ -118,6 +119,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", default=None, help="refit models even if runs exist"
     )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the run's name: its folder of submissions, SUBMISSIONS/NAME, and the default run "
+        "folder runs/NAME (default: the run folder's name); a folder there that another run "
+        "writes is refused",
+    )
+    parser.add_argument(
+        "--submissions",
+        dest="submissions_root",
+        type=Path,
+        metavar="DIR",
+        help="where the submissions go, DIR/<name>/ (default: submissions/ of this folder)",
+    )
     add_submission_argument(parser, "; --force also adds one that fails the verifier")
     parser.add_argument(
         "--challenge-set",
@@ -165,6 +180,8 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The EvaluateSettings fields that flags set, only those given; --data-seed and
     --split-seed override --seed."""
     out = {f: getattr(args, f) for f in SETTINGS_FLAGS if getattr(args, f) is not None}
+    if args.submissions_root is not None:  # `submissions` is --submission NAME=PATH's list
+        out["submissions"] = args.submissions_root
     for name, value in (("data_seed", args.data_seed), ("split_seed", args.split_seed)):
         if (value if value is not None else args.seed) is not None:
             out[name] = value if value is not None else args.seed
@@ -226,14 +243,14 @@ def run(args: argparse.Namespace) -> int:
     specs = select_models(chosen, exp.params)
     models = build_models(specs, exp.params)  # bad -p fails here
     externals = _external_specs(args.submissions, exp.settings, [name for name, _ in models])
-    ev = prepare(exp.settings, reporter)
-    record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
-    start_run(ev, [name for name, _ in models])
-    add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails before fits
-    for name, manifest in run_models(ev, models, force=exp.force):
-        out.print(summary_line(ev, name, manifest), highlight=False)
-    if ev.mode == "split":
-        _leaderboard(ev, reporter)
+    with prepare(exp.settings, reporter) as ev:  # the run folder is locked until the end
+        record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
+        start_run(ev, [name for name, _ in models])
+        add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails first
+        for name, manifest in run_models(ev, models, force=exp.force):
+            out.print(summary_line(ev, name, manifest), highlight=False)
+        if ev.mode == "split":
+            _leaderboard(ev, reporter)
     if ev.k == DEFAULT_K:
         out.print(f"submissions: {ev.submissions_dir}", highlight=False)
     else:

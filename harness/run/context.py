@@ -21,9 +21,14 @@ from harness.errors import UsageError
 from harness.outputs import check_folder_target, mark
 from harness.progress import SILENT, Reporter
 from harness.run import rundir
+from harness.run.lock import RunLock
 from harness.run.manifest import RssSampler, file_sha256
 from harness.run.sources import marker_seed, not_in_train, resolve_data, whole_train_set
-from harness.run.submissions import check_submissions_owner, submissions_folder
+from harness.run.submissions import (
+    SUBMISSIONS_ROOT,
+    check_submissions_owner,
+    submissions_folder,
+)
 from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
@@ -57,6 +62,8 @@ class EvaluateSettings:
     k: int = DEFAULT_K
     team_format: str = "aicrowd"  # submission header generation: "aicrowd" or "2018"
     lenient: bool = False  # skip (and count) invalid playlists and unreadable slices, as split
+    name: str | None = None  # the run's folder in the submissions root (default: RUN_DIR's name)
+    submissions: Path | None = None  # the submissions root (default: ./submissions)
 
 
 @dataclass
@@ -81,9 +88,21 @@ class Evaluation:
     gt_offsets: NDArray[np.int64] | None = None
     gt_tracks: IntArray | None = None
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds per step
+    lock: RunLock | None = field(default=None, repr=False)  # held until `close()`
     _ranking: IntArray | None = field(default=None, repr=False)
     _title: Recommender | None = field(default=None, repr=False)
     title_fit_s: float = 0.0
+
+    def close(self) -> None:
+        """Release the run folder's lock (harness/run/lock.py); `with ev:` does it too."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> Evaluation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def ranking(self) -> IntArray:
@@ -118,33 +137,82 @@ def timed(stages: dict[str, float], name: str) -> Iterator[None]:
 
 def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluation:
     """Data, corpus, split (or challenge set), train set and queries for this run; the wall
-    seconds of each step go to `Evaluation.timings`."""
+    seconds of each step go to `Evaluation.timings`. The run folder is locked (one evaluate at
+    a time) until `Evaluation.close()` or the end of a `with ev:` block."""
     from harness.data.ingest import load_corpus
 
     s = settings
     timings: dict[str, float] = {}
-    if not 1 <= s.k <= MAX_K:
-        raise UsageError(f"--k {s.k}: must be between 1 and {MAX_K:,} (submissions need 500)")
-    from harness.challenge.submission import FORMATS, team_info_line
-
-    if s.team_format not in FORMATS:
-        raise UsageError(f"--team-format {s.team_format!r}: one of {', '.join(FORMATS)}")
-    try:  # before any model runs: the submission header is written after the fits
-        team_info_line(s.team, s.email, s.team_format)
-    except ValueError as e:
-        raise UsageError(f"--team/--email: {e}") from None
-    if s.out is not None:
-        check_run_target(Path(s.out))  # before the slow steps
-    if s.split is not None:
-        from harness.challenge.split import check_split_target
-
-        check_split_target(Path(s.split))
+    check_settings(s)  # before the slow steps
     with timed(timings, "data_s"):
         source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
     with timed(timings, "corpus_s"):
         corpus = load_corpus(
             source.path, cache_dir=s.cache_dir, lenient=s.lenient, reporter=reporter
         )
+    data = _data_entry(s, source, corpus)
+    run_dir = (
+        Path(s.out) if s.out is not None else RUNS_ROOT / (s.name or run_name(s, source.name, data))
+    )
+    data |= rundir.located(source.path, run_dir)  # absolute, and relative to the run folder
+    check_run_target(run_dir)
+    root = Path(s.submissions) if s.submissions is not None else SUBMISSIONS_ROOT
+    submissions_dir = submissions_folder(run_dir, root, s.name)
+    check_submissions_owner(submissions_dir, run_dir)
+    lock = RunLock(run_dir)  # one evaluate at a time per run folder
+    try:
+        mark(run_dir, "run")  # before the split goes in: the folder is the harness's from now on
+        with timed(timings, "split_s"):
+            if s.challenge_set is not None:
+                parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
+            else:
+                parts = _split_parts(corpus, s, run_dir, reporter)
+    except BaseException:
+        lock.release()
+        raise
+    parts["split"] |= rundir.located(Path(parts["split"]["path"]), run_dir)
+    return Evaluation(
+        corpus=corpus,
+        run_dir=run_dir,
+        submissions_dir=submissions_dir,
+        data=data,
+        mode="challenge" if s.challenge_set is not None else "split",
+        k=s.k,
+        team=s.team,
+        email=s.email,
+        reporter=reporter,
+        team_format=s.team_format,
+        timings=timings,
+        lock=lock,
+        **parts,
+    )
+
+
+def check_settings(s: EvaluateSettings) -> None:
+    """What can be refused before any data is read: k, the submission header, the --name, and
+    targets that are not the harness's."""
+    from harness.challenge.submission import FORMATS, team_info_line
+
+    if not 1 <= s.k <= MAX_K:
+        raise UsageError(f"--k {s.k}: must be between 1 and {MAX_K:,} (submissions need 500)")
+    if s.team_format not in FORMATS:
+        raise UsageError(f"--team-format {s.team_format!r}: one of {', '.join(FORMATS)}")
+    try:  # before any model runs: the submission header is written after the fits
+        team_info_line(s.team, s.email, s.team_format)
+    except ValueError as e:
+        raise UsageError(f"--team/--email: {e}") from None
+    if s.name is not None:
+        submissions_folder(Path("."), SUBMISSIONS_ROOT, s.name)  # a safe folder name
+    if s.out is not None:
+        check_run_target(Path(s.out))
+    if s.split is not None:
+        from harness.challenge.split import check_split_target
+
+        check_split_target(Path(s.split))
+
+
+def _data_entry(s: EvaluateSettings, source: Any, corpus: Corpus) -> dict[str, Any]:
+    """run.json's `data`: name, path, fingerprint, synthetic label, seed and sizes."""
     data = {
         "name": source.name,
         "path": str(source.path),
@@ -159,32 +227,7 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
     if s.lenient:  # what was left out is part of what the run is
         data["lenient"] = True
         data["skipped"] = corpus.source.get("skipped", 0)
-    run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
-    data |= rundir.located(source.path, run_dir)  # absolute, and relative to the run folder
-    check_run_target(run_dir)
-    submissions_dir = submissions_folder(run_dir)
-    check_submissions_owner(submissions_dir, run_dir)
-    mark(run_dir, "run")  # before the split goes in: the folder is the harness's from now on
-    with timed(timings, "split_s"):
-        if s.challenge_set is not None:
-            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
-        else:
-            parts = _split_parts(corpus, s, run_dir, reporter)
-    parts["split"] |= rundir.located(Path(parts["split"]["path"]), run_dir)
-    return Evaluation(
-        corpus=corpus,
-        run_dir=run_dir,
-        submissions_dir=submissions_dir,
-        data=data,
-        mode="challenge" if s.challenge_set is not None else "split",
-        k=s.k,
-        team=s.team,
-        email=s.email,
-        reporter=reporter,
-        team_format=s.team_format,
-        timings=timings,
-        **parts,
-    )
+    return data
 
 
 def check_run_target(run_dir: Path) -> None:
@@ -280,6 +323,13 @@ def _split_parts(
 def start_run(ev: Evaluation, models: Sequence[str] = ()) -> None:
     """`RUN_DIR/run.json`: what every model of the run shares and the names of the models this
     evaluate runs (so leaderboard and report can say which have not finished)."""
+    where = {"name": ev.submissions_dir.name} | rundir.located(ev.submissions_dir, ev.run_dir)
     rundir.write_run(
-        ev.run_dir, mode=ev.mode, k=ev.k, data=ev.data, split=ev.split, models=list(models)
+        ev.run_dir,
+        mode=ev.mode,
+        k=ev.k,
+        data=ev.data,
+        split=ev.split,
+        models=list(models),
+        submissions=where,
     )

@@ -52,6 +52,8 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("split", "challenge_set"): ("challenge_set", Path),
     ("run", "out"): ("out", Path),
     ("run", "k"): ("k", int),
+    ("run", "name"): ("name", str),
+    ("run", "submissions"): ("submissions", Path),
     ("team", "name"): ("team", str),
     ("team", "email"): ("email", str),
     ("team", "format"): ("team_format", str),

@@ -77,12 +77,16 @@ def write_run(
     data: Mapping[str, Any],
     split: Mapping[str, Any],
     models: list[str] | None = None,
+    submissions: Mapping[str, Any] | None = None,
 ) -> None:
-    """`RUN_DIR/run.json`: the mode, k, data and split every model of the run shares, and the
-    models the last evaluate set out to run (`models`, absent in runs of older versions)."""
-    doc = {"mode": mode, "k": k, "data": data, "split": split}
+    """`RUN_DIR/run.json`: the mode, k, data and split every model of the run shares, the
+    models the last evaluate set out to run (`models`, absent in runs of older versions) and
+    where its submissions go (`submissions`: name, path, relative_path)."""
+    doc: dict[str, Any] = {"mode": mode, "k": k, "data": data, "split": split}
     if models is not None:
         doc["models"] = models
+    if submissions is not None:
+        doc["submissions"] = dict(submissions)
     write_json(run_dir / "run.json", doc)
 
 

@@ -3,6 +3,7 @@ verifier as they are written, and which run folder owns each submissions folder.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from pathlib import Path
 
@@ -16,9 +17,20 @@ SUBMISSIONS_ROOT = Path("submissions")
 OWNERS = "owners.json"  # in SUBMISSIONS_ROOT: {"<run folder name>": "<resolved run folder>"}
 
 
-def submissions_folder(run_dir: Path, root: Path = SUBMISSIONS_ROOT) -> Path:
-    """`submissions/<run folder name>`."""
-    return root / run_dir.name
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def submissions_folder(
+    run_dir: Path, root: Path = SUBMISSIONS_ROOT, name: str | None = None
+) -> Path:
+    """`<root>/<name>`: `submissions/<run folder name>` unless `evaluate --name` or
+    `--submissions DIR` say otherwise."""
+    if name is not None and (not NAME.fullmatch(name) or name in (".", "..")):
+        raise UsageError(
+            f"--name {name!r}: use letters, digits, '_', '-' and '.', starting with a letter, "
+            "digit or '_' (it names the run's folder of submissions)"
+        )
+    return root / (name if name is not None else run_dir.name)
 
 
 def _owners(root: Path) -> dict[str, str]:
@@ -38,9 +50,9 @@ def check_submissions_owner(folder: Path, run_dir: Path) -> None:
     owner = str(run_dir.resolve())
     if other is not None and other != owner and Path(other).exists():
         raise UsageError(
-            f"{folder} holds the submissions of run {other}, not of {owner}; give this run "
-            f"another --out name, or remove {folder} (and its line in "
-            f"{folder.parent / OWNERS})"
+            f"{folder} holds the submissions of run {other}, not of {owner}; give this run its "
+            f"own folder there with --name NAME (or --submissions DIR), or remove {folder} "
+            f"(and its line in {folder.parent / OWNERS})"
         )
 
 
