@@ -207,6 +207,16 @@ def synth(*extra: str) -> Callable[[Path, Env], list[str]]:
     return lambda tmp, env: ["synth", "--out", str(tmp / "out"), *extra]
 
 
+def _split_fixture(tmp: Path, env: Env) -> list[str]:
+    cache = ["--cache-dir", str(tmp / "cache")]
+    return ["split", str(SLICE), "--out", str(tmp / "s"), "--per-category", "1", *cache]
+
+
+def _evaluate_fixture(tmp: Path, env: Env) -> list[str]:
+    cache = ["--cache-dir", str(tmp / "cache"), "--models", "popular", "--out", str(tmp / "r")]
+    return ["evaluate", "--mpd", str(SLICE), "--per-category", "1", *cache]
+
+
 def check_model(*argv: str) -> Callable[[Path, Env], list[str]]:
     return lambda tmp, env: ["check-model", *argv]
 
@@ -282,6 +292,9 @@ CASES: list[Case] = [
     Case("evaluate-email-with-a-newline", evaluate_p("--models", "popular", "--email", "a\nb"), ("--team/--email", "newlines")),
     Case("evaluate-config-team-format-unknown", _config('[team]\nformat = "2019"\n'), ("exp.toml", "format", "aicrowd")),
     Case("evaluate-config-lenient-not-bool", _config("[data]\nlenient = 1\n"), ("exp.toml", "lenient", "true or false")),
+    # --- dead ends: advice that leads somewhere
+    Case("split-per-category-on-a-3-playlist-corpus", _split_fixture, ("no playlist for challenge categor", "larger corpus")),
+    Case("evaluate-per-category-on-a-3-playlist-corpus", _evaluate_fixture, ("no playlist for challenge categor",)),
     # --- check-model: names, paths and parameters
     Case("check-model-unknown-name", check_model("nosuchmodel"), ("nosuchmodel", "available")),
     Case("check-model-missing-module", check_model("nosuchmod:Thing"), ("nosuchmod", "No module")),
@@ -303,3 +316,15 @@ def test_bad_input(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     check(case, env, tmp_path, capsys, monkeypatch)
+
+
+def test_no_advice_to_use_a_per_category_the_split_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: on a tiny corpus `split --per-category 1` advised "--per-category 0 or less",
+    which is then refused."""
+    from harness.cli import main
+
+    assert main(_split_fixture(tmp_path, None)) == 2  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "--per-category 0" not in err and "larger corpus" in err

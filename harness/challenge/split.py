@@ -147,13 +147,25 @@ def _per_category_count(corpus: Corpus, per_category: int | None) -> int:
             f"and the corpus has {n_pl})"
         )
     lengths = corpus.lengths  # (n_playlists,)
-    for c in CATEGORIES.values():
-        in_range = int(((lengths >= c.lo) & (lengths <= c.hi)).sum())
-        if in_range < n:
-            raise UsageError(
-                f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
-                f"corpus has only {in_range}; use --per-category {in_range} or less"
-            )
+    in_range = {
+        c.number: int(((lengths >= c.lo) & (lengths <= c.hi)).sum()) for c in CATEGORIES.values()
+    }
+    empty = [c for c in CATEGORIES.values() if in_range[c.number] == 0]
+    if empty:  # no --per-category helps: say so instead of advising 0, which is refused
+        ranges = ", ".join(f"{c.number} ({c.lo}-{c.hi} tracks)" for c in empty)
+        raise UsageError(
+            f"the corpus ({n_pl:,} playlists) has no playlist for challenge categor"
+            f"{'ies' if len(empty) > 1 else 'y'} {ranges}, so no ten-category split can be "
+            "drawn from it, whatever --per-category; use a larger corpus (e.g. synthetic "
+            "preset tiny or larger)"
+        )
+    short = [c for c in CATEGORIES.values() if in_range[c.number] < n]
+    if short:
+        c, most = short[0], min(in_range.values())
+        raise UsageError(
+            f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
+            f"corpus has only {in_range[c.number]}; use --per-category {most} or less"
+        )
     return n
 
 
