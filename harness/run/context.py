@@ -2,7 +2,9 @@
 corpus, split or challenge set, training set, queries, run folder), prepared once.
 
 `prepare(settings, reporter)` resolves the data (harness/run/sources.py), loads the corpus,
-reuses or draws the split, and names the run folder; `start_run` writes `run.json`.
+reuses or draws the split (and the validation split a model needs), and names the run folder;
+`start_run` writes `run.json`. `prepare_validation(settings)` prepares the same data and split
+folder for fitting and scoring on the validation split alone, never reading the test answers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ from harness.run.submissions import (
     check_submissions_owner,
     submissions_folder,
 )
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from harness.data.corpus import Corpus
@@ -60,6 +62,10 @@ class EvaluateSettings:
     team: str = "mpd-harness"
     email: str = "mpd-harness@example.com"
     k: int = DEFAULT_K
+    # validation playlists per category (SPLIT_DIR/validation/, drawn from the training
+    # playlists only): None keeps the split's own, or draws one of the test split's size when
+    # a model needs it (`needs_validation`); a number draws that size whether or not one does
+    validation: int | None = None
     team_format: str = "aicrowd"  # submission header generation: "aicrowd" or "2018"
     lenient: bool = False  # skip (and count) invalid playlists and unreadable slices, as split
     name: str | None = None  # the run's folder in the submissions root (default: RUN_DIR's name)
@@ -92,6 +98,9 @@ class Evaluation:
     _ranking: IntArray | None = field(default=None, repr=False)
     _title: Recommender | None = field(default=None, repr=False)
     title_fit_s: float = 0.0
+    # the validation split on `train.validation`: path, seed, fingerprint, per_category,
+    # n_queries (None when the run has none)
+    validation: dict[str, Any] | None = None
 
     def close(self) -> None:
         """Release the run folder's lock (harness/run/lock.py); `with ev:` does it too."""
@@ -135,27 +144,25 @@ def timed(stages: dict[str, float], name: str) -> Iterator[None]:
 # ---------------------------------------------------------------------------- preparing a run
 
 
-def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluation:
+def prepare(
+    settings: EvaluateSettings, reporter: Reporter = SILENT, *, needs_validation: bool = False
+) -> Evaluation:
     """Data, corpus, split (or challenge set), train set and queries for this run; the wall
     seconds of each step go to `Evaluation.timings`. The run folder is locked (one evaluate at
-    a time) until `Evaluation.close()` or the end of a `with ev:` block."""
-    from harness.data.ingest import load_corpus
+    a time) until `Evaluation.close()` or the end of a `with ev:` block.
 
+    The training set carries the split's validation split (`TrainSet.validation`) when the
+    split folder has one, and one is drawn when `needs_validation` (a model of the run learns
+    from it) or `settings.validation` asks for it; split mode only."""
     s = settings
     timings: dict[str, float] = {}
     check_settings(s)  # before the slow steps
-    with timed(timings, "data_s"):
-        source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
-    with timed(timings, "corpus_s"):
-        corpus = load_corpus(
-            source.path, cache_dir=s.cache_dir, lenient=s.lenient, reporter=reporter
+    if s.challenge_set is not None and (needs_validation or s.validation is not None):
+        raise UsageError(
+            "--challenge-set: no validation split in challenge mode (the models train on the "
+            "whole corpus); run models that need one (or --validation) on a split"
         )
-    data = _data_entry(s, source, corpus)
-    run_dir = (
-        Path(s.out) if s.out is not None else RUNS_ROOT / (s.name or run_name(s, source.name, data))
-    )
-    data |= rundir.located(source.path, run_dir)  # absolute, and relative to the run folder
-    check_run_target(run_dir)
+    corpus, data, run_dir = _load(s, reporter, timings)
     root = Path(s.submissions) if s.submissions is not None else SUBMISSIONS_ROOT
     submissions_dir = submissions_folder(run_dir, root, s.name)
     check_submissions_owner(submissions_dir, run_dir)
@@ -166,7 +173,7 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
             if s.challenge_set is not None:
                 parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
             else:
-                parts = _split_parts(corpus, s, run_dir, reporter)
+                parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
     except BaseException:
         lock.release()
         raise
@@ -186,6 +193,27 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         lock=lock,
         **parts,
     )
+
+
+def _load(
+    s: EvaluateSettings, reporter: Reporter, timings: dict[str, float]
+) -> tuple[Corpus, dict[str, Any], Path]:
+    """(corpus, what run.json says of the data, run folder) of the settings; the run folder is
+    checked to be a new, empty or earlier run folder (harness/outputs.py)."""
+    from harness.data.ingest import load_corpus
+
+    with timed(timings, "data_s"):
+        source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
+    with timed(timings, "corpus_s"):
+        corpus = load_corpus(
+            source.path, cache_dir=s.cache_dir, lenient=s.lenient, reporter=reporter
+        )
+    data = _data_entry(s, source, corpus)
+    name = s.name or run_name(s, source.name, data)
+    run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / name
+    data |= rundir.located(source.path, run_dir)  # absolute, and relative to the run folder
+    check_run_target(run_dir)
+    return corpus, data, run_dir
 
 
 def check_settings(s: EvaluateSettings) -> None:
@@ -251,6 +279,56 @@ def _run_json(folder: Path) -> Any:
     return doc if isinstance(doc, dict) and "mode" in doc else None
 
 
+@dataclass(frozen=True)
+class ValidationContext:
+    """What fitting and scoring on the validation split may see: no test query, no test answer."""
+
+    corpus: Corpus
+    train: TrainSet  # the training playlists, `train.validation` set
+    data: dict[str, Any]  # as in run.json
+    split: dict[str, Any]  # the test split: path, seed, fingerprint, per_category, coverage
+    validation: dict[str, Any]  # path, seed, fingerprint, per_category, coverage, n_queries
+    run_dir: Path  # the run folder evaluate would use with these settings
+
+
+def prepare_validation(
+    settings: EvaluateSettings, reporter: Reporter = SILENT
+) -> ValidationContext:
+    """The data, corpus and training set with its validation split for `settings`, as
+    `evaluate` would prepare them (the same run and split folder), without reading the test
+    split's ground truth: a matching split folder is read without it (`ensure_split_ref`), a
+    missing one drawn; the validation split is reused, or drawn at `settings.validation` per
+    category (default: the folder's own, else the test split's size). For tuning."""
+    from harness.challenge.split import train_without
+    from harness.run.sources import ensure_split_ref, ensure_validation
+
+    s = settings
+    if s.challenge_set is not None:
+        raise UsageError("--challenge-set: no validation split in challenge mode")
+    check_settings(s)
+    corpus, data, run_dir = _load(s, reporter, {})
+    split_dir = Path(s.split) if s.split is not None else run_dir / "split"
+    if s.split is None:
+        mark(run_dir, "run")  # the split it may draw there makes the folder the harness's
+    explicit = s.split is not None
+    ref = ensure_split_ref(
+        corpus,
+        split_dir,
+        seed=s.split_seed,
+        per_category=s.per_category,
+        coverage=s.coverage,
+        explicit=explicit,
+        reporter=reporter,
+    )
+    v, info = ensure_validation(
+        corpus, split_dir, ref, per_category=s.validation, explicit=explicit, reporter=reporter
+    )
+    split = {"path": str(split_dir), "seed": ref.seed, "fingerprint": ref.fingerprint}
+    split |= {k: ref.settings.get(k) for k in ("per_category", "coverage")}
+    train = replace(train_without(corpus, ref.test_idx), validation=v)
+    return ValidationContext(corpus, train, data, split, info, run_dir)
+
+
 def run_name(s: EvaluateSettings, source_name: str, data: dict[str, Any]) -> str:
     """The default run folder's name: the synthetic name holds the data seed already (and the
     split seed where it differs); a real MPD gets one run folder per split seed."""
@@ -284,11 +362,12 @@ def _challenge_parts(corpus: Corpus, path: Path, reporter: Reporter) -> dict[str
 
 
 def _split_parts(
-    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
+    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter, needs_validation: bool
 ) -> dict[str, Any]:
-    """Queries, training set and ground truth of the split (reused or drawn)."""
+    """Queries, training set and ground truth of the split (reused or drawn), the training set
+    with the split's validation split when it has one or one is asked for."""
     from harness.challenge.split import train_set
-    from harness.run.sources import ensure_split
+    from harness.run.sources import ensure_split, ensure_validation, existing_validation
 
     split_dir = Path(s.split) if s.split is not None else run_dir / "split"
     sp = ensure_split(
@@ -310,9 +389,27 @@ def _split_parts(
         "coverage": sp.settings.get("coverage"),
         "not_in_train": not_in_train(sp),
     }
+    train = train_set(corpus, sp)
+    found: tuple[Validation, dict[str, Any]] | None
+    if needs_validation or s.validation is not None:
+        found = ensure_validation(
+            corpus,
+            split_dir,
+            sp,
+            per_category=s.validation,
+            explicit=s.split is not None,
+            reporter=reporter,
+        )
+    else:  # a validation split the folder has comes along; nothing draws one
+        found = existing_validation(corpus, split_dir, sp, reporter)
+    validation = None
+    if found is not None:
+        train = replace(train, validation=found[0])
+        validation = found[1]
     return dict(
         queries=sp.queries,
-        train=train_set(corpus, sp),
+        train=train,
+        validation=validation,
         split=split,
         challenge_path=split_dir / "challenge_set.json",
         gt_offsets=sp.holdout_offsets,
