@@ -58,8 +58,13 @@ def test_submissions_dir_and_name_choose_the_home(
 
 @pytest.mark.parametrize("name", ["../x", ".hidden", "a/b", ""])
 def test_a_name_must_be_a_plain_folder_name(
-    tmp_path: Path, tiny_mpd: Path, capsys: pytest.CaptureFixture[str], name: str
+    tmp_path: Path,
+    tiny_mpd: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     argv = _evaluate(tiny_mpd, tmp_path / "run", tmp_path / "cache", "--name", name)
     assert main(argv) == 2
     assert "--name" in capsys.readouterr().err
@@ -77,8 +82,12 @@ time.sleep(60)
 
 
 def test_one_evaluate_at_a_time_per_run_folder(
-    tmp_path: Path, tiny_mpd: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    tiny_mpd: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # submissions/ lands here
     run = tmp_path / "run"
     assert main(_evaluate(tiny_mpd, run, tmp_path / "cache")) == 0
     assert not (run / HOLDER).exists()  # released at the end
