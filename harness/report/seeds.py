@@ -58,7 +58,8 @@ def seed_settings(settings: EvaluateSettings, seed: int) -> EvaluateSettings:
     base = None if settings.out is None else Path(settings.out)
     # a name of its own: submissions/<run folder name> must not clash with another run's
     out = None if base is None else base / f"{base.name}-split{seed}"
-    return replace(settings, split_seed=seed, out=out)
+    name = None if settings.name is None else f"{settings.name}-split{seed}"
+    return replace(settings, split_seed=seed, out=out, name=name)
 
 
 def evaluate_seeds(
@@ -127,12 +128,13 @@ def _one_seed(
     from harness.run.factory import build_models
 
     models = build_models(specs, params)
-    ev = prepare(settings, SILENT, needs_validation=any(needs_validation(m) for _, m in models))
-    record(ev, settings, specs, models, force)
-    start_run(ev, [name for name, _ in models])
-    for _ in run_models(ev, models, force=force):
-        pass
-    write(build(ev.run_dir), ev.run_dir)
+    needs = any(needs_validation(m) for _, m in models)
+    with prepare(settings, SILENT, needs_validation=needs) as ev:  # the run folder's lock
+        record(ev, settings, specs, models, force)
+        start_run(ev, [name for name, _ in models])
+        for _ in run_models(ev, models, force=force):
+            pass
+        write(build(ev.run_dir), ev.run_dir)
     return str(ev.run_dir)
 
 

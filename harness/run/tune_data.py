@@ -3,7 +3,9 @@
 
 The corpus, the test split read without its ground truth, and the validation split (drawn into
 `SPLIT_DIR/validation/` when absent): a trial and that evaluate see the same training playlists,
-queries and held-out tracks. The split folder defaults to `DIR/split`.
+queries and held-out tracks. The split folder defaults to `DIR/split`; as for a `--split` given, a folder there drawn with
+other settings (another --split-seed, say) is an error, not redrawn: a tuning folder holds one
+split.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ def prepare_tuning(data: EvaluateSettings, out: Path, reporter: Reporter = SILEN
     """Corpus, split and validation split for `tune --out out`; the test answers stay unread."""
     from harness.run.manifest import fingerprint
 
-    settings = replace(data, score_on="validation", out=Path(out), challenge_set=None)
-    ctx = prepare_validation(settings, reporter)
+    # the split folder defaults to DIR/split (named, so the folder DIR is not taken for a run
+    # folder); no run folder is written
+    split = data.split if data.split is not None else Path(out) / "split"
+    ctx = prepare_validation(replace(data, split=split, out=None), reporter)
     key = fingerprint([ctx.validation["fingerprint"], ctx.data.get("fingerprint"), data.k])
     target = validation_target(ctx.train, data.k, key)
     resolved = replace(

@@ -1,8 +1,8 @@
 """The files `tune` writes into its folder: `best.toml` (an experiment file) and `manifest.json`.
 
-`DIR/manifest.json` is written when a run starts (status "running") and again at its end, so a
-folder holding one is a tuning folder; the harness writes into no folder whose `best.toml`,
-`trials.csv`, `history.png` or `manifest.json` it did not write. The trials table and the
+`DIR` carries the `.mpd-harness` marker of kind "tune" (harness/outputs.py): `tune --out` takes a
+new or empty folder or one it wrote, never another. `DIR/manifest.json` is written when a run
+starts (status "running") and again at its end. The trials table and the
 history plot are the report's (harness/report/tuning.py).
 """
 
@@ -22,32 +22,29 @@ if TYPE_CHECKING:
     from harness.run.tune_settings import TrialRow, TuneResult, TuneSettings
 
 TOOL = "mpd-harness tune"
-OUTPUTS = ("best.toml", "trials.csv", "history.png", "manifest.json")
 EVALUATE_DIR = "evaluate"  # best.toml's run folder, under DIR: the final evaluate's
 
 
 def check_out(out: Path) -> None:
-    """Refuse a folder holding output files that a tuning run did not write."""
+    """Refuse a folder that is not new, empty or a tuning folder the harness wrote (its
+    `.mpd-harness` marker says "tune"; harness/outputs.py), then mark it as one."""
+    from harness.outputs import check_folder_target, mark
+
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: not a folder")
-    manifest = out / "manifest.json"
-    ours = False
-    if manifest.is_file():
-        try:
-            ours = read_json(manifest).get("tool") == TOOL
-        except (OSError, ValueError, AttributeError):
-            ours = False
-    if not ours:
-        found = [name for name in OUTPUTS if (out / name).exists()]
-        if found:
-            raise UsageError(
-                f"--out {out}: holds {', '.join(found)} that `tune` did not write "
-                f"(no {TOOL} manifest.json); choose another folder"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    if not ours:
-        write_json(manifest, {"tool": TOOL, "version": __version__, "status": "running"})
+    check_folder_target(out, "tune", legacy=_ours, hint="choose a new or empty folder")
+    mark(out, "tune")
+    if not (out / "manifest.json").exists():
+        write_json(
+            out / "manifest.json", {"tool": TOOL, "version": __version__, "status": "running"}
+        )
+
+
+def _ours(out: Path) -> bool:
+    """A tuning folder written before the marker existed: its manifest says so."""
+    try:
+        return bool(read_json(out / "manifest.json").get("tool") == TOOL)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def best_experiment(prepared: Prepared, spec: str, params: dict[str, Any], out: Path) -> Experiment:
