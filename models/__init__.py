@@ -68,6 +68,7 @@ MODELS = Registry(
         "item_knn": "models.item_knn:ItemKNNRecommender",
         "w2v": "models.w2v:W2VRecommender",
         "sgns": "models.sgns:SGNSRecommender",
+        "rerank": "models.rerank:RerankRecommender",
     }
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 from typing_extensions import Self
 
 from harness.errors import ParameterError
@@ -122,11 +123,18 @@ class ItemKNNRecommender(Recommender):
         return C.indices[keep].astype(np.int32), C.data[keep], counts
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return self.recommend_scored(queries, k)[0]
+
+    def recommend_scored(
+        self, queries: Queries, k: int = 500
+    ) -> tuple[IntArray, NDArray[np.float32]]:
+        """`recommend`'s (n, k) ids and their (n, k) summed similarities (NaN where -1)."""
         n = len(queries)
         out = np.full((n, k), -1, dtype=np.int32)  # (n, k)
+        out_scores = np.full((n, k), np.nan, dtype=np.float32)  # (n, k)
         with_seeds = np.flatnonzero(queries.n_seeds > 0)
         if not len(with_seeds):
-            return out
+            return out, out_scores
         S = self.sim_
         if self.alpha != 1.0:
             S = S.copy()
@@ -138,5 +146,5 @@ class ItemKNNRecommender(Recommender):
             rows = with_seeds[sl]
             Q = query_matrix(queries, rows, self.n_tracks_)  # (b, T)
             scores = (Q @ S).tocsr()  # (b, T) summed neighbour rows
-            recommend_rows(scores, queries, rows, k, out)
-        return out
+            recommend_rows(scores, queries, rows, k, out, out_scores)
+        return out, out_scores

@@ -24,6 +24,7 @@ from harness.run.contract import (
     make_train,
     run_checks,
     tiny_params,
+    with_validation,
 )
 from models import MODELS, Queries, Recommender, TrainSet, get_model
 
@@ -76,7 +77,7 @@ def two_cluster_train() -> TrainSet:
     # two bridge playlists: B tracks become candidates for A seeds, but weakly supported ones
     playlists += [[0, 5, 10, 15], [3, 8, 12, 17]]
     titles += ["mix", "mix"]
-    return make_train(playlists, titles, 30)
+    return with_validation(make_train(playlists, titles, 30))
 
 
 def two_cluster_queries() -> Queries:

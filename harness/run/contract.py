@@ -15,13 +15,13 @@ training and seedless ones. Small enough that every built-in model passes in sec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from models.base import Recommender
@@ -47,6 +47,7 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
     },
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
+    "rerank": {"n_candidates": 30, "n_estimators": 20, "min_child_samples": 5, "num_threads": 1},
 }
 
 
@@ -92,8 +93,34 @@ def make_queries(seeds: list[list[int]], titles: list[str | None], cats: list[in
     )
 
 
+def with_validation(train: TrainSet, every: int = 4) -> TrainSet:
+    """`train` with a small validation split for models that learn from held-out tracks:
+    every `every`-th playlist, its first half the seeds and the rest held out; every third of
+    them is seedless (title only), and every third seeded one has its title withheld."""
+    rows = np.arange(0, train.n_playlists, every, dtype=np.int64)
+    seeds, titles, cats, held = [], [], [], []
+    for j, r in enumerate(rows):
+        tracks = [int(t) for t in train.playlist(int(r))]
+        n = 0 if j % 3 == 0 else len(tracks) // 2
+        seeds.append(tracks[:n])
+        held.append(tracks[n:])
+        titles.append(None if j % 3 == 1 else str(train.titles[r]))
+        cats.append(1 if n == 0 else 4 if titles[-1] is None else 3)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(h) for h in held], out=offsets[1:])
+    validation = Validation(
+        rows=rows,
+        queries=make_queries(seeds, titles, cats),
+        holdout_offsets=offsets,
+        holdout_ids=np.array([t for h in held for t in h], dtype=np.int32),
+        fingerprint=f"contract-every-{every}",
+    )
+    return replace(train, validation=validation)
+
+
 def mixed_train() -> TrainSet:
-    """60 playlists over three 12-track clusters, with a few cross-cluster tracks."""
+    """60 playlists over three 12-track clusters, with a few cross-cluster tracks, and a
+    validation split of 15 of them (`with_validation`)."""
     rng = np.random.default_rng(0)
     playlists, titles = [], []
     for i in range(60):
@@ -103,7 +130,7 @@ def mixed_train() -> TrainSet:
             pl.append(int(rng.integers(0, 36)))  # may repeat a track: duplicates must be fine
         playlists.append([int(t) for t in pl])
         titles.append(["alpha", "beta", "gamma"][c])
-    return make_train(playlists, titles, N_TRACKS)
+    return with_validation(make_train(playlists, titles, N_TRACKS))
 
 
 def mixed_queries() -> Queries:
