@@ -41,6 +41,8 @@ from models.rerank_features import (
     union_candidates,
 )
 
+OBJECTIVES = ("lambdarank", "rank_xendcg", "binary")
+
 
 class RerankRecommender(Recommender):
     """Candidates from base models, reordered by LightGBM LambdaRank learnt on the validation split.
@@ -53,7 +55,11 @@ class RerankRecommender(Recommender):
     learning_rate, num_leaves, min_child_samples : LightGBM's tree settings.
     early_stopping_rounds : stop after this many rounds without a better NDCG on the stop part.
     stop_fraction : share of the validation queries held out to early-stop and measure.
-    eval_at : NDCG cut-off of early stopping; also LambdaRank's truncation level.
+    eval_at : NDCG cut-off of early stopping.
+    objective : "lambdarank" (LambdaRank), "rank_xendcg" (a listwise loss, linear in the
+        candidates) or "binary" (pointwise log loss).
+    truncation : LambdaRank's truncation level: pairs are formed with the top this many of
+        each query's current ranking (cost grows with it).
     refit : fit the base models again on the whole training set for test-time candidates.
     batch_size : queries per candidate and feature batch (memory knob).
     num_threads : LightGBM threads (fixed, for determinism).
@@ -78,6 +84,8 @@ class RerankRecommender(Recommender):
         early_stopping_rounds: int = 30,
         stop_fraction: float = 0.2,
         eval_at: int = 100,
+        objective: str = "lambdarank",
+        truncation: int = 30,
         refit: bool = True,
         batch_size: int = 500,
         num_threads: int = 2,
@@ -92,6 +100,8 @@ class RerankRecommender(Recommender):
         self.early_stopping_rounds = early_stopping_rounds
         self.stop_fraction = stop_fraction
         self.eval_at = eval_at
+        self.objective = objective
+        self.truncation = truncation
         self.refit = refit
         self.batch_size = batch_size
         self.num_threads = num_threads
@@ -120,7 +130,11 @@ class RerankRecommender(Recommender):
         for p in ("n_candidates", "n_estimators", "num_leaves", "min_child_samples"):
             if getattr(self, p) < 1:
                 raise ParameterError(f"rerank: {p} must be >= 1, got {getattr(self, p)}")
-        for p in ("early_stopping_rounds", "eval_at", "batch_size", "num_threads"):
+        if self.objective not in OBJECTIVES:
+            raise ParameterError(
+                f"rerank: objective must be one of {OBJECTIVES}, got {self.objective!r}"
+            )
+        for p in ("early_stopping_rounds", "eval_at", "truncation", "batch_size", "num_threads"):
             if getattr(self, p) < 1:
                 raise ParameterError(f"rerank: {p} must be >= 1, got {getattr(self, p)}")
         if not 0.0 < self.stop_fraction < 1.0:
@@ -200,10 +214,10 @@ class RerankRecommender(Recommender):
                 "raise n_candidates or give a larger validation split"
             )
         params = {
-            "objective": "lambdarank",
+            "objective": self.objective,
             "metric": "ndcg",
             "eval_at": [self.eval_at],
-            "lambdarank_truncation_level": self.eval_at,
+            "lambdarank_truncation_level": self.truncation,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,

@@ -46,7 +46,13 @@ from harness.run.manifest import (
     ru_maxrss_mb,
     versions,
 )
-from harness.run.rundir import complete_run, read_recs, write_metrics, write_recs
+from harness.run.rundir import (
+    complete_run,
+    read_recs,
+    write_artifacts,
+    write_metrics,
+    write_recs,
+)
 from harness.run.submissions import (
     write_and_verify_submission,
 )
@@ -222,6 +228,8 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         with timed(stages, "score_s"):
             values = score(ev, recs)
         write_metrics(model_dir / "metrics.parquet", pids, ev.queries.categories, values)
+    hook = getattr(model, "artifacts", None)  # duck-typed models may lack it
+    artifacts = write_artifacts(model_dir, name, hook() if hook is not None else {})
     if ev.k == DEFAULT_K:
         with timed(stages, "submission_s"):
             _write_submission(ev, sub_path, pids, recs)
@@ -239,6 +247,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         "files": {
             "recs": "recs.npz",
             "metrics": "metrics.parquet" if ev.mode == "split" else None,
+            "artifacts": artifacts,
         },
         "submission": sub,
         "submission_sha256": file_sha256(sub_path) if sub is not None else None,
