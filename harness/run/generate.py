@@ -19,7 +19,7 @@ are backfilled with popular tracks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from rich.table import Table
 from harness.atomic import read_json
 from harness.errors import HarnessError, UsageError
 from harness.progress import SILENT, Reporter
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from harness.data.corpus import Corpus
@@ -123,12 +123,36 @@ def refit(
     else:
         train = whole_train_set(corpus)
     model = build_model(name, dict(manifest.get("params", {})))
+    if getattr(model, "needs_validation", False):
+        train = replace(train, validation=_run_validation(run_dir, run, manifest, corpus, split))
     reporter.note(
         f"refitting {name} on {train.n_playlists:,} training playlists with the run's "
         "hyperparameters (runs store recommendations, not fitted models)"
     )
     model.fit(train)
     return Fitted(name, model, corpus, train, popularity_ranking(train), run, split)
+
+
+def _run_validation(
+    run_dir: Path, run: dict[str, Any], manifest: dict[str, Any], corpus: Corpus, split: Any
+) -> Validation:
+    """The validation split model run `manifest` was fitted with, unchanged since."""
+    from harness.challenge.split import load_validation
+    from harness.run.rundir import resolve_split_dir
+
+    want = manifest.get("split", {}).get("validation", {}).get("fingerprint")
+    found = (
+        None
+        if split is None
+        else load_validation(resolve_split_dir(run_dir, run["split"]), corpus, split)
+    )
+    if found is None or found.fingerprint != want:
+        have = "none" if found is None else found.fingerprint
+        raise HarnessError(
+            f"{run_dir / manifest['model'] / 'manifest.json'}: fitted with validation split "
+            f"{want}, the run's split folder has {have}; evaluate again to refit"
+        )
+    return found
 
 
 def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[int, int]:
