@@ -5,11 +5,20 @@ split, and determinism under a seed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from harness.errors import ParameterError, UsageError
-from harness.run.contract import make_queries, make_train, mixed_queries, mixed_train, tiny_params
+from harness.run.contract import (
+    make_queries,
+    make_train,
+    mixed_queries,
+    mixed_train,
+    mixed_validation,
+    tiny_params,
+)
 from models import get_model
 from models.base import TrainSet
 from models.rerank_features import (
@@ -123,9 +132,13 @@ def small_rerank(**params: object) -> object:
     return get_model("rerank", **{**tiny_params("rerank"), **params})
 
 
-def test_rerank_needs_a_validation_split() -> None:
-    from dataclasses import replace
+def val_train() -> TrainSet:
+    """The contract's playlists with its ten-playlist validation split."""
+    train = mixed_train()
+    return replace(train, validation=mixed_validation(train))
 
+
+def test_rerank_needs_a_validation_split() -> None:
     model = small_rerank()
     with pytest.raises(UsageError, match="validation split"):
         model.fit(replace(mixed_train(), validation=None))  # type: ignore[attr-defined]
@@ -149,18 +162,18 @@ def test_bad_parameters_are_named(params: dict[str, object], match: str) -> None
 
 
 def test_same_seed_same_model_other_seed_other_stop_part() -> None:
-    a = small_rerank(seed=3).fit(mixed_train())
-    b = small_rerank(seed=3).fit(mixed_train())
+    a = small_rerank(seed=3).fit(val_train())
+    b = small_rerank(seed=3).fit(val_train())
     assert a.booster_.model_to_string() == b.booster_.model_to_string()  # type: ignore[attr-defined]
     assert np.array_equal(a.recommend(mixed_queries(), 10), b.recommend(mixed_queries(), 10))  # type: ignore[attr-defined]
-    c = small_rerank(seed=4).fit(mixed_train())
+    c = small_rerank(seed=4).fit(val_train())
     assert c.booster_.model_to_string() != a.booster_.model_to_string()  # type: ignore[attr-defined]
 
 
 def test_fit_info_and_importances() -> None:
-    model = small_rerank().fit(mixed_train())
+    model = small_rerank().fit(val_train())
     info = model.fit_info_  # type: ignore[attr-defined]
-    assert info["validation_queries"] == 15 and info["stop_queries"] == 3
+    assert info["validation_queries"] == 10 and info["stop_queries"] == 2
     assert set(info["stop_rprec_tracks"]) == {"rerank", "knn", "item_knn", "title", "popular"}
     table = model.artifacts()["feature_importance.parquet"]  # type: ignore[attr-defined]
     assert sorted(table["feature"]) == sorted(model.feature_names_)  # type: ignore[attr-defined]
@@ -168,8 +181,8 @@ def test_fit_info_and_importances() -> None:
 
 
 def test_refit_false_keeps_the_base_models_of_the_validation_fit() -> None:
-    train = mixed_train()
+    train = val_train()
     kept = small_rerank(refit=False).fit(train)
     refit = small_rerank(refit=True).fit(train)
-    assert kept.stats_.n_playlists == train.n_playlists - 15  # type: ignore[attr-defined]
+    assert kept.stats_.n_playlists == train.n_playlists - 10  # type: ignore[attr-defined]
     assert refit.stats_.n_playlists == train.n_playlists  # type: ignore[attr-defined]

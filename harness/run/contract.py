@@ -94,34 +94,8 @@ def make_queries(seeds: list[list[int]], titles: list[str | None], cats: list[in
     )
 
 
-def with_validation(train: TrainSet, every: int = 4) -> TrainSet:
-    """`train` with a small validation split for models that learn from held-out tracks:
-    every `every`-th playlist, its first half the seeds and the rest held out; every third of
-    them is seedless (title only), and every third seeded one has its title withheld."""
-    rows = np.arange(0, train.n_playlists, every, dtype=np.int64)
-    seeds, titles, cats, held = [], [], [], []
-    for j, r in enumerate(rows):
-        tracks = [int(t) for t in train.playlist(int(r))]
-        n = 0 if j % 3 == 0 else len(tracks) // 2
-        seeds.append(tracks[:n])
-        held.append(tracks[n:])
-        titles.append(None if j % 3 == 1 else str(train.titles[r]))
-        cats.append(1 if n == 0 else 4 if titles[-1] is None else 3)
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(h) for h in held], out=offsets[1:])
-    validation = Validation(
-        rows=rows,
-        queries=make_queries(seeds, titles, cats),
-        holdout_offsets=offsets,
-        holdout_ids=np.array([t for h in held for t in h], dtype=np.int32),
-        fingerprint=f"contract-every-{every}",
-    )
-    return replace(train, validation=validation)
-
-
 def mixed_train() -> TrainSet:
-    """60 playlists over three 12-track clusters, with a few cross-cluster tracks, and a
-    validation split of 15 of them (`with_validation`)."""
+    """60 playlists over three 12-track clusters, with a few cross-cluster tracks."""
     rng = np.random.default_rng(0)
     playlists, titles = [], []
     for i in range(60):
@@ -131,7 +105,7 @@ def mixed_train() -> TrainSet:
             pl.append(int(rng.integers(0, 36)))  # may repeat a track: duplicates must be fine
         playlists.append([int(t) for t in pl])
         titles.append(["alpha", "beta", "gamma"][c])
-    return with_validation(make_train(playlists, titles, N_TRACKS))
+    return make_train(playlists, titles, N_TRACKS)
 
 
 def train_for(model: Recommender) -> TrainSet:
