@@ -296,19 +296,31 @@ class RerankRecommender(Recommender):
         starts = np.searchsorted(q[order], q[order], side="left")
         rank[order] = np.arange(len(q)) - starts + 1
 
-        def rprec(r: NDArray[Any], most: float) -> float:
+        def rprec(r: NDArray[Any], most: float) -> NDArray[np.float64]:
+            """(n_stop,) track R-precision of each stop query."""
             hits = np.bincount(
                 qpos, weights=ys * (r <= np.minimum(size, most)), minlength=len(n_held)
             )
-            return round(float(np.mean(hits / np.maximum(n_held, 1))), 5)
+            return hits / np.maximum(n_held, 1)
 
-        scores = {"rerank": rprec(rank, np.inf)}
+        per_query = {"rerank": rprec(rank, np.inf)}
         for name in self.base_names():  # rank M + 1 marks "not proposed"
             col = Xs[:, self.feature_names_.index(f"{name}_rank")]
-            scores[name] = rprec(col, self.n_candidates)
+            per_query[name] = rprec(col, self.n_candidates)
+        cats = val.queries.categories[stop]
+        self.validation_scores_ = {
+            "note": "track R-precision (no artist credit) of the top |G| on the validation "
+            "queries held out from training the ranker (the stop part)",
+            "overall": {m: round(float(v.mean()), 5) for m, v in per_query.items()},
+            "categories": {
+                str(c): {m: round(float(v[cats == c].mean()), 5) for m, v in per_query.items()}
+                for c in np.unique(cats)
+            },
+            "candidate_recall": round(float(ys.sum() / n_held.sum()), 5),
+        }
         return {
-            "stop_rprec_tracks": scores,
-            "stop_candidate_recall": round(float(ys.sum() / n_held.sum()), 5),
+            "stop_rprec_tracks": self.validation_scores_["overall"],
+            "stop_candidate_recall": self.validation_scores_["candidate_recall"],
         }
 
     # ------------------------------------------------------------------ features
@@ -368,11 +380,13 @@ class RerankRecommender(Recommender):
         return out
 
     def artifacts(self) -> dict[str, Any]:
-        """Feature importances of the fitted ranker (total gain and number of splits)."""
+        """Feature importances of the fitted ranker (total gain and number of splits), and the
+        scores of the reranker and its base models on the stop part, overall and by category."""
         gain = self.booster_.feature_importance("gain", iteration=self.best_iteration_)
         split = self.booster_.feature_importance("split", iteration=self.best_iteration_)
         order = np.argsort(-gain, kind="stable")
         return {
+            "validation_scores.json": getattr(self, "validation_scores_", {}),
             "feature_importance.parquet": {
                 "feature": [self.feature_names_[i] for i in order],
                 "gain": gain[order].astype(np.float64),
