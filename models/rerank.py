@@ -391,5 +391,5 @@ class RerankRecommender(Recommender):
                 "feature": [self.feature_names_[i] for i in order],
                 "gain": gain[order].astype(np.float64),
                 "split": split[order].astype(np.int64),
-            }
+            },
         }
