@@ -6,10 +6,14 @@ split, and determinism under a seed.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
+from test_runner import write_mini_mpd
+from test_validation_run import hide_during
 
+from harness.atomic import read_json
 from harness.errors import ParameterError, UsageError
 from harness.run.contract import (
     make_queries,
@@ -186,3 +190,44 @@ def test_refit_false_keeps_the_base_models_of_the_validation_fit() -> None:
     refit = small_rerank(refit=True).fit(train)
     assert kept.stats_.n_playlists == train.n_playlists - 10  # type: ignore[attr-defined]
     assert refit.stats_.n_playlists == train.n_playlists  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------- the test split
+
+
+def test_rerank_never_reads_the_test_ground_truth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through evaluate: rerank fits (validation split loaded, base models, LightGBM) and
+    answers the test queries while the test split's ground_truth.json is gone, and its
+    recommendations equal those of a run that could have read it."""
+    import harness
+    import harness.run.evaluate as run_evaluate
+    import harness.run.sources as sources
+    from harness.cli import main
+    from harness.run.rundir import read_recs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPD_HARNESS_CACHE", str(tmp_path / "cache"))
+    mpd = write_mini_mpd(tmp_path / "mini")
+    assert main(["split", str(mpd), "--out", "sp", "--validation", "4"]) == 0
+    params = {"rerank": tiny_params("rerank")}
+    harness.evaluate(data=mpd, models=["rerank"], params=params, split="sp", out="plain")
+    gt = tmp_path / "sp" / "ground_truth.json"
+    with monkeypatch.context() as m:
+        for module, name in (
+            (sources, "ensure_validation"),
+            (run_evaluate, "fit_with_progress"),
+            (run_evaluate, "recommend_all"),
+        ):
+            m.setattr(module, name, hide_during(gt, getattr(module, name)))
+        harness.evaluate(data=mpd, models=["rerank"], params=params, split="sp", out="hidden")
+    _, plain, _ = read_recs(tmp_path / "plain" / "rerank" / "recs.npz")
+    _, hidden, _ = read_recs(tmp_path / "hidden" / "rerank" / "recs.npz")
+    assert np.array_equal(plain, hidden)
+    manifest = read_json(tmp_path / "hidden" / "rerank" / "manifest.json")
+    assert manifest["fit_info"]["validation_queries"] == 40  # 4 per category, from training
+    assert manifest["files"]["artifacts"] == [
+        "feature_importance.parquet",
+        "validation_scores.json",
+    ]
