@@ -60,6 +60,8 @@ class RerankRecommender(Recommender):
         candidates) or "binary" (pointwise log loss).
     truncation : LambdaRank's truncation level: pairs are formed with the top this many of
         each query's current ranking (cost grows with it).
+    full_ranker : once early stopping has found the number of rounds, train the ranker again
+        for that many rounds on every validation query (the stop part included).
     refit : fit the base models again on the whole training set for test-time candidates.
     batch_size : queries per candidate and feature batch (memory knob).
     num_threads : LightGBM threads (fixed, for determinism).
@@ -86,6 +88,7 @@ class RerankRecommender(Recommender):
         eval_at: int = 100,
         objective: str = "lambdarank",
         truncation: int = 30,
+        full_ranker: bool = True,
         refit: bool = True,
         batch_size: int = 500,
         num_threads: int = 2,
@@ -102,6 +105,7 @@ class RerankRecommender(Recommender):
         self.eval_at = eval_at
         self.objective = objective
         self.truncation = truncation
+        self.full_ranker = full_ranker
         self.refit = refit
         self.batch_size = batch_size
         self.num_threads = num_threads
@@ -198,7 +202,8 @@ class RerankRecommender(Recommender):
     def _train_ranker(
         self, X: F32, y: F32, query: NDArray[np.int64], val: Validation
     ) -> tuple[Any, dict[str, Any]]:
-        """LambdaRank on the validation queries outside the stop part, early-stopped on it."""
+        """LambdaRank on the validation queries outside the stop part, early-stopped on it;
+        with `full_ranker`, trained again on every validation query for the rounds found."""
         import lightgbm as lgb
 
         n = len(val.rows)
@@ -213,7 +218,38 @@ class RerankRecommender(Recommender):
                 "rerank: no held-out track of the validation queries is among the candidates; "
                 "raise n_candidates or give a larger validation split"
             )
-        params = {
+        params = self._lgb_params()
+        train_set = self._dataset(lgb, X, y, query, fit_rows)
+        callbacks: list[Any] = []
+        valid: list[Any] = []
+        if stop_rows.any():
+            valid = [self._dataset(lgb, X, y, query, stop_rows, reference=train_set)]
+            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+        booster = lgb.train(
+            params, train_set, self.n_estimators, valid_sets=valid, callbacks=callbacks
+        )
+        rounds = int(booster.best_iteration or booster.current_iteration())
+        self.best_iteration_ = rounds
+        info = {
+            "validation_queries": n,
+            "stop_queries": int(stop.sum()),
+            "fit_pairs": int(fit_rows.sum()),
+            "best_iteration": rounds,
+            "early_stopped": bool(stop_rows.any()),
+            "features": len(self.feature_names_),
+        }
+        info |= self._validation_scores(booster, X, y, query, stop, val)
+        if self.full_ranker and stop_rows.any():
+            # the stop part's scores above are the early-stopped ranker's (it never saw them)
+            every = self._dataset(lgb, X, y, query, positives[query])
+            booster = lgb.train(params, every, rounds)
+            self.best_iteration_ = booster.current_iteration()
+            info["final_pairs"] = int(positives[query].sum())
+        return booster, info
+
+    def _lgb_params(self) -> dict[str, Any]:
+        """LightGBM's settings: the ranking objective and trees, deterministic and seeded."""
+        return {
             "objective": self.objective,
             "metric": "ndcg",
             "eval_at": [self.eval_at],
@@ -227,26 +263,6 @@ class RerankRecommender(Recommender):
             "seed": self.seed,
             "verbose": -1,
         }
-        train_set = self._dataset(lgb, X, y, query, fit_rows)
-        callbacks: list[Any] = []
-        valid: list[Any] = []
-        if stop_rows.any():
-            valid = [self._dataset(lgb, X, y, query, stop_rows, reference=train_set)]
-            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-        booster = lgb.train(
-            params, train_set, self.n_estimators, valid_sets=valid, callbacks=callbacks
-        )
-        self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
-        info = {
-            "validation_queries": n,
-            "stop_queries": int(stop.sum()),
-            "fit_pairs": int(fit_rows.sum()),
-            "best_iteration": self.best_iteration_,
-            "early_stopped": bool(stop_rows.any()),
-            "features": len(self.feature_names_),
-        }
-        info |= self._validation_scores(booster, X, y, query, stop, val)
-        return booster, info
 
     def _dataset(
         self,

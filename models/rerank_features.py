@@ -13,8 +13,11 @@ Features (all float32; NaN is "does not apply", which LightGBM treats as missing
   track), and for models with `recommend_scored`: `m_score` and `m_score_norm` (score divided by
   the query's largest |score|);
 - `n_models`: how many base models proposed the track; `best_rank`: its best rank among them;
-- `log_pop`: log(1 + playlists holding the track);
+- `log_pop`: log(1 + playlists holding the track); `artist_log_pop`: log(1 + occurrences of
+  its artist's tracks);
 - `n_seeds`, `has_title`: the query's seed count and whether it has a title;
+- `pop_vs_seeds`: `log_pop` minus the seeds' mean; `seed_artists`: distinct seed artists per
+  seed (NaN without seeds);
 - `artist_share`, `album_share`: fraction of the seeds by the track's artist / on its album;
 - `title_count`, `title_share`, `title_log_n`: training playlists with the query's normalised
   title that hold the track, that count over the title's playlists, and log(1 + the title's
@@ -152,6 +155,11 @@ class TrackStats:
         self.title_tracks.sort_indices()
         self.artist = train.track_artist
         self.album = train.track_album
+        # (n_artists,) occurrences of each artist's tracks in training
+        self.artist_pop = np.bincount(
+            train.track_artist[train.track_ids],
+            minlength=int(train.track_artist.max(initial=0)) + 1,
+        ).astype(np.float32)
 
     def title_ids(self, titles: NDArray[np.object_]) -> NDArray[np.int64]:
         """Row of each query's title in title_tracks: -1 unknown, -2 no title."""
@@ -206,32 +214,57 @@ def cooccurrence(stats: TrackStats, queries: Queries, cands: Candidates) -> tupl
     return total, anyseed
 
 
+def title_features(stats: TrackStats, queries: Queries, cands: Candidates) -> dict[str, F32]:
+    """`title_count`, `title_share`, `title_log_n` (0 for an unknown title, NaN without one)."""
+    tq = stats.title_ids(queries.titles)[cands.query]  # (n_pairs,) -2 none, -1 unknown
+    known, none = tq >= 0, tq == -2
+    count = np.zeros(len(cands), np.float32)
+    count[known] = gather(stats.title_tracks, tq[known], cands.track[known])
+    title_n = np.where(known, stats.title_n[np.maximum(tq, 0)], 0.0).astype(np.float32)
+    share = np.divide(count, title_n, out=np.zeros(len(cands), np.float32), where=title_n > 0)
+    for col in (count, title_n, share):
+        col[none] = np.nan
+    return {
+        "has_title": (~none).astype(np.float32),
+        "title_count": count,
+        "title_share": share,
+        "title_log_n": np.log1p(title_n),
+    }
+
+
+def seed_profile(stats: TrackStats, queries: Queries) -> tuple[F32, F32]:
+    """Per query (b,): the mean log popularity of its seeds and its distinct seed artists per
+    seed (how focused the playlist is); NaN without seeds."""
+    b, n = len(queries), queries.n_seeds
+    qi = np.repeat(np.arange(b, dtype=np.int64), n)  # (n_seeds,)
+    logpop = np.log1p(stats.df[queries.seed_ids]).astype(np.float64)
+    width = len(stats.artist_pop)
+    distinct = np.bincount(
+        np.unique(qi * width + stats.artist[queries.seed_ids]) // width, minlength=b
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(qi, weights=logpop, minlength=b) / n
+        return mean.astype(np.float32), (distinct / n).astype(np.float32)
+
+
 def pair_features(stats: TrackStats, queries: Queries, cands: Candidates) -> dict[str, F32]:
     """The model-independent features of every candidate pair (see the module docstring)."""
     n_seeds = queries.n_seeds
     qn = n_seeds[cands.query].astype(np.float32)  # (n_pairs,)
     df = stats.df[cands.track]
-    title = stats.title_ids(queries.titles)  # (b,)
-    tq = title[cands.query]  # (n_pairs,)
-    known = tq >= 0
-    count = np.zeros(len(cands), np.float32)
-    count[known] = gather(stats.title_tracks, tq[known], cands.track[known])
-    title_n = np.where(known, stats.title_n[np.maximum(tq, 0)], 0.0).astype(np.float32)
-    count[tq == -2] = np.nan
-    title_n[tq == -2] = np.nan
+    log_pop = np.log1p(df)
+    seed_pop, seed_artists = seed_profile(stats, queries)
     total, anyseed = cooccurrence(stats, queries, cands)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(title_n > 0, count / title_n, 0.0)
-        share[tq == -2] = np.nan
         return {
-            "log_pop": np.log1p(df),
+            "log_pop": log_pop,
+            "artist_log_pop": np.log1p(stats.artist_pop[stats.artist[cands.track]]),
             "n_seeds": qn,
-            "has_title": (tq != -2).astype(np.float32),
+            "pop_vs_seeds": log_pop - seed_pop[cands.query],
+            "seed_artists": seed_artists[cands.query],
             "artist_share": share_of_seeds(stats.artist, queries, cands, n_seeds),
             "album_share": share_of_seeds(stats.album, queries, cands, n_seeds),
-            "title_count": count,
-            "title_share": share.astype(np.float32),
-            "title_log_n": np.log1p(title_n),
+            **title_features(stats, queries, cands),
             "cooc_mean": np.where(qn > 0, total / qn, np.nan).astype(np.float32),
             "cooc_frac": np.where((qn > 0) & (df > 0), anyseed / df, np.nan).astype(np.float32),
         }

@@ -95,6 +95,12 @@ def test_pair_features_by_hand() -> None:
     # playlists per track: 0: 3, 2: 2, 3: 3, 4: 2, 5: 2, 6: 1
     assert_column(cols["log_pop"], np.log1p([2, 3, 2, 2, 3, 2, 1]).tolist())
     assert_column(cols["n_seeds"], [2, 2, 2, 2, 1, 1, 1])
+    # occurrences by artist: 0 (tracks 0, 1, 4) 3 + 2 + 2; 1 (2, 3, 5) 2 + 3 + 2; 2 (6, 7) 1 + 1
+    assert_column(cols["artist_log_pop"], np.log1p([7, 7, 7, 7, 7, 7, 2]).tolist())
+    # seeds' mean log popularity: query 0 (log 4 + log 3) / 2, query 1 log 4
+    seed_pop = [(np.log(4) + np.log(3)) / 2] * 4 + [np.log(4)] * 3
+    assert_column(cols["pop_vs_seeds"], (np.log1p([2, 3, 2, 2, 3, 2, 1]) - seed_pop).tolist())
+    assert_column(cols["seed_artists"], [0.5] * 4 + [1] * 3)  # seeds 0, 1: one artist
     assert_column(cols["has_title"], [1, 1, 1, 1, 0, 0, 0])
     # seeds 0, 1 are by artist 0 (so is track 4); seed 3 by artist 1 (so is track 5)
     assert_column(cols["artist_share"], [0, 0, 1, 0, 0, 1, 0])
@@ -125,7 +131,8 @@ def test_seedless_queries_have_no_seed_features() -> None:
     queries = make_queries([[]], ["b"], [1])
     cands = union_candidates([np.array([[3, 0]], dtype=np.int32)], queries, 10)
     cols = pair_features(TrackStats(fixture_train()), queries, cands)
-    assert np.isnan(cols["artist_share"]).all() and np.isnan(cols["cooc_mean"]).all()
+    for name in ("artist_share", "cooc_mean", "pop_vs_seeds", "seed_artists"):
+        assert np.isnan(cols[name]).all(), name
     assert_column(cols["title_count"], [1, 2])  # "b": [1, 3, 5] and [2, 3, 6, 0]
 
 
