@@ -21,7 +21,8 @@ Features (all float32; NaN is "does not apply", which LightGBM treats as missing
 - `artist_share`, `album_share`: fraction of the seeds by the track's artist / on its album;
 - `title_count`, `title_share`, `title_log_n`: training playlists with the query's normalised
   title that hold the track, that count over the title's playlists, and log(1 + the title's
-  playlists) (0 for an unknown title, NaN without one);
+  playlists) (0 for an unknown title, NaN without one); `title_word_share`: the same share per
+  word of the title, averaged over its words known in training;
 - `cooc_mean`: co-occurrences of the track with the seeds (playlists holding both, summed over
   the seeds) per seed; `cooc_frac`: fraction of the track's playlists that hold any seed.
 """
@@ -153,6 +154,22 @@ class TrackStats:
         )
         self.title_tracks = (onehot.T.tocsr() @ B).tocsr()  # (n_titles, T)
         self.title_tracks.sort_indices()
+        # the same per word of the titles: (n_words, T) and (n_words,)
+        words = [str(t).split() for t in names]
+        vocab = sorted({w for ws in words for w in ws})
+        self.word_index = {w: i for i, w in enumerate(vocab)}
+        title_words = sp.csr_matrix(
+            (
+                np.ones(sum(len(set(ws)) for ws in words), np.float32),
+                [self.word_index[w] for ws in words for w in sorted(set(ws))],
+                np.cumsum([0] + [len(set(ws)) for ws in words]),
+            ),
+            shape=(len(names), len(vocab)),
+        )  # (n_titles, n_words) binary
+        playlist_words = (onehot @ title_words).tocsr()  # (P, n_words)
+        self.word_n = np.diff(playlist_words.tocsc().indptr).astype(np.float32)  # (n_words,)
+        self.word_tracks = (playlist_words.T.tocsr() @ B).tocsr()  # (n_words, T)
+        self.word_tracks.sort_indices()
         self.artist = train.track_artist
         self.album = train.track_album
         # (n_artists,) occurrences of each artist's tracks in training
@@ -232,6 +249,31 @@ def title_features(stats: TrackStats, queries: Queries, cands: Candidates) -> di
     }
 
 
+def word_share(stats: TrackStats, queries: Queries, cands: Candidates) -> F32:
+    """Per pair: over the words of the query's title known in training, the mean share of the
+    playlists whose title has the word that hold the track (0 with no known word, NaN without
+    a title). Catches titles never seen whole ("good vibes ✨" from "good", "vibes")."""
+    words = [
+        []
+        if t is None
+        else [stats.word_index[w] for w in set(str(t).split()) if w in stats.word_index]
+        for t in queries.titles
+    ]
+    n_words = np.array([len(w) for w in words], np.int64)  # (b,)
+    flat = np.array([w for ws in words for w in ws], np.int64)  # (sum n_words,)
+    first = np.concatenate([[0], np.cumsum(n_words)])  # (b + 1,)
+    # one row per (pair, word of its query)
+    per_pair = n_words[cands.query]  # (n_pairs,)
+    pair = np.repeat(np.arange(len(cands)), per_pair)
+    within = np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    word = flat[first[cands.query[pair]] + within]
+    vals = gather(stats.word_tracks, word, cands.track[pair]) / stats.word_n[word]
+    total = np.bincount(pair, weights=vals, minlength=len(cands))
+    out = np.divide(total, per_pair, out=np.zeros(len(cands)), where=per_pair > 0)
+    out[np.array([t is None for t in queries.titles], bool)[cands.query]] = np.nan
+    return out.astype(np.float32)
+
+
 def seed_profile(stats: TrackStats, queries: Queries) -> tuple[F32, F32]:
     """Per query (b,): the mean log popularity of its seeds and its distinct seed artists per
     seed (how focused the playlist is); NaN without seeds."""
@@ -265,6 +307,7 @@ def pair_features(stats: TrackStats, queries: Queries, cands: Candidates) -> dic
             "artist_share": share_of_seeds(stats.artist, queries, cands, n_seeds),
             "album_share": share_of_seeds(stats.album, queries, cands, n_seeds),
             **title_features(stats, queries, cands),
+            "title_word_share": word_share(stats, queries, cands),
             "cooc_mean": np.where(qn > 0, total / qn, np.nan).astype(np.float32),
             "cooc_frac": np.where((qn > 0) & (df > 0), anyseed / df, np.nan).astype(np.float32),
         }

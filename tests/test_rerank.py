@@ -127,6 +127,22 @@ def test_title_features_of_an_unknown_title_are_zero() -> None:
     assert_column(cols["has_title"], [1, 1])
 
 
+def test_title_words_count_for_titles_never_seen_whole() -> None:
+    train = make_train(
+        [[0, 1], [1, 2], [2, 3], [3, 4]], ["good vibes", "vibes", "good", "sad"], 10
+    )
+    queries = make_queries([[], [], [], []], ["good vibes ✨", "sad", None, "zzz"], [1, 1, 1, 1])
+    ranked = np.tile(np.arange(5, dtype=np.int32), (4, 1))
+    cands = union_candidates([ranked], queries, 10)
+    cols = pair_features(TrackStats(train), queries, cands)
+    # "good": playlists 0, 2; "vibes": 0, 1; "✨" unknown: the mean of the two words' shares
+    assert_column(cols["title_word_share"][:5], [0.5, 0.75, 0.5, 0.25, 0])
+    assert_column(cols["title_word_share"][5:10], [0, 0, 0, 1, 1])
+    assert np.isnan(cols["title_word_share"][10:15]).all()  # no title
+    assert_column(cols["title_word_share"][15:], [0] * 5)  # no known word
+    assert_column(cols["title_count"][:5], [0] * 5)  # the whole title is unknown
+
+
 def test_seedless_queries_have_no_seed_features() -> None:
     queries = make_queries([[]], ["b"], [1])
     cands = union_candidates([np.array([[3, 0]], dtype=np.int32)], queries, 10)
