@@ -123,13 +123,13 @@ def evaluate(
         validation=validation,
     )
     needs = any(needs_validation(model) for _, model in built)
-    ev = prepare(settings, reporter, needs_validation=needs)
-    record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI writes it
-    start_run(ev, [name for name, _ in built])
-    for _ in run_models(ev, built, force=force):
-        pass
-    board = build(ev.run_dir)
-    write(board, ev.run_dir)
+    with prepare(settings, reporter, needs_validation=needs) as ev:  # locked until the end
+        record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI does
+        start_run(ev, [name for name, _ in built])
+        for _ in run_models(ev, built, force=force):
+            pass
+        board = build(ev.run_dir)
+        write(board, ev.run_dir)
     return board
 
 

@@ -229,9 +229,22 @@ def test_generate_command_errors(
         assert "spotify:track:x" in capsys.readouterr().err
     from harness.run.generate import refit
 
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        pytest.raises(HarnessError, match="relative to the folder evaluate ran in"),
-    ):
-        mp.chdir(tmp_path)  # from another folder the recorded (relative) data path is not found
-        refit(tiny_run / "run", "knn")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)  # from another folder: run.json's paths are absolute (issue 24)
+        mp.setenv("MPD_HARNESS_CACHE", str(tiny_run / "cache"))
+        assert refit(tiny_run / "run", "knn").split is not None
+    with pytest.raises(HarnessError, match="not found"):
+        refit(_moved_without_data(tiny_run, tmp_path), "knn")
+
+
+def _moved_without_data(root: Path, tmp: Path) -> Path:
+    """A copy of the run folder alone: neither its absolute data path (changed below) nor its
+    relative one leads to the data."""
+    import shutil
+
+    run = tmp / "elsewhere" / "run"
+    shutil.copytree(root / "run", run)
+    doc = orjson.loads((run / "run.json").read_bytes())
+    doc["data"]["path"] = str(tmp / "gone")
+    (run / "run.json").write_bytes(orjson.dumps(doc))
+    return run

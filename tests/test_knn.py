@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from models import Queries, TrainSet
-from models.item_knn import ItemKNNRecommender
+from models.item_knn import ItemKNNRecommender, prune_rows
 from models.knn import KNNRecommender, query_matrix, top_k_sparse, work_batches
 
 N_TRACKS = 30
@@ -220,6 +220,31 @@ def test_item_knn_blocking_does_not_change_output() -> None:
     tiny = ItemKNNRecommender(n_neighbors=5, work_budget=1).fit(train)
     assert (big.sim_ != tiny.sim_).nnz == 0
     np.testing.assert_array_equal(big.recommend(queries, 20), tiny.recommend(queries, 20))
+
+
+@pytest.mark.parametrize("M", [1, 3, 8])
+@pytest.mark.parametrize("values", ["ties", "spread"])
+def test_prune_rows_is_exact_with_ties(M: int, values: str) -> None:
+    """The vectorised top M per row equals a per-row lexsort (value down, column up), with
+    many exact ties at the cut, values over many exponents, negatives and the diagonal."""
+    rng = np.random.default_rng(M)
+    b, T, first = 40, 60, 10
+    D = rng.random((b, T)) < 0.4
+    if values == "ties":
+        V = rng.choice(np.array([-1.0, 0.25, 0.5, 0.5, 1.0, 3.0]), size=(b, T))
+    else:
+        V = rng.choice(np.array([-1.0, 1.0]), size=(b, T)) * 10.0 ** rng.uniform(-30, 5, (b, T))
+    C = sp.csr_matrix(np.where(D, V, 0.0).astype(np.float32))
+    cols, vals, counts = prune_rows(C, M, first)
+    got = sp.csr_matrix((vals, cols, np.concatenate([[0], np.cumsum(counts)])), shape=(b, T))
+    for j in range(b):
+        a, e = C.indptr[j], C.indptr[j + 1]
+        c, v = C.indices[a:e], C.data[a:e]
+        ok = (v > 0) & (c != first + j)
+        c, v = c[ok], v[ok]
+        want = c[np.lexsort((c, -v))][:M]
+        assert sorted(got[j].indices.tolist()) == sorted(want.tolist()), f"row {j}"
+        np.testing.assert_array_equal(got[j].toarray()[0, want], C[j].toarray()[0, want])
 
 
 def test_item_knn_bad_params() -> None:

@@ -128,9 +128,7 @@ def test_title_features_of_an_unknown_title_are_zero() -> None:
 
 
 def test_title_words_count_for_titles_never_seen_whole() -> None:
-    train = make_train(
-        [[0, 1], [1, 2], [2, 3], [3, 4]], ["good vibes", "vibes", "good", "sad"], 10
-    )
+    train = make_train([[0, 1], [1, 2], [2, 3], [3, 4]], ["good vibes", "vibes", "good", "sad"], 10)
     queries = make_queries([[], [], [], []], ["good vibes ✨", "sad", None, "zzz"], [1, 1, 1, 1])
     ranked = np.tile(np.arange(5, dtype=np.int32), (4, 1))
     cands = union_candidates([ranked], queries, 10)

@@ -503,9 +503,11 @@ def test_end_to_end_files_reuse_and_force(in_tmp: Path, mini_mpd: Path) -> None:
         report = verify_submission(sub, run / "split" / "challenge_set.json")
         assert report.ok, str(report)
     board = read_json(run / "leaderboard.json")
-    assert set(board) == {"data", "split", "models"}
+    assert set(board) == {"data", "split", "models", "metric_definitions"}
     assert board["data"]["synthetic"] is False and board["data"]["n_playlists"] == 1200
-    assert board["split"]["path"] == str(Path("runs/mini-s0/split"))
+    # absolute, and relative to the run folder: the run folder describes itself from anywhere
+    assert board["split"]["path"] == str((run / "split").resolve())
+    assert board["split"]["relative_path"] == "split"
     assert board["split"]["seed"] == 0
     assert board["split"]["coverage"] == "best-effort"
     assert board["split"]["not_in_train"] == 0  # every track of this corpus repeats
@@ -597,7 +599,8 @@ def test_explicit_split_is_reused_or_refused(
     assert main(["split", str(mini_mpd), "--out", "sp", "--seed", "3"]) == 0
     base = ["evaluate", "--mpd", str(mini_mpd), "--models", "popular", "--split", "sp"]
     assert main([*base, "--seed", "3", "--out", "r"]) == 0
-    assert read_json(in_tmp / "r" / "leaderboard.json")["split"]["path"] == "sp"
+    split = read_json(in_tmp / "r" / "leaderboard.json")["split"]
+    assert split["path"] == str((in_tmp / "sp").resolve()) and split["relative_path"] == "../sp"
     assert not (in_tmp / "r" / "split").exists()
     files = _mtimes(in_tmp / "sp")
     assert main([*base, "--out", "r"]) != 0  # seed 0 asked, the folder holds seed 3

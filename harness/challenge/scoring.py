@@ -33,11 +33,13 @@ from rich.table import Table
 
 from harness.atomic import read_json
 from harness.challenge.metrics import (
+    BY_NAME,
     HIGHER_IS_BETTER,
     METRICS,
     MISSING_SCORE,
     RANKED,
     compute_metrics,
+    metric_definitions,
 )
 from harness.challenge.submission import (
     N_TRACKS,
@@ -220,15 +222,44 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
     )
 
 
+TRACK_ARTISTS_SCHEMA = pa.schema(
+    [("track_uri", pa.string()), ("artist_uri", pa.string()), ("in_train", pa.bool_())]
+)
+
+
 def load_track_artists(path: str | Path) -> pa.Table:
-    """A split's track_artists.parquet: columns track_uri and artist_uri (strings)."""
+    """A split's track_artists.parquet: track_uri and artist_uri (strings) of every track of the
+    corpus, and in_train (bool: in the training catalogue). A file from before in_train lists
+    the training catalogue only; it gets in_train all true."""
     if not Path(path).is_file():
         raise DataError(f"{path}: not found; the split needs it for the artist partial credit")
     try:
-        table = pq.read_table(path, columns=["track_uri", "artist_uri"])
-    except (OSError, KeyError, ValueError) as e:
+        names = pq.read_schema(path).names
+        columns = ["track_uri", "artist_uri"] + (["in_train"] if "in_train" in names else [])
+        table = pq.read_table(path, columns=columns)
+    except (OSError, KeyError, ValueError, pa.ArrowException) as e:
         raise DataError(f"{path}: needs columns track_uri and artist_uri ({e})") from e
-    return table.cast(pa.schema([("track_uri", pa.string()), ("artist_uri", pa.string())]))
+    if "in_train" not in names:
+        table = table.append_column("in_train", pa.array([True] * len(table), pa.bool_()))
+    try:
+        return table.cast(TRACK_ARTISTS_SCHEMA)
+    except (pa.ArrowException, ValueError) as e:
+        raise DataError(
+            f"{path}: track_uri, artist_uri must be strings, in_train bool ({e})"
+        ) from e
+
+
+def training_uris(table: pa.Table) -> set[str]:
+    """The training catalogue's track URIs of a `load_track_artists` table."""
+    return set(table.filter(table.column("in_train")).column("track_uri").to_pylist())
+
+
+def all_tracks_listed(path: str | Path) -> bool:
+    """Whether a track_artists.parquet lists every corpus track (written with in_train)."""
+    try:
+        return "in_train" in pq.read_schema(path).names
+    except (OSError, ValueError, pa.ArrowException):
+        return False
 
 
 def _ids(values: pa.Array, vocabulary: pa.Array) -> NDArray[np.int64]:
@@ -286,7 +317,7 @@ def score_submission(
     parsed = parse_submission(submission)
     report = None
     if verify:
-        known = set(catalogue.column("track_uri").to_pylist())
+        known = training_uris(catalogue)
         report = verify_parsed(parsed, seeds, known, str(submission), "the training data")
         if not report.ok:
             raise HarnessError(
@@ -314,6 +345,7 @@ def score_submission(
     )
     missing = ~np.asarray(present, dtype=bool)
     result = aggregate(per_playlist, gt.categories, missing)
+    result["metric_definitions"] = metric_definitions()
     extra = sorted(set(rows) - set(gt.pids.tolist()))
     return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
 
@@ -376,7 +408,8 @@ def score(
     `score --json` prints.
 
     Returns ``{"overall": {metric: mean, ..., "n": int, "missing": int}, "categories":
-    {"1": {...}, ...}}`` (see `aggregate`). The verifier's warnings, the pids not in the split
+    {"1": {...}, ...}, "metric_definitions": {metric: {...}}}`` (see `aggregate` and
+    `harness.challenge.metrics.metric_definitions`). The verifier's warnings, the pids not in the split
     and a synthetic split are told to `reporter` (`report_notices`). Raises HarnessError when
     the submission does not verify (unless `verify=False`) or does not fit the split.
     """
@@ -400,6 +433,13 @@ def report_notices(
         )
     if synthetic and scored.synthetic:
         reporter.note(f"note: {split_dir} was drawn from SYNTHETIC data, not the real MPD")
+    artists = Path(split_dir) / "track_artists.parquet"
+    if not all_tracks_listed(artists):
+        reporter.note(
+            f"note: {artists} lists the training tracks only (an older split): a recommended "
+            "track outside training earns no artist credit here; run `split` again to credit "
+            "every track of the corpus"
+        )
 
 
 def _split_synthetic(split: Path) -> bool | None:
@@ -421,8 +461,9 @@ def score_table(result: Mapping[str, Any], title: str | None = None) -> Table:
     table.add_column("category", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("missing", justify="right", no_wrap=True)
-    for m in METRICS:
-        table.add_column(m, justify="right", no_wrap=True)
+    for m in METRICS:  # the key, and the variant in words where the label names one
+        variant = BY_NAME[m].label.partition(" (")[2].removesuffix(")")
+        table.add_column(f"{m}\n({variant})" if variant else m, justify="right", no_wrap=True)
     rows = [("overall", result["overall"])]
     rows += list(result["categories"].items())
     for label, v in rows:

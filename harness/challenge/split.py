@@ -226,19 +226,27 @@ def _per_category_count(
         )
     lengths = corpus.lengths.copy()  # (n_playlists,)
     lengths[held_out] = -1  # in no category's range
-    for c in CATEGORIES.values():
-        in_range = int(((lengths >= c.lo) & (lengths <= c.hi)).sum())
-        if in_range >= n:
-            continue
-        if validation:
-            raise UsageError(
-                f"validation category {c.number} needs {n} playlists with num_tracks "
-                f"{c.lo}-{c.hi} but the training playlists have only {in_range}; use "
-                f"--validation {in_range} or less"
-            )
+    in_range = {
+        c.number: int(((lengths >= c.lo) & (lengths <= c.hi)).sum()) for c in CATEGORIES.values()
+    }
+    flag = "--validation" if validation else "--per-category"
+    where, has = ("the training playlists", "have") if validation else ("the corpus", "has")
+    empty = [c for c in CATEGORIES.values() if in_range[c.number] == 0]
+    if empty:  # no count helps: say so instead of advising 0, which is refused
+        ranges = ", ".join(f"{c.number} ({c.lo}-{c.hi} tracks)" for c in empty)
         raise UsageError(
-            f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
-            f"corpus has only {in_range}; use --per-category {in_range} or less"
+            f"{where} ({n_pl:,} playlists in the corpus) {has} no playlist for challenge "
+            f"categor{'ies' if len(empty) > 1 else 'y'} {ranges}, so no ten-category split can "
+            f"be drawn, whatever {flag}; use a larger corpus (e.g. synthetic preset tiny or "
+            "larger)"
+        )
+    short = [c for c in CATEGORIES.values() if in_range[c.number] < n]
+    if short:
+        c, most = short[0], min(in_range.values())
+        what = "validation category" if validation else "category"
+        raise UsageError(
+            f"{what} {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but {where} "
+            f"{has} only {in_range[c.number]}; use {flag} {most} or less"
         )
     return n
 

@@ -1,8 +1,9 @@
 """The split folder: `write_split` writes it atomically, `load_split` reads it back for a corpus.
 
 Files (architecture.md): `challenge_set.json` (the official schema and key order),
-`ground_truth.json` (the held-out tracks per pid, with category), `track_artists.parquet` (the
-training catalogue: track and artist URIs, for scoring without the corpus) and `manifest.json`
+`ground_truth.json` (the held-out tracks per pid, with category), `track_artists.parquet` (every
+track of the corpus: track and artist URIs, for the artist credit when scoring without the corpus,
+and `in_train`, true for the training catalogue) and `manifest.json`
 (seed, settings, fingerprints, per-category report, sha256 of the other files). `load_split`
 refuses a folder whose files changed or that was drawn from another corpus.
 
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from harness.atomic import atomic_dir, read_json, write_json
+from harness.atomic import atomic_dir, read_json, read_json_object, write_json
 from harness.challenge.categories import CATEGORIES
 from harness.challenge.challenge_set import category_of, queries_from_playlists
 from harness.challenge.split_core import (
@@ -44,6 +45,7 @@ from harness.challenge.split_core import (
 )
 from harness.data.corpus import Corpus
 from harness.errors import HarnessError, UsageError
+from harness.outputs import check_folder_target, mark
 from harness.types import Queries, TrainSet, Validation
 from harness.version import __version__
 
@@ -127,16 +129,22 @@ def _sha256(path: Path) -> str:
 
 def check_split_target(out_dir: str | Path) -> None:
     """Refuse a target that holds anything but an earlier split: writing replaces the folder."""
-    p = Path(out_dir)
-    if not p.exists():
-        return
-    if not p.is_dir():
-        raise UsageError(f"{p}: exists and is not a folder; choose another split folder")
-    if any(p.iterdir()) and not (p / "manifest.json").is_file():
-        raise UsageError(
-            f"{p}: a folder that is not a split (no manifest.json) and not empty; writing a split "
-            "replaces the whole folder, so choose a new or empty one"
-        )
+    check_folder_target(
+        Path(out_dir),
+        "split",
+        flag="",
+        legacy=_is_split,
+        hint="writing a split replaces the whole folder, so choose a new or empty split folder",
+    )
+
+
+def _is_split(folder: Path) -> bool:
+    """A split written before the `.mpd-harness` marker: its manifest says what it is."""
+    try:
+        doc = read_json(folder / "manifest.json")
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "format_version" in doc and "fingerprint" in doc
 
 
 def write_split(split: Split, corpus: Corpus, out_dir: str | Path) -> None:
@@ -145,6 +153,7 @@ def write_split(split: Split, corpus: Corpus, out_dir: str | Path) -> None:
     It replaces `out_dir` as a whole: only an empty folder or an earlier split may be there."""
     check_split_target(out_dir)
     with atomic_dir(out_dir) as tmp:
+        mark(tmp, "split")
         _write_files(split, corpus, tmp, split.test_idx)
         write_json(tmp / "manifest.json", _manifest(split, corpus, tmp))
 
@@ -167,6 +176,7 @@ def write_validation(
     check_split_target(target)
     outside = np.concatenate([validation.test_idx, ref.test_idx])  # not training here
     with atomic_dir(target) as tmp:
+        mark(tmp, "split")
         _write_files(validation, corpus, tmp, outside)
         manifest = _manifest(validation, corpus, tmp)
         manifest |= {
@@ -188,16 +198,19 @@ def _ref(split: Split | SplitRef) -> SplitRef:
 
 
 def _write_files(split: Split, corpus: Corpus, directory: Path, outside: NDArray[np.int64]) -> None:
-    """The challenge set, ground truth and training catalogue (every playlist but `outside`)."""
+    """The challenge set, ground truth and track_artists.parquet: every track the corpus
+    knows (seeds and held-out tracks too, so that `score` gives the artist credit `evaluate`
+    gives), `in_train` marking the training catalogue (every playlist but `outside`)."""
     write_json(directory / "challenge_set.json", _challenge_doc(split, corpus))
     write_json(directory / "ground_truth.json", _ground_truth_doc(split, corpus), indent=False)
-    tracks = np.flatnonzero(train_catalogue(outside, corpus))
+    in_train = train_catalogue(outside, corpus)  # (n_tracks,)
     table = pa.table(
         {
-            "track_uri": pa.array(corpus.track_uris[tracks].tolist(), type=pa.string()),
+            "track_uri": pa.array(corpus.track_uris.tolist(), type=pa.string()),
             "artist_uri": pa.array(
-                corpus.artist_uris[corpus.track_artist[tracks]].tolist(), type=pa.string()
+                corpus.artist_uris[corpus.track_artist].tolist(), type=pa.string()
             ),
+            "in_train": pa.array(in_train, type=pa.bool_()),
         }
     )
     pq.write_table(table, directory / "track_artists.parquet", compression="zstd")
@@ -375,7 +388,7 @@ def _checked_manifest(d: Path, corpus: Corpus) -> dict[str, Any]:
 
 def _format_checked(d: Path, corpus: Corpus) -> dict[str, Any]:
     """The manifest of split folder `d`, in this format and drawn from `corpus`."""
-    manifest: dict[str, Any] = read_json(d / "manifest.json")
+    manifest = read_json_object(d / "manifest.json", "split manifest")
     if manifest.get("format_version") != SPLIT_FORMAT:
         raise HarnessError(
             f"{d / 'manifest.json'}: split format {manifest.get('format_version')} "

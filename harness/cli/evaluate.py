@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.cli.console import ConsoleReporter
+from harness.cli.console import ConsoleReporter, metrics_help
 from harness.cli.leaderboard import add_submission_argument, add_submissions
 from harness.run.evaluate import (
     DEFAULT_K,
@@ -44,10 +44,14 @@ SETTINGS_FLAGS = (
     "team",
     "email",
     "k",
+    "team_format",
+    "lenient",
+    "name",
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
     from harness.challenge.split import COVERAGE
 
     src = parser.add_mutually_exclusive_group()
@@ -126,6 +130,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", default=None, help="refit models even if runs exist"
     )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the run's name: its folder of submissions, SUBMISSIONS/NAME, and the default run "
+        "folder runs/NAME (default: the run folder's name); a folder there that another run "
+        "writes is refused",
+    )
+    parser.add_argument(
+        "--submissions",
+        dest="submissions_root",
+        type=Path,
+        metavar="DIR",
+        help="where the submissions go, DIR/<name>/ (default: submissions/ of this folder)",
+    )
     add_submission_argument(parser, "; --force also adds one that fails the verifier")
     parser.add_argument(
         "--challenge-set",
@@ -134,9 +152,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="official challenge_set.json: train on the whole corpus, write submissions only",
     )
     parser.add_argument("--cache-dir", type=Path, metavar="CACHE_DIR", help="corpus cache folder")
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        default=None,
+        help="skip malformed playlists (counted, the first few shown) and entries named like a "
+        "slice that cannot be read (warned), as split --lenient does",
+    )
     parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
     parser.add_argument(
         "--email", help="contact email in submissions (default: mpd-harness@example.com)"
+    )
+    parser.add_argument(
+        "--team-format",
+        choices=("aicrowd", "2018"),
+        default=None,
+        help="submission header: aicrowd writes team_info,<team>,<email> (the current "
+        "challenge; default), 2018 writes team_info,main,<team>,<email> (the RecSys Challenge "
+        "2018 verifier needs it)",
     )
     parser.add_argument(
         "--k",
@@ -158,6 +191,8 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The EvaluateSettings fields that flags set, only those given; --data-seed and
     --split-seed override --seed."""
     out = {f: getattr(args, f) for f in SETTINGS_FLAGS if getattr(args, f) is not None}
+    if args.submissions_root is not None:  # `submissions` is --submission NAME=PATH's list
+        out["submissions"] = args.submissions_root
     for name, value in (("data_seed", args.data_seed), ("split_seed", args.split_seed)):
         if (value if value is not None else args.seed) is not None:
             out[name] = value if value is not None else args.seed
@@ -220,14 +255,14 @@ def run(args: argparse.Namespace) -> int:
     models = build_models(specs, exp.params)  # bad -p fails here
     externals = _external_specs(args.submissions, exp.settings, [name for name, _ in models])
     needs = any(needs_validation(model) for _, model in models)
-    ev = prepare(exp.settings, reporter, needs_validation=needs)
-    record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
-    start_run(ev, [name for name, _ in models])
-    add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails before fits
-    for name, manifest in run_models(ev, models, force=exp.force):
-        out.print(summary_line(ev, name, manifest), highlight=False)
-    if ev.mode == "split":
-        _leaderboard(ev, reporter)
+    with prepare(exp.settings, reporter, needs_validation=needs) as ev:  # locked until the end
+        record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
+        start_run(ev, [name for name, _ in models])
+        add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails first
+        for name, manifest in run_models(ev, models, force=exp.force):
+            out.print(summary_line(ev, name, manifest), highlight=False)
+        if ev.mode == "split":
+            _leaderboard(ev, reporter)
     if ev.k == DEFAULT_K:
         out.print(f"submissions: {ev.submissions_dir}", highlight=False)
     else:

@@ -20,11 +20,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.errors import UsageError
+from harness.outputs import check_folder_target, mark
 from harness.progress import SILENT, Reporter
 from harness.run import rundir
+from harness.run.lock import RunLock
 from harness.run.manifest import RssSampler, file_sha256
 from harness.run.sources import marker_seed, not_in_train, resolve_data, whole_train_set
-from harness.run.submissions import check_submissions_owner, submissions_folder
+from harness.run.submissions import (
+    SUBMISSIONS_ROOT,
+    check_submissions_owner,
+    submissions_folder,
+)
 from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from models.base import Recommender
 
 DEFAULT_K = 500
+MAX_K = 10_000  # recommendations per playlist: (n, k) int32 must fit memory at 10k playlists
 RUNS_ROOT = Path("runs")
 
 
@@ -59,6 +66,10 @@ class EvaluateSettings:
     # playlists only): None keeps the split's own, or draws one of the test split's size when
     # a model needs it (`needs_validation`); a number draws that size whether or not one does
     validation: int | None = None
+    team_format: str = "aicrowd"  # submission header generation: "aicrowd" or "2018"
+    lenient: bool = False  # skip (and count) invalid playlists and unreadable slices, as split
+    name: str | None = None  # the run's folder in the submissions root (default: RUN_DIR's name)
+    submissions: Path | None = None  # the submissions root (default: ./submissions)
 
 
 @dataclass
@@ -78,16 +89,29 @@ class Evaluation:
     team: str
     email: str
     reporter: Reporter = SILENT
+    team_format: str = "aicrowd"  # header of the submissions (harness.challenge.submission)
     # ground truth of the split, aligned with queries (None in challenge mode)
     gt_offsets: NDArray[np.int64] | None = None
     gt_tracks: IntArray | None = None
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds per step
+    lock: RunLock | None = field(default=None, repr=False)  # held until `close()`
     _ranking: IntArray | None = field(default=None, repr=False)
     _title: Recommender | None = field(default=None, repr=False)
     title_fit_s: float = 0.0
     # the validation split on `train.validation`: path, seed, fingerprint, per_category,
     # n_queries (None when the run has none)
     validation: dict[str, Any] | None = None
+
+    def close(self) -> None:
+        """Release the run folder's lock (harness/run/lock.py); `with ev:` does it too."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> Evaluation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def ranking(self) -> IntArray:
@@ -124,28 +148,36 @@ def prepare(
     settings: EvaluateSettings, reporter: Reporter = SILENT, *, needs_validation: bool = False
 ) -> Evaluation:
     """Data, corpus, split (or challenge set), train set and queries for this run; the wall
-    seconds of each step go to `Evaluation.timings`.
+    seconds of each step go to `Evaluation.timings`. The run folder is locked (one evaluate at
+    a time) until `Evaluation.close()` or the end of a `with ev:` block.
 
     The training set carries the split's validation split (`TrainSet.validation`) when the
     split folder has one, and one is drawn when `needs_validation` (a model of the run learns
     from it) or `settings.validation` asks for it; split mode only."""
     s = settings
     timings: dict[str, float] = {}
-    if s.k < 1:
-        raise UsageError(f"--k {s.k}: must be at least 1")
+    check_settings(s)  # before the slow steps
     if s.challenge_set is not None and (needs_validation or s.validation is not None):
         raise UsageError(
             "--challenge-set: no validation split in challenge mode (the models train on the "
             "whole corpus); run models that need one (or --validation) on a split"
         )
     corpus, data, run_dir = _load(s, reporter, timings)
-    submissions_dir = submissions_folder(run_dir)
+    root = Path(s.submissions) if s.submissions is not None else SUBMISSIONS_ROOT
+    submissions_dir = submissions_folder(run_dir, root, s.name)
     check_submissions_owner(submissions_dir, run_dir)
-    with timed(timings, "split_s"):
-        if s.challenge_set is not None:
-            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
-        else:
-            parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
+    lock = RunLock(run_dir)  # one evaluate at a time per run folder
+    try:
+        mark(run_dir, "run")  # before the split goes in: the folder is the harness's from now on
+        with timed(timings, "split_s"):
+            if s.challenge_set is not None:
+                parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
+            else:
+                parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
+    except BaseException:
+        lock.release()
+        raise
+    parts["split"] |= rundir.located(Path(parts["split"]["path"]), run_dir)
     return Evaluation(
         corpus=corpus,
         run_dir=run_dir,
@@ -156,7 +188,9 @@ def prepare(
         team=s.team,
         email=s.email,
         reporter=reporter,
+        team_format=s.team_format,
         timings=timings,
+        lock=lock,
         **parts,
     )
 
@@ -164,17 +198,49 @@ def prepare(
 def _load(
     s: EvaluateSettings, reporter: Reporter, timings: dict[str, float]
 ) -> tuple[Corpus, dict[str, Any], Path]:
-    """(corpus, what run.json says of the data, run folder) of the settings."""
+    """(corpus, what run.json says of the data, run folder) of the settings; the run folder is
+    checked to be a new, empty or earlier run folder (harness/outputs.py)."""
     from harness.data.ingest import load_corpus
 
-    if s.split is not None:
-        from harness.challenge.split import check_split_target
-
-        check_split_target(Path(s.split))  # before the slow steps
     with timed(timings, "data_s"):
         source = resolve_data(s.mpd, s.synthetic, s.data_seed, reporter)
     with timed(timings, "corpus_s"):
-        corpus = load_corpus(source.path, cache_dir=s.cache_dir, reporter=reporter)
+        corpus = load_corpus(
+            source.path, cache_dir=s.cache_dir, lenient=s.lenient, reporter=reporter
+        )
+    data = _data_entry(s, source, corpus)
+    name = s.name or run_name(s, source.name, data)
+    run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / name
+    data |= rundir.located(source.path, run_dir)  # absolute, and relative to the run folder
+    check_run_target(run_dir)
+    return corpus, data, run_dir
+
+
+def check_settings(s: EvaluateSettings) -> None:
+    """What can be refused before any data is read: k, the submission header, the --name, and
+    targets that are not the harness's."""
+    from harness.challenge.submission import FORMATS, team_info_line
+
+    if not 1 <= s.k <= MAX_K:
+        raise UsageError(f"--k {s.k}: must be between 1 and {MAX_K:,} (submissions need 500)")
+    if s.team_format not in FORMATS:
+        raise UsageError(f"--team-format {s.team_format!r}: one of {', '.join(FORMATS)}")
+    try:  # before any model runs: the submission header is written after the fits
+        team_info_line(s.team, s.email, s.team_format)
+    except ValueError as e:
+        raise UsageError(f"--team/--email: {e}") from None
+    if s.name is not None:
+        submissions_folder(Path("."), SUBMISSIONS_ROOT, s.name)  # a safe folder name
+    if s.out is not None:
+        check_run_target(Path(s.out))
+    if s.split is not None:
+        from harness.challenge.split import check_split_target
+
+        check_split_target(Path(s.split))
+
+
+def _data_entry(s: EvaluateSettings, source: Any, corpus: Corpus) -> dict[str, Any]:
+    """run.json's `data`: name, path, fingerprint, synthetic label, seed and sizes."""
     data = {
         "name": source.name,
         "path": str(source.path),
@@ -186,8 +252,31 @@ def _load(
         "n_playlists": corpus.n_playlists,
         "n_tracks": corpus.n_tracks,
     }
-    run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
-    return corpus, data, run_dir
+    if s.lenient:  # what was left out is part of what the run is
+        data["lenient"] = True
+        data["skipped"] = corpus.source.get("skipped", 0)
+    return data
+
+
+def check_run_target(run_dir: Path) -> None:
+    """Refuse a run folder that holds something else than an earlier run (harness/outputs.py)."""
+    check_folder_target(
+        run_dir,
+        "run",
+        legacy=lambda p: isinstance(_run_json(p), dict),
+        hint="give evaluate another --out (a new or empty folder, or an earlier run folder)",
+    )
+
+
+def _run_json(folder: Path) -> Any:
+    """RUN_DIR/run.json of a run written before the `.mpd-harness` marker (None: not one)."""
+    from harness.atomic import read_json
+
+    try:
+        doc = read_json(folder / "run.json")
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and "mode" in doc else None
 
 
 @dataclass(frozen=True)
@@ -216,8 +305,11 @@ def prepare_validation(
     s = settings
     if s.challenge_set is not None:
         raise UsageError("--challenge-set: no validation split in challenge mode")
+    check_settings(s)
     corpus, data, run_dir = _load(s, reporter, {})
     split_dir = Path(s.split) if s.split is not None else run_dir / "split"
+    if s.split is None:
+        mark(run_dir, "run")  # the split it may draw there makes the folder the harness's
     explicit = s.split is not None
     ref = ensure_split_ref(
         corpus,
@@ -328,6 +420,13 @@ def _split_parts(
 def start_run(ev: Evaluation, models: Sequence[str] = ()) -> None:
     """`RUN_DIR/run.json`: what every model of the run shares and the names of the models this
     evaluate runs (so leaderboard and report can say which have not finished)."""
+    where = {"name": ev.submissions_dir.name} | rundir.located(ev.submissions_dir, ev.run_dir)
     rundir.write_run(
-        ev.run_dir, mode=ev.mode, k=ev.k, data=ev.data, split=ev.split, models=list(models)
+        ev.run_dir,
+        mode=ev.mode,
+        k=ev.k,
+        data=ev.data,
+        split=ev.split,
+        models=list(models),
+        submissions=where,
     )

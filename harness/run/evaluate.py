@@ -52,15 +52,14 @@ from harness.run.manifest import (
     versions,
 )
 from harness.run.rundir import (
-    complete_run,
     read_recs,
+    reusable_run,
+    seal,
     write_artifacts,
     write_metrics,
     write_recs,
 )
-from harness.run.submissions import (
-    write_and_verify_submission,
-)
+from harness.run.submissions import first_line, write_and_verify_submission
 from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
@@ -227,14 +226,21 @@ def _write_submission(ev: Evaluation, path: Path, pids: NDArray[np.int64], recs:
         email=ev.email,
         challenge_path=ev.challenge_path,
         known_uris=ev.corpus.track_index,
+        team_format=ev.team_format,
     )
 
 
 def _reuse(ev: Evaluation, name: str, stored: dict[str, Any]) -> dict[str, Any]:
-    """A complete stored run; its submission is written again when missing or not its own."""
+    """A complete stored run; its submission is written again when missing, not its own, or
+    headed by another team, email or --team-format than this run's."""
+    from harness.challenge.submission import team_info_line
+
     model_dir, sub_path = ev.run_dir / name, ev.submissions_dir / f"{name}.csv.gz"
+    header = team_info_line(ev.team, ev.email, ev.team_format)
     if ev.k == DEFAULT_K and (
-        not sub_path.exists() or file_sha256(sub_path) != stored.get("submission_sha256")
+        not sub_path.exists()
+        or file_sha256(sub_path) != stored.get("submission_sha256")
+        or first_line(sub_path) != header
     ):
         pids, recs, _ = read_recs(model_dir / "recs.npz")
         _write_submission(ev, sub_path, pids, recs)
@@ -266,9 +272,11 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
     train = train_for(ev, model)
     key = run_key(ev, name, model)
     model_dir, sub_path = ev.run_dir / name, ev.submissions_dir / f"{name}.csv.gz"
-    stored = None if force else complete_run(model_dir, key)
+    stored, why = (None, None) if force else reusable_run(model_dir, key)
     if stored is not None:
         return _reuse(ev, name, stored)
+    if why is not None:
+        ev.reporter.note(f"{name}: not reusing {model_dir}: {why}; fitting again")
     _refuse_external(model_dir, name)
     # an interrupted recomputation must not leave the old manifest vouching for new files
     (model_dir / "manifest.json").unlink(missing_ok=True)
@@ -310,6 +318,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         "submission": sub,
         "submission_sha256": file_sha256(sub_path) if sub is not None else None,
     }
+    manifest = seal(model_dir, manifest, key)  # key fields and file hashes: provably current
     write_json(model_dir / "manifest.json", manifest)  # last: marks the run complete
     return manifest
 

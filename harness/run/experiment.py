@@ -3,7 +3,7 @@
     [data]      synthetic = PRESET  or  mpd = PATH;  seed (synthetic only), cache_dir
     [split]     seed, per_category, coverage, validation, path (a split folder), challenge_set
     [run]       out, k, force
-    [team]      name, email
+    [team]      name, email, format
     [[models]]  name = a registered name or "module:Class";  [models.params] PARAM = VALUE
 
 `read_experiment` checks a file (unknown keys, types, models and their parameters) and returns
@@ -44,6 +44,7 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("data", "mpd"): ("mpd", Path),
     ("data", "seed"): ("data_seed", int),
     ("data", "cache_dir"): ("cache_dir", Path),
+    ("data", "lenient"): ("lenient", bool),
     ("split", "seed"): ("split_seed", int),
     ("split", "per_category"): ("per_category", int),
     ("split", "coverage"): ("coverage", str),
@@ -52,8 +53,11 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("split", "challenge_set"): ("challenge_set", Path),
     ("run", "out"): ("out", Path),
     ("run", "k"): ("k", int),
+    ("run", "name"): ("name", str),
+    ("run", "submissions"): ("submissions", Path),
     ("team", "name"): ("team", str),
     ("team", "email"): ("email", str),
+    ("team", "format"): ("team_format", str),
 }
 FORCE = ("run", "force")
 SECTIONS = ("data", "split", "run", "team", "models")
@@ -151,6 +155,7 @@ def _typed(path: str | Path, section: str, key: str, value: Any, kind: type) -> 
 def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
     """What a type cannot say: one data source, a known preset and coverage rule."""
     from harness.challenge.split import COVERAGE
+    from harness.challenge.submission import FORMATS
     from harness.data.synthetic import PRESETS
 
     data = doc.get("data", {})
@@ -161,7 +166,11 @@ def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, 
             f"{path}: [data] seed: seeds synthetic data only; with mpd, leave it out "
             "(the split's seed is [split] seed)"
         )
-    checks = (("data", "synthetic", PRESETS), ("split", "coverage", COVERAGE))
+    checks = (
+        ("data", "synthetic", PRESETS),
+        ("split", "coverage", COVERAGE),
+        ("team", "format", FORMATS),
+    )
     for section, key, valid in checks:
         value = doc.get(section, {}).get(key)
         if value is not None and value not in valid:
@@ -338,6 +347,8 @@ def to_document(exp: Experiment) -> dict[str, Any]:
     for (section, key), (name, _) in FIELDS.items():
         value = getattr(exp.settings, name)
         if value is None or (key == "seed" and section == "data" and exp.settings.mpd):
+            continue
+        if key == "lenient" and value is False:  # the default, left out as before it existed
             continue
         doc[section][key] = str(value) if isinstance(value, Path) else value
     doc["run"]["force"] = exp.force

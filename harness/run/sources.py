@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.atomic import atomic_dir, read_json
+from harness.atomic import atomic_dir, read_json, read_json_object
 from harness.errors import HarnessError, UsageError
+from harness.outputs import check_folder_target, mark
 from harness.progress import SILENT, Reporter
 from harness.run.manifest import jsonable
 from harness.types import TrainSet, Validation
@@ -78,6 +79,13 @@ def ensure_synthetic(preset: str, seed: int, root: Path, reporter: Reporter = SI
         raise UsageError(f"--synthetic {preset!r}: unknown preset; available: {', '.join(PRESETS)}")
     target = root / f"{preset}-s{seed}"
     n = PRESETS[preset]
+    check_folder_target(
+        target,
+        "synthetic",
+        flag="",
+        legacy=lambda p: (p / "synthetic.json").exists(),
+        hint=f"move it away; --synthetic {preset} generates its MPD there",
+    )
     if target.is_dir():
         found = read_marker(target)
         if found == jsonable(marker(n, seed)):
@@ -88,6 +96,7 @@ def ensure_synthetic(preset: str, seed: int, root: Path, reporter: Reporter = SI
         reporter.step(f"generating synthetic MPD {preset!r} ({n:,} playlists)"),
         atomic_dir(target) as tmp,
     ):
+        mark(tmp, "synthetic")
         write_synthetic(tmp, n, seed)
     reporter.note(f"synthetic MPD: {target} ({n:,} playlists, seed {seed})")
     return target
@@ -146,7 +155,8 @@ def ensure_split(
 
     manifest_path = split_dir / "manifest.json"
     if manifest_path.exists():
-        why = split_mismatch(read_json(manifest_path), corpus, seed, per_category, coverage)
+        manifest = read_json_object(manifest_path, "split manifest")
+        why = split_mismatch(manifest, corpus, seed, per_category, coverage)
         if why is None:
             split = load_split(split_dir, corpus)
             reporter.note(f"split: reusing {split_dir}")
