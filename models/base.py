@@ -4,12 +4,16 @@
 array (n_queries, k) of track ids, best first, seeds excluded. A slot may hold -1 when a model
 has fewer than k tracks to offer: the runner (not the model) checks the output and backfills
 with popularity to exactly k, counting the backfill.
+
+Two optional extras: `recommend_scored(queries, k) -> (ids (n, k), scores (n, k) float32, NaN
+where the id is -1)` for models whose scores other models can use as features (the reranker
+does), and `artifacts()`, named files the runner writes into the model's run folder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -96,6 +100,13 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         raise NotImplementedError
+
+    def artifacts(self) -> dict[str, Any]:
+        """What the fitted model wants kept beside its recommendations, by file name: a name
+        ending in `.parquet` maps to a table (column name -> equal-length 1-D array), one ending
+        in `.json` to a JSON-able value. The runner writes them into `RUN_DIR/<model>/` and lists
+        them in the manifest (e.g. the reranker's feature importances). None by default."""
+        return {}
 
 
 def top_k(scores: NDArray[np.floating], k: int) -> IntArray:

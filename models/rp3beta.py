@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 from typing_extensions import Self
 
 from harness.errors import ParameterError
@@ -104,6 +105,12 @@ class RP3BetaRecommender(Recommender):
         return self
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return self.recommend_scored(queries, k)[0]
+
+    def recommend_scored(
+        self, queries: Queries, k: int = 500
+    ) -> tuple[IntArray, NDArray[np.float32]]:
+        """`recommend`'s (n, k) ids and their (n, k) summed walk probabilities (NaN where -1)."""
         return neighbour_scores(self.sim_, queries, k, self.work_budget)
 
 

@@ -352,6 +352,57 @@ def test_bad_model_is_refused_and_leaves_no_run(
     assert not (ev.run_dir / name / "manifest.json").exists()
 
 
+class Explained(Halves):
+    """Keeps what `kept` says beside its recommendations (`artifacts()`)."""
+
+    def __init__(self, n: int = 2, kept: dict[str, Any] | None = None) -> None:
+        self.n = n
+        self.kept = kept
+
+    def artifacts(self) -> dict[str, Any]:
+        if self.kept is not None:
+            return self.kept
+        return {
+            "weights.parquet": {"feature": ["a", "b"], "gain": np.array([2.5, 1.0])},
+            "notes.json": {"rounds": np.int64(3)},
+        }
+
+
+def test_artifacts_are_written_beside_the_run_and_listed(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    ev = challenge_eval(tmp_path)
+    manifest = evaluate_model(ev, "explained", Explained(), force=False)
+    folder = ev.run_dir / "explained"
+    assert manifest["files"]["artifacts"] == ["notes.json", "weights.parquet"]
+    table = pq.read_table(folder / "weights.parquet").to_pydict()
+    assert table == {"feature": ["a", "b"], "gain": [2.5, 1.0]}
+    assert read_json(folder / "notes.json") == {"rounds": 3}
+    plain = evaluate_model(ev, "halves", Halves(), force=False)
+    assert plain["files"]["artifacts"] == []
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        {"recs.npz": {}},  # the runner's own files
+        {"manifest.json": {}},
+        {"../x.json": 1},  # not a plain file name
+        {"w.csv": {"a": [1]}},  # neither .parquet nor .json
+        {"x.parquet": {"a": [1, 2], "b": [1]}},  # columns of unequal length
+        {"x.parquet": {"a": [[1, 2]]}},  # a 2-D column
+    ],
+)
+def test_bad_artifacts_are_refused_before_the_manifest(
+    tmp_path: Path, kept: dict[str, Any]
+) -> None:
+    ev = challenge_eval(tmp_path)
+    with pytest.raises(ModelOutputError, match="artifact"):
+        evaluate_model(ev, "explained", Explained(kept={"notes.json": 1, **kept}), force=False)
+    assert not (ev.run_dir / "explained" / "manifest.json").exists()
+    assert not (ev.run_dir / "explained" / "notes.json").exists()
+
+
 # ---------------------------------------------------------------------------- end to end
 
 LEADERBOARD_ENTRY = {

@@ -49,6 +49,7 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
     "als": {"factors": 3},  # as many as the data's clusters: more memorise the 60 playlists
+    "rerank": {"n_candidates": 30, "n_estimators": 20, "min_child_samples": 5, "num_threads": 1},
 }
 
 

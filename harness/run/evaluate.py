@@ -51,7 +51,14 @@ from harness.run.manifest import (
     ru_maxrss_mb,
     versions,
 )
-from harness.run.rundir import read_recs, reusable_run, seal, write_metrics, write_recs
+from harness.run.rundir import (
+    read_recs,
+    reusable_run,
+    seal,
+    write_artifacts,
+    write_metrics,
+    write_recs,
+)
 from harness.run.submissions import first_line, write_and_verify_submission
 from harness.types import IntArray, Queries, TrainSet
 
@@ -287,6 +294,8 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         with timed(stages, "score_s"):
             values = score(ev, recs)
         write_metrics(model_dir / "metrics.parquet", pids, ev.queries.categories, values)
+    hook = getattr(model, "artifacts", None)  # duck-typed models may lack it
+    artifacts = write_artifacts(model_dir, name, hook() if hook is not None else {})
     if ev.k == DEFAULT_K:
         with timed(stages, "submission_s"):
             _write_submission(ev, sub_path, pids, recs)
@@ -304,6 +313,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
         "files": {
             "recs": "recs.npz",
             "metrics": "metrics.parquet" if ev.mode == "split" else None,
+            "artifacts": artifacts,
         },
         "submission": sub,
         "submission_sha256": file_sha256(sub_path) if sub is not None else None,

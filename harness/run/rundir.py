@@ -7,6 +7,10 @@
                                      (harness/run/provenance.py), params, versions, timings
     RUN_DIR/<model>/recs.npz         pids, recs int32 (n, k), backfilled (no pickle)
     RUN_DIR/<model>/metrics.parquet  pid, category and one column per metric
+    RUN_DIR/<model>/<artifact>       what the model's `artifacts()` returns (`.parquet` tables,
+                                     `.json` values, e.g. feature_importance.parquet), listed in
+                                     the manifest's files.artifacts (not in files_sha256: no
+                                     score is computed from them)
     RUN_DIR/<name>/                  an external submission, stored the same way with
                                      `"external": true` in its manifest (harness/run/external.py)
     RUN_DIR/leaderboard.{json,md,csv}
@@ -18,6 +22,7 @@ the functions here, so the format lives in one module.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,7 +36,8 @@ from numpy.typing import NDArray
 from harness.atomic import atomic_open, atomic_path, read_json, read_json_object, write_json
 from harness.challenge.metrics import METRICS
 from harness.errors import DataError, HarnessError, UsageError
-from harness.run.manifest import fingerprint
+from harness.run.checks import ModelOutputError
+from harness.run.manifest import fingerprint, jsonable
 from harness.run.provenance import file_digests, files_problem, key_problem
 from harness.types import IntArray
 
@@ -220,6 +226,52 @@ def write_metrics(
     cols.update({m: np.asarray(v, dtype=np.float64) for m, v in values.items()})
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(cols), tmp)
+
+
+# a plain file name with the extension that says how it is written
+ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(parquet|json)")
+RUNNER_FILES = ("recs.npz", "metrics.parquet", "manifest.json")
+
+
+def write_artifacts(model_dir: Path, model: str, artifacts: Mapping[str, Any]) -> list[str]:
+    """Write a model's `artifacts()` into its run folder; returns the file names, sorted.
+
+    `name.parquet` takes a table (column name -> equal-length 1-D array or list), `name.json`
+    any JSON-able value. A name that is not a plain file name of those kinds, or that is one of
+    the runner's own files, is refused (ModelOutputError), before anything is written.
+    """
+    tables: dict[str, pa.Table] = {}
+    for name, value in artifacts.items():
+        if not isinstance(name, str) or not ARTIFACT_NAME.fullmatch(name) or name in RUNNER_FILES:
+            raise ModelOutputError(
+                f"model {model!r}: artifact name {name!r} must be a plain file name ending in "
+                f".parquet or .json, other than {', '.join(RUNNER_FILES)}"
+            )
+        if name.endswith(".parquet"):
+            tables[name] = _artifact_table(model, name, value)
+    for name, value in artifacts.items():
+        if name in tables:
+            with atomic_path(model_dir / name) as tmp:
+                pq.write_table(tables[name], tmp)
+        else:
+            write_json(model_dir / name, jsonable(value))
+    return sorted(artifacts)
+
+
+def _artifact_table(model: str, name: str, value: Any) -> pa.Table:
+    """A Parquet artifact's table: a mapping of equal-length 1-D columns."""
+    bad = f"model {model!r}: artifact {name!r} must map column names to equal-length 1-D arrays"
+    if not isinstance(value, Mapping) or not value:
+        raise ModelOutputError(bad)
+    cols = {}
+    for col, v in value.items():
+        arr = np.asarray(v)
+        if not isinstance(col, str) or arr.ndim != 1:
+            raise ModelOutputError(bad)
+        cols[col] = pa.array(arr.tolist() if arr.dtype.kind in "OU" else arr)
+    if len({len(c) for c in cols.values()}) != 1:
+        raise ModelOutputError(bad)
+    return pa.table(cols)
 
 
 def model_runs(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
