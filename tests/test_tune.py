@@ -106,6 +106,12 @@ def test_tunes_on_validation_with_the_test_answers_removed(folder: Path, ray_add
     values = [r.value for r in complete(result)]
     assert len(set(values)) > 1 and all(0 < v < 1 for v in values)  # real, varied scores
     assert result.best is not None and result.best.value == max(values)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser is the tomli package
+        tomllib = pytest.importorskip("tomli")
+    run = tomllib.loads((folder / "t1" / "best.toml").read_text())["run"]
+    assert run["name"] == "t1-best" and run["out"].endswith("evaluate")  # its own submissions
     # best.toml repeats the best trial's validation score through evaluate (still no answers)
     out = folder / "again"
     argv = ["evaluate", "--config", "t1/best.toml", "--score-on", "validation", "--out", str(out)]

@@ -50,7 +50,7 @@ def _ours(out: Path) -> bool:
 def best_experiment(prepared: Prepared, spec: str, params: dict[str, Any], out: Path) -> Experiment:
     """The experiment of the best configuration: the tuned model alone, every parameter written
     (defaults included, as `RUN_DIR/experiment.toml` does), the split tune used, run folder
-    `DIR/evaluate`."""
+    `DIR/evaluate` named `<DIR's name>-best` (its submissions: submissions/<that name>)."""
     from dataclasses import replace
 
     from harness.run.experiment import _writable
@@ -58,7 +58,9 @@ def best_experiment(prepared: Prepared, spec: str, params: dict[str, Any], out: 
 
     full = jsonable(build_model(spec, params).get_params(deep=False))
     writable = {k: v for k, v in full.items() if _writable(v)}
-    settings = replace(prepared.settings, out=Path(out) / EVALUATE_DIR)
+    # its own name: submissions/<run name> must not clash with another tuning folder's
+    name = f"{Path(out).resolve().name}-best"
+    settings = replace(prepared.settings, out=Path(out) / EVALUATE_DIR, name=name)
     return Experiment(settings, (spec,), {spec: writable} if writable else {}, False)
 
 
