@@ -45,7 +45,11 @@ GRIDS: dict[str, tuple[str, list[dict[str, Any]]]] = {
             {"factors": 192, "alpha": 20.0, "regularization": 0.05, "iterations": 8},
         ],
     ),
-    "ease": ("ease", [{"n_items": 20_000, "l2": l2} for l2 in (50.0, 200.0, 800.0)]),
+    "ease": (
+        "ease",
+        [{"n_items": 20_000, "l2": l2} for l2 in (200.0, 50.0, 800.0)]
+        + [{"n_items": n, "l2": 200.0} for n in (10_000, 30_000)],
+    ),
     "rp3beta": (
         "rp3beta",
         [
@@ -61,6 +65,9 @@ GRIDS: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 (0.75, 0.35, 5, True),
                 (0.5, 0.35, 10, True),
                 (0.5, 0.35, 2, True),
+                (0.5, 0.2, 10, True),
+                (0.3, 0.2, 5, True),
+                (0.5, 0.1, 5, True),
             ]
         ],
     ),

@@ -63,8 +63,8 @@ class RP3BetaRecommender(Recommender):
     def __init__(
         self,
         n_neighbors: int = 100,
-        alpha: float = 1.0,
-        beta: float = 0.5,
+        alpha: float = 0.5,
+        beta: float = 0.2,
         min_count: int = 5,
         normalize: bool = True,
         work_budget: int = 20_000_000,

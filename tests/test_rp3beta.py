@@ -15,8 +15,9 @@ WALK = [[0, 1], [0, 1], [0, 2], [1, 3], [1, 4], [1, 5]]
 
 
 def walk_model(**params: float) -> RP3BetaRecommender:
-    train = make_train(WALK, ["x"] * 6, 8)
-    return RP3BetaRecommender(min_count=1, normalize=False, **params).fit(train)  # type: ignore[arg-type]
+    """The plain walk (alpha 1, no normalisation) on WALK unless `params` say otherwise."""
+    settings = {"alpha": 1.0, "min_count": 1, "normalize": False, **params}
+    return RP3BetaRecommender(**settings).fit(make_train(WALK, ["x"] * 6, 8))  # type: ignore[arg-type]
 
 
 def test_beta_zero_is_the_plain_walk() -> None:
@@ -49,7 +50,7 @@ def test_min_count_cuts_rare_tracks_from_the_walk() -> None:
     neighbours of its own, and playlist [0, 2] now has one track, so W_00 would be its only
     step (the diagonal, dropped): W_01 = (1/3)(1/2 + 1/2) as before."""
     train = make_train(WALK, ["x"] * 6, 8)
-    model = RP3BetaRecommender(min_count=2, beta=0.0, normalize=False).fit(train)
+    model = RP3BetaRecommender(alpha=1.0, min_count=2, beta=0.0, normalize=False).fit(train)
     sim = model.sim_.toarray()
     assert (sim[:, 2] == 0).all() and (sim[2] == 0).all()
     assert sim[0, 1] == pytest.approx(1 / 3)
