@@ -48,7 +48,8 @@ GRIDS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "ease": (
         "ease",
         [{"n_items": 20_000, "l2": l2} for l2 in (200.0, 50.0, 800.0)]
-        + [{"n_items": n, "l2": 200.0} for n in (10_000, 30_000)],
+        + [{"n_items": n, "l2": 200.0} for n in (10_000, 30_000)]
+        + [{"n_items": 20_000, "l2": l2} for l2 in (2000.0, 5000.0)],
     ),
     "rp3beta": (
         "rp3beta",
