@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -206,10 +207,24 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: bool = True) -
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file (gzip when the name ends in `.gz`)."""
+    """Read a JSON file (gzip when the name ends in `.gz`); orjson refuses nesting deeper than
+    1024 levels with a JSONDecodeError, so no input can exhaust the stack here."""
     p = Path(path)
-    data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
+    try:
+        data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise JSONFileError(f"{p}: not a readable gzip file ({e})") from None
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise JSONFileError(f"{p}: not valid JSON ({e})") from None
+
+
+def read_json_object(path: str | os.PathLike[str], what: str = "") -> dict[str, Any]:
+    """A JSON file that must hold an object (`what` names the file's role in the message)."""
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        kind = type(doc).__name__.replace("NoneType", "null").replace("dict", "object")
+        role = f" {what}" if what else ""
+        raise JSONFileError(f"{path}: not a{role} file (a JSON {kind}, not an object)")
+    return doc

@@ -71,6 +71,7 @@ MODELS = Registry(
         "als": "models.als:ALSRecommender",
         "ease": "models.ease:EASERecommender",
         "rp3beta": "models.rp3beta:RP3BetaRecommender",
+        "rerank": "models.rerank:RerankRecommender",
     }
 )
 

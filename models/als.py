@@ -24,6 +24,7 @@ seeds occur in training gets a row of -1 (the runner sends it to the title basel
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
@@ -114,14 +115,21 @@ class ALSRecommender(Recommender):
         return self
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return self.recommend_scored(queries, k)[0]
+
+    def recommend_scored(
+        self, queries: Queries, k: int = 500
+    ) -> tuple[IntArray, NDArray[np.float32]]:
+        """`recommend`'s (n, k) ids and their (n, k) factor dot products (NaN where -1)."""
         n, T = len(queries), self.n_tracks_
         out = np.full((n, k), -1, dtype=np.int32)  # (n, k)
+        out_scores = np.full((n, k), np.nan, dtype=np.float32)  # (n, k)
         seeds = np.clip(queries.seed_ids, 0, T - 1)
         known = np.zeros(len(seeds) + 1, dtype=np.int64)  # seeds seen in training, cumulative
         np.cumsum(self.seen_[seeds] & (queries.seed_ids < T), out=known[1:])
         rows = np.flatnonzero(known[queries.seed_offsets[1:]] > known[queries.seed_offsets[:-1]])
         if not len(rows):
-            return out
+            return out, out_scores
         unseen = np.flatnonzero(~self.seen_).astype(np.int32)
         kk = min(k, T)
         batch = max(1, min(1024, self.score_budget // max(T, 1)))
@@ -139,4 +147,5 @@ class ALSRecommender(Recommender):
                 )  # (b, kk) each, best first; filtered items last with FLOAT_MIN
                 ids = np.where(scores > FLOAT_MIN, ids, -1)
                 out[sub, :kk] = ids
-        return out
+                out_scores[sub, :kk] = np.where(ids >= 0, scores, np.nan)
+        return out, out_scores

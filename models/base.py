@@ -4,12 +4,16 @@
 array (n_queries, k) of track ids, best first, seeds excluded. A slot may hold -1 when a model
 has fewer than k tracks to offer: the runner (not the model) checks the output and backfills
 with popularity to exactly k, counting the backfill.
+
+Two optional extras: `recommend_scored(queries, k) -> (ids (n, k), scores (n, k) float32, NaN
+where the id is -1)` for models whose scores other models can use as features (the reranker
+does), and `artifacts()`, named files the runner writes into the model's run folder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,10 +22,21 @@ from typing_extensions import Self
 
 from harness.types import IntArray, Queries, TrainSet
 
-__all__ = ["IntArray", "ProgressFn", "Queries", "Recommender", "TrainSet", "top_k"]
+__all__ = [
+    "CheckpointFn",
+    "IntArray",
+    "ProgressFn",
+    "Queries",
+    "Recommender",
+    "TrainSet",
+    "top_k",
+]
 
 # (done, total, unit): e.g. (3, 20, "epoch") after the third of twenty epochs
 ProgressFn = Callable[[int, int, str], None]
+# (step, total, snapshot): after a checkpoint (an epoch), `snapshot()` builds a recommender that
+# answers with the state so far; the callee may raise to stop the fit (tune's pruning)
+CheckpointFn = Callable[[int, int, Callable[[], "Recommender"]], None]
 
 
 class Recommender(BaseEstimator):  # type: ignore[misc]
@@ -32,9 +47,17 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
       should route them to the shared title baseline.
     - `deterministic`: same seed and data give byte-identical recommendations (under the
       settings in `determinism_note`).
+    - `needs_validation`: the model learns from held-out tracks, so `fit` gets a TrainSet whose
+      `validation` is set (a challenge-style split of these training playlists, never the
+      test split; `train.without_validation()` is what it may fit its base models on). Other
+      models get `validation` None.
+    - `checkpoints`: `fit` offers a recommender of its state after each epoch to the function
+      given to `set_checkpoint` (tune scores it on the validation split and prunes trials).
     """
 
     cold_start: ClassVar[str] = "title"
+    needs_validation: ClassVar[bool] = False
+    checkpoints: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True
     determinism_note: ClassVar[str] = ""
 
@@ -63,8 +86,27 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         if fn is not None:
             fn(done, total, unit)
 
+    def set_checkpoint(self, fn: CheckpointFn | None) -> Self:
+        """Have `fit` call `fn(step, total, snapshot)` after each epoch (models with
+        `checkpoints`). Not a hyperparameter, like `set_progress`."""
+        self._checkpoint_fn = fn
+        return self
+
+    def _checkpoint(self, step: int, total: int, snapshot: Callable[[], Recommender]) -> None:
+        """Called by a model's `_fit` after each epoch; `snapshot` is built only if asked for."""
+        fn = getattr(self, "_checkpoint_fn", None)
+        if fn is not None:
+            fn(step, total, snapshot)
+
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
         raise NotImplementedError
+
+    def artifacts(self) -> dict[str, Any]:
+        """What the fitted model wants kept beside its recommendations, by file name: a name
+        ending in `.parquet` maps to a table (column name -> equal-length 1-D array), one ending
+        in `.json` to a JSON-able value. The runner writes them into `RUN_DIR/<model>/` and lists
+        them in the manifest (e.g. the reranker's feature importances). None by default."""
+        return {}
 
 
 def top_k(scores: NDArray[np.floating], k: int) -> IntArray:

@@ -92,6 +92,12 @@ class ItemKNNRecommender(Recommender):
         return self
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return self.recommend_scored(queries, k)[0]
+
+    def recommend_scored(
+        self, queries: Queries, k: int = 500
+    ) -> tuple[IntArray, NDArray[np.float32]]:
+        """`recommend`'s (n, k) ids and their (n, k) summed similarities (NaN where -1)."""
         S = self.sim_
         if self.alpha != 1.0:
             S = S.copy()
@@ -201,13 +207,17 @@ def row_cuts(data: NDArray[np.float32], indptr: NDArray[np.integer], M: int) -> 
     return cut
 
 
-def neighbour_scores(S: sp.csr_matrix, queries: Queries, k: int, budget: float) -> IntArray:
-    """Top k (n, k) of each query's summed seed rows of S (T, T), seeds excluded, -1 padded."""
+def neighbour_scores(
+    S: sp.csr_matrix, queries: Queries, k: int, budget: float
+) -> tuple[IntArray, NDArray[np.float32]]:
+    """Top k (n, k) of each query's summed seed rows of S (T, T), seeds excluded, -1 padded,
+    and their (n, k) scores (NaN where -1)."""
     n = len(queries)
     out = np.full((n, k), -1, dtype=np.int32)  # (n, k)
+    out_scores = np.full((n, k), np.nan, dtype=np.float32)  # (n, k)
     with_seeds = np.flatnonzero(queries.n_seeds > 0)
     if not len(with_seeds):
-        return out
+        return out, out_scores
     T = S.shape[0]
     nnz_row = np.diff(S.indptr).astype(np.float64)  # (T,)
     seeds = np.clip(queries.seed_ids, 0, T - 1)
@@ -216,5 +226,5 @@ def neighbour_scores(S: sp.csr_matrix, queries: Queries, k: int, budget: float) 
         rows = with_seeds[sl]
         Q = query_matrix(queries, rows, T)  # (b, T)
         scores = (Q @ S).tocsr()  # (b, T) summed neighbour rows
-        recommend_rows(scores, queries, rows, k, out)
-    return out
+        recommend_rows(scores, queries, rows, k, out, out_scores)
+    return out, out_scores

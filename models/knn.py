@@ -92,9 +92,15 @@ def work_batches(work: NDArray[np.floating], budget: float, max_rows: int) -> It
 
 
 def recommend_rows(
-    scores: sp.csr_matrix, queries: Queries, rows: NDArray[np.int64], k: int, out: IntArray
+    scores: sp.csr_matrix,
+    queries: Queries,
+    rows: NDArray[np.int64],
+    k: int,
+    out: IntArray,
+    out_scores: NDArray[np.float32] | None = None,
 ) -> None:
-    """Write the top k of each score row (b, T), seeds excluded, into `out[rows]` (-1 padded)."""
+    """Write the top k of each score row (b, T), seeds excluded, into `out[rows]` (-1 padded)
+    and, when given, their scores into `out_scores[rows]`."""
     is_seed = np.zeros(scores.shape[1], dtype=bool)  # (T,) reset after each row
     for j, i in enumerate(rows):
         a, b = scores.indptr[j], scores.indptr[j + 1]
@@ -104,8 +110,10 @@ def recommend_rows(
         keep = ~is_seed[cols]
         is_seed[seeds] = False
         cols, vals = cols[keep], vals[keep]
-        best = cols[top_k_sparse(cols, vals, k)]
-        out[i, : len(best)] = best
+        pos = top_k_sparse(cols, vals, k)
+        out[i, : len(pos)] = cols[pos]
+        if out_scores is not None:
+            out_scores[i, : len(pos)] = vals[pos]
 
 
 # ---------------------------------------------------------------- the model
@@ -221,11 +229,18 @@ class KNNRecommender(Recommender):
         return sp.csr_matrix((vals, cols, indptr), shape=S.shape)
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return self.recommend_scored(queries, k)[0]
+
+    def recommend_scored(
+        self, queries: Queries, k: int = 500
+    ) -> tuple[IntArray, NDArray[np.float32]]:
+        """`recommend`'s (n, k) ids and their (n, k) summed neighbour votes (NaN where -1)."""
         n = len(queries)
         out = np.full((n, k), -1, dtype=np.int32)  # (n, k)
+        out_scores = np.full((n, k), np.nan, dtype=np.float32)  # (n, k)
         with_seeds = np.flatnonzero(queries.n_seeds > 0)
         if not len(with_seeds):
-            return out
+            return out, out_scores
         # work of a query ~ the playlists its seeds touch (nonzeros of its similarity row)
         seed_pop = np.add.reduceat(
             self.pop_[np.clip(queries.seed_ids, 0, self.n_tracks_ - 1)].astype(np.float64),
@@ -238,5 +253,5 @@ class KNNRecommender(Recommender):
             S = self.similarities(Q)  # (b, P)
             W = self.neighbour_weights(S)  # (b, P), <= K per row
             scores = (W @ self.B_).tocsr()  # (b, T) votes
-            recommend_rows(scores, queries, rows, k, out)
-        return out
+            recommend_rows(scores, queries, rows, k, out, out_scores)
+        return out, out_scores

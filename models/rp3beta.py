@@ -119,6 +119,12 @@ class RP3BetaRecommender(Recommender):
         return self
 
     def recommend(self, queries: Queries, k: int = 500) -> IntArray:
+        return self.recommend_scored(queries, k)[0]
+
+    def recommend_scored(
+        self, queries: Queries, k: int = 500
+    ) -> tuple[IntArray, NDArray[np.float32]]:
+        """`recommend`'s (n, k) ids and their (n, k) summed walk probabilities (NaN where -1)."""
         return neighbour_scores(self.sim_, queries, k, self.work_budget)
 
 

@@ -9,6 +9,7 @@ gensim is imported inside `fit`, so `import models` works where gensim is not in
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
@@ -90,6 +91,7 @@ class W2VRecommender(Recommender):
     """
 
     cold_start = "title"
+    checkpoints = True  # a snapshot after each epoch (tune prunes on its validation score)
     deterministic = True
     determinism_note = (
         "byte-identical vectors and recommendations only with workers=1 (the default); "
@@ -163,22 +165,24 @@ class W2VRecommender(Recommender):
         whole = self.window == 0
         window = max(int(lengths.max(initial=1)) - 1, 1) if whole else int(self.window)
         model = self._word2vec(window, shrink=not whole)
-        timer = _epoch_timer(lambda done: self._progress(done, self.epochs, "epoch"))
+
+        def on_epoch(done: int, gensim_model: Any) -> None:
+            def snapshot() -> Recommender:  # the vectors so far, on a copy
+                return copy.copy(self)._keep(gensim_model, counts, train.n_tracks)
+
+            self._progress(done, self.epochs, "epoch")
+            self._checkpoint(done, self.epochs, snapshot)
+
+        timer = _epoch_timer(on_epoch)
         trained, raw, t_prep, t_train = self._train(model, train, counts, timer)
-        keys = np.fromiter((int(k) for k in model.wv.index_to_key), dtype=np.int64)  # (V,)
-        vectors = np.zeros((train.n_tracks, self.dim), dtype=np.float32)  # (n_tracks, dim)
-        vectors[keys] = normalize_rows(model.wv.vectors)
-        self.vectors_ = vectors
-        # several gensim worker threads update the vectors Hogwild-style: not repeatable
-        self.deterministic_ = self.workers == 1
-        self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
+        self._keep(model, counts, train.n_tracks)
         self.fit_info_: dict[str, Any] = {
             "pythonhashseed": os.environ.get("PYTHONHASHSEED"),
             "gensim": _gensim_version(),
             "workers": self.workers,
             "corpus": self.corpus,
             "window_used": window,
-            "vocab_size": len(keys),
+            "vocab_size": len(model.wv.index_to_key),
             "raw_words_per_epoch": int(lengths.sum()),
             "trained_words": int(trained),  # after min_count and subsampling, all epochs
             "prepare_s": round(t_prep, 3),
@@ -186,6 +190,18 @@ class W2VRecommender(Recommender):
             "words_per_s": round(raw / t_train, 1) if t_train > 0 else None,
             "epoch_s": [round(t, 3) for t in timer.times],
         }
+        return self
+
+    def _keep(self, model: Any, counts: NDArray[np.intp], n_tracks: int) -> Self:
+        """Set the fitted state from the gensim model's vectors (also mid-training: a checkpoint
+        snapshot is a copy of the recommender with them)."""
+        keys = np.fromiter((int(k) for k in model.wv.index_to_key), dtype=np.int64)  # (V,)
+        vectors = np.zeros((n_tracks, self.dim), dtype=np.float32)  # (n_tracks, dim)
+        vectors[keys] = normalize_rows(model.wv.vectors)
+        self.vectors_ = vectors
+        # several gensim worker threads update the vectors Hogwild-style: not repeatable
+        self.deterministic_ = self.workers == 1
+        self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
         return self
 
     def _word2vec(self, window: int, shrink: bool) -> Any:
@@ -254,9 +270,10 @@ def _gensim_version() -> str:
     return str(gensim.__version__)
 
 
-def _epoch_timer(on_epoch: Callable[[int], None]) -> Any:
+def _epoch_timer(on_epoch: Callable[[int, Any], None]) -> Any:
     """A gensim callback that keeps the wall time of every epoch in `.times` and calls
-    `on_epoch(epochs done)` (gensim is imported here, on first fit, not with the module)."""
+    `on_epoch(epochs done, the gensim model)` (gensim is imported here, on first fit, not with
+    the module)."""
     from gensim.models.callbacks import CallbackAny2Vec
 
     class EpochTimer(CallbackAny2Vec):  # type: ignore[misc]
@@ -269,6 +286,6 @@ def _epoch_timer(on_epoch: Callable[[int], None]) -> Any:
 
         def on_epoch_end(self, model: Any) -> None:
             self.times.append(time.perf_counter() - self.t0)
-            on_epoch(len(self.times))
+            on_epoch(len(self.times), model)
 
     return EpochTimer()

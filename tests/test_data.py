@@ -328,9 +328,9 @@ def test_duplicate_pid_across_slices(slice_path: Path, tmp_path: Path) -> None:
     write_slice(d, obj)
     second = shifted(obj, 3)
     second["playlists"][1]["pid"] = 2
-    write_slice(d, second, "mpd.slice.3-5.json")
+    write_slice(d, second, "mpd.slice.2-5.json")  # its name's range holds pid 2
     msg = load_error(d, tmp_path)
-    assert str(d / "mpd.slice.3-5.json") in msg
+    assert str(d / "mpd.slice.2-5.json") in msg
     assert "pid 2" in msg and "already appears in" in msg and "mpd.slice.0-2.json" in msg
 
 
@@ -428,12 +428,12 @@ def test_lenient_skips_duplicates_across_slices(slice_path: Path, tmp_path: Path
     write_slice(d, obj)
     second = shifted(obj, 3)
     second["playlists"][0]["pid"] = 1
-    write_slice(d, second, "mpd.slice.3-5.json")
+    write_slice(d, second, "mpd.slice.1-5.json")  # its name's range holds pid 1
     c = load_corpus(d, cache_dir=tmp_path / "cache", lenient=True)
     assert list(c.pids) == [0, 1, 2, 4, 5]
     assert c.source["skipped"] == 1
     assert (
-        "mpd.slice.3-5.json: playlist pid 1 (playlists[0]): pid: 1 already appears in"
+        "mpd.slice.1-5.json: playlist pid 1 (playlists[0]): pid: 1 already appears in"
         in (c.source["skipped_examples"][0])
     )
     assert c.n_tracks == 7

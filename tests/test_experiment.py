@@ -133,7 +133,7 @@ BAD = [
         "unknown section [foo]; sections: [data], [split], [run], [team], [[models]]",
     ),
     ("k = 3\n", "unknown key k; sections: [data], [split], [run], [team], [[models]]"),
-    ("[run]\nkk = 3\n", "[run] kk: unknown key; [run] takes out, k, force"),
+    ("[run]\nkk = 3\n", "[run] kk: unknown key; [run] takes out, k, name, submissions, force"),
     ('data = "tiny"\n', 'data: expected a [data] table, got "tiny"'),
     (
         '[data]\nsynthetic = "huge"\n',

@@ -262,12 +262,13 @@ def test_a_challenge_set_run_takes_no_submission(tiny: Path, run: Path) -> None:
 
 
 def test_uris_outside_the_training_catalogue_are_kept(tiny: Path, run: Path) -> None:
-    """A held-out track that training lacks is a hit (as in `score`) and is stored in
-    extra_uris, so recs.npz still holds the file's rows; the verifier's warning is told."""
+    """A held-out track that training lacks is a hit (as in `score`) and is stored as its row
+    of track_artists.parquet (which lists every corpus track), so recs.npz still holds the
+    file's rows; the verifier's warning (not in the training data) is told."""
     truth = read_json(run / "split" / "ground_truth.json")["playlists"]
-    catalogue = set(
-        pq.read_table(run / "split" / "track_artists.parquet").column("track_uri").to_pylist()
-    )
+    table = pq.read_table(run / "split" / "track_artists.parquet").to_pydict()
+    rows_of = {u: i for i, u in enumerate(table["track_uri"])}
+    catalogue = {u for u, t in zip(table["track_uri"], table["in_train"], strict=True) if t}
     lines = gzip.decompress((tiny / "copy.csv.gz").read_bytes()).decode().splitlines()
     pid, *tracks = lines[1].split(",")
     held = next(p for p in truth if p["pid"] == int(pid))["holdouts"]
@@ -280,9 +281,9 @@ def test_uris_outside_the_training_catalogue_are_kept(tiny: Path, run: Path) -> 
     assert added.manifest["verification"]["ok"] is True
     assert any("not in the training data" in t for t in recorder.texts("note"))
     with np.load(run / "outside" / "recs.npz", allow_pickle=False) as z:
-        assert z["extra_uris"].tolist() == [outside]
+        assert z["extra_uris"].tolist() == []
         at = np.flatnonzero(z["pids"] == int(pid))[0]
-        assert z["recs"][at, 0] == len(catalogue)  # the first id after the catalogue's rows
+        assert z["recs"][at, 0] == rows_of[outside]
     check_recs_are_the_file(run, "outside", source)
     got = read_metrics(run / "outside" / "metrics.parquet")
     want = read_metrics(run / "popular" / "metrics.parquet")

@@ -88,7 +88,14 @@ def fitted(name: str, corpus: Corpus) -> Fitted:
     valid = MODELS[name]().get_params()
     params = {k: v for k, v in FAST_PARAMS.get(name, {}).items() if k in valid}
     train = whole_train_set(corpus)
-    model = get_model(name, **params).fit(train)
+    model = get_model(name, **params)
+    if model.needs_validation:  # e.g. rerank: ten training playlists as its validation split
+        from dataclasses import replace
+
+        from harness.run.contract import mixed_validation
+
+        train = replace(train, validation=mixed_validation(train))
+    model = model.fit(train)
     return Fitted(name, model, corpus, train, popularity_ranking(train), {}, None)
 
 
@@ -229,9 +236,22 @@ def test_generate_command_errors(
         assert "spotify:track:x" in capsys.readouterr().err
     from harness.run.generate import refit
 
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        pytest.raises(HarnessError, match="relative to the folder evaluate ran in"),
-    ):
-        mp.chdir(tmp_path)  # from another folder the recorded (relative) data path is not found
-        refit(tiny_run / "run", "knn")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)  # from another folder: run.json's paths are absolute (issue 24)
+        mp.setenv("MPD_HARNESS_CACHE", str(tiny_run / "cache"))
+        assert refit(tiny_run / "run", "knn").split is not None
+    with pytest.raises(HarnessError, match="not found"):
+        refit(_moved_without_data(tiny_run, tmp_path), "knn")
+
+
+def _moved_without_data(root: Path, tmp: Path) -> Path:
+    """A copy of the run folder alone: neither its absolute data path (changed below) nor its
+    relative one leads to the data."""
+    import shutil
+
+    run = tmp / "elsewhere" / "run"
+    shutil.copytree(root / "run", run)
+    doc = orjson.loads((run / "run.json").read_bytes())
+    doc["data"]["path"] = str(tmp / "gone")
+    (run / "run.json").write_bytes(orjson.dumps(doc))
+    return run

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import seal_by_hand
 from rich.console import Console
 
 from harness.atomic import read_json, write_json
@@ -68,7 +69,7 @@ def write_model(
         "backfill": {"slots": 4, "queries": 1, "max": 4},
         "submission": f"../../../submissions/x/{name}.csv.gz",
     }
-    write_json(d / "manifest.json", manifest)
+    seal_by_hand(d, manifest)
 
 
 @pytest.fixture
@@ -90,7 +91,11 @@ def test_build_uses_only_matching_complete_runs(run: Path) -> None:
     names = [m["name"] for m in board.models]
     assert set(names) == {"good", "poor", "mixed"}
     assert board.skipped == ["stale (another split)"]
-    assert set(board.to_json()) == {"data", "split", "models"}
+    assert set(board.to_json()) == {"data", "split", "models", "metric_definitions"}
+    definitions = board.to_json()["metric_definitions"]
+    assert definitions["r_precision"]["label"] == "R-precision (with artist credit)"
+    assert definitions["r_precision_track"]["label"] == "R-precision (official script)"
+    assert "0.25" in definitions["r_precision"]["definition"]
     assert board.to_json()["split"]["path"] == "runs/x/split"
     assert board.to_json()["split"]["seed"] == 7
     good = next(m for m in board.models if m["name"] == "good")
@@ -189,7 +194,8 @@ def test_write_and_command(run: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert (run / "leaderboard.json").read_bytes() == first  # re-rendered identically
     assert (run / "leaderboard.md").is_file() and (run / "leaderboard.csv").is_file()
     out = capsys.readouterr().out
-    assert "good" in out and "R-precision per challenge category" in out
+    flat = " ".join(out.split())  # the title wraps to the table's width
+    assert "good" in out and "R-precision (with artist credit) per challenge category" in flat
 
 
 def test_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,4 +248,7 @@ def test_labels_and_ranked_metrics_come_from_the_registry(run: Path) -> None:
     board = build(run)
     header = to_markdown(board).splitlines()[4]
     assert header.startswith("| Borda | model | " + " | ".join(m.label for m in RANKED) + " |")
-    assert "Borda: rank (points) over R-precision, NDCG and clicks (lower is better)" in LEGEND
+    assert (
+        "Borda: rank (points) over R-precision (with artist credit), NDCG and clicks "
+        "(lower is better)" in LEGEND
+    )

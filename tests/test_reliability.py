@@ -8,6 +8,7 @@ printed. Also here: the disk-full simulation and the static no-pickle / no-eval 
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import gzip
 import os
@@ -15,7 +16,9 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +144,7 @@ def _dup_pid_within(doc: dict[str, Any]) -> None:
 def _dup_pid_across(tmp: Path, base: Base) -> list[str]:
     doc = _slice_doc()
     _write(tmp / "mpd", "mpd.slice.0-2.json", doc)
-    _write(tmp / "mpd", "mpd.slice.3-5.json", doc)
+    _write(tmp / "mpd", "mpd.slice.0-5.json", doc)  # its name's range holds the pids 0..2
     return _stats(tmp / "mpd", tmp)
 
 
@@ -184,8 +187,6 @@ def _missing_path(tmp: Path, base: Base) -> list[str]:
 
 
 def _unreadable_folder(tmp: Path, base: Base) -> list[str]:
-    if os.geteuid() == 0:
-        pytest.skip("runs as root: permissions do not block reads")
     folder = tmp / "mpd"
     _write(folder, SLICE.name, SLICE.read_bytes())
     folder.chmod(0)
@@ -193,11 +194,49 @@ def _unreadable_folder(tmp: Path, base: Base) -> list[str]:
 
 
 def _unreadable_slice(tmp: Path, base: Base) -> list[str]:
-    if os.geteuid() == 0:
-        pytest.skip("runs as root: permissions do not block reads")
     path = _write(tmp / "mpd", SLICE.name, SLICE.read_bytes())
     path.chmod(0)
     return _stats(tmp / "mpd", tmp)
+
+
+NOBODY = 65534  # the unprivileged user and group of Debian and most Linux systems
+
+
+@contextmanager
+def _unprivileged(needed: bool, warm_up: list[str]) -> Iterator[None]:
+    """Permissions do not stop root: as root, run the block with the effective user and group
+    `nobody`, so that a mode-0 file or folder really cannot be read. Python cannot import
+    from root's private folders as nobody, so `warm_up` (the same command on readable data)
+    first imports, as root, everything the command needs."""
+    if not needed or os.geteuid() != 0:
+        yield
+        return
+    assert main(warm_up) == 0
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@contextmanager
+def _work_folder(tmp_path: Path, as_nobody: bool) -> Iterator[Path]:
+    """`tmp_path`, or as root for an unprivileged case a folder nobody can reach (pytest's
+    own folders are private to root), removed afterwards."""
+    if not as_nobody or os.geteuid() != 0:
+        yield tmp_path
+        return
+    work = Path(tempfile.mkdtemp(prefix="mpd-harness-unreadable-"))
+    work.chmod(0o755)
+    try:
+        yield work
+    finally:
+        for p in [work, *work.rglob("*")]:
+            with contextlib.suppress(OSError):
+                p.chmod(0o755)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _no_playlists(doc: dict[str, Any]) -> None:
@@ -477,6 +516,7 @@ class Case:
     build: Callable[[Path, Base], list[str]]
     expect: tuple[str, ...]  # substrings (regular expressions) of the output
     xfail: str | None = None
+    unprivileged: bool = False  # run as an ordinary user (as root: the user nobody)
 
 
 CASES: list[Case] = [
@@ -551,7 +591,7 @@ CASES: list[Case] = [
     Case(
         "playlist-duplicate-pid-across-slices",
         _dup_pid_across,
-        ("mpd.slice.3-5.json", "pid 0", "mpd.slice.0-2.json"),
+        ("mpd.slice.0-5.json", "pid 0", "mpd.slice.0-2.json"),
     ),
     # --- slices: track fields
     Case(
@@ -594,8 +634,8 @@ CASES: list[Case] = [
     Case("folder-missing", _missing_path, ("nowhere", "no such")),
     Case("folder-empty", _empty_folder, ("mpd", "empty")),
     Case("folder-unrelated-files", _unrelated_folder, ("mpd", r"mpd\.slice", "README.md")),
-    Case("folder-unreadable", _unreadable_folder, ("mpd", "ermission")),
-    Case("slice-unreadable", _unreadable_slice, (SLICE.name, "ermission")),
+    Case("folder-unreadable", _unreadable_folder, ("mpd", "ermission"), unprivileged=True),
+    Case("slice-unreadable", _unreadable_slice, (SLICE.name, "ermission"), unprivileged=True),
     # --- split
     Case(
         "split-per-category-too-large",
@@ -905,11 +945,14 @@ def test_bad_input(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # runs/ and submissions/ of a run land here, not in the repo
-    argv = case.build(tmp_path, base)
-    try:
-        rc = main(argv)
-    except SystemExit as e:  # argparse's own errors exit 2 with a usage line
-        rc = int(e.code or 0)
+    warm_up = ["stats", str(SLICE), "--cache-dir", str(tmp_path / "warm")]
+    with _work_folder(tmp_path, case.unprivileged) as work:
+        argv = case.build(work, base)
+        try:
+            with _unprivileged(case.unprivileged, warm_up):
+                rc = main(argv)
+        except SystemExit as e:  # argparse's own errors exit 2 with a usage line
+            rc = int(e.code or 0)
     out = capsys.readouterr()
     text = out.err + out.out
     assert rc != 0, f"exit 0 for {argv}:\n{text}"

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import seal_by_hand
 from PIL import Image
 
 from harness.atomic import write_json
@@ -66,8 +67,8 @@ def write_model(
     cols: dict[str, Any] = {"pid": pids.astype(np.int64), "category": cats.astype(np.int8)}
     cols.update({m: np.asarray(v, dtype=np.float64) for m, v in values.items()})
     pq.write_table(pa.table(cols), d / "metrics.parquet")
-    write_json(
-        d / "manifest.json",
+    seal_by_hand(
+        d,
         {
             "model": name,
             "key": f"key-{name}",

@@ -352,6 +352,57 @@ def test_bad_model_is_refused_and_leaves_no_run(
     assert not (ev.run_dir / name / "manifest.json").exists()
 
 
+class Explained(Halves):
+    """Keeps what `kept` says beside its recommendations (`artifacts()`)."""
+
+    def __init__(self, n: int = 2, kept: dict[str, Any] | None = None) -> None:
+        self.n = n
+        self.kept = kept
+
+    def artifacts(self) -> dict[str, Any]:
+        if self.kept is not None:
+            return self.kept
+        return {
+            "weights.parquet": {"feature": ["a", "b"], "gain": np.array([2.5, 1.0])},
+            "notes.json": {"rounds": np.int64(3)},
+        }
+
+
+def test_artifacts_are_written_beside_the_run_and_listed(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    ev = challenge_eval(tmp_path)
+    manifest = evaluate_model(ev, "explained", Explained(), force=False)
+    folder = ev.run_dir / "explained"
+    assert manifest["files"]["artifacts"] == ["notes.json", "weights.parquet"]
+    table = pq.read_table(folder / "weights.parquet").to_pydict()
+    assert table == {"feature": ["a", "b"], "gain": [2.5, 1.0]}
+    assert read_json(folder / "notes.json") == {"rounds": 3}
+    plain = evaluate_model(ev, "halves", Halves(), force=False)
+    assert plain["files"]["artifacts"] == []
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        {"recs.npz": {}},  # the runner's own files
+        {"manifest.json": {}},
+        {"../x.json": 1},  # not a plain file name
+        {"w.csv": {"a": [1]}},  # neither .parquet nor .json
+        {"x.parquet": {"a": [1, 2], "b": [1]}},  # columns of unequal length
+        {"x.parquet": {"a": [[1, 2]]}},  # a 2-D column
+    ],
+)
+def test_bad_artifacts_are_refused_before_the_manifest(
+    tmp_path: Path, kept: dict[str, Any]
+) -> None:
+    ev = challenge_eval(tmp_path)
+    with pytest.raises(ModelOutputError, match="artifact"):
+        evaluate_model(ev, "explained", Explained(kept={"notes.json": 1, **kept}), force=False)
+    assert not (ev.run_dir / "explained" / "manifest.json").exists()
+    assert not (ev.run_dir / "explained" / "notes.json").exists()
+
+
 # ---------------------------------------------------------------------------- end to end
 
 LEADERBOARD_ENTRY = {
@@ -452,9 +503,11 @@ def test_end_to_end_files_reuse_and_force(in_tmp: Path, mini_mpd: Path) -> None:
         report = verify_submission(sub, run / "split" / "challenge_set.json")
         assert report.ok, str(report)
     board = read_json(run / "leaderboard.json")
-    assert set(board) == {"data", "split", "models"}
+    assert set(board) == {"data", "split", "models", "metric_definitions"}
     assert board["data"]["synthetic"] is False and board["data"]["n_playlists"] == 1200
-    assert board["split"]["path"] == str(Path("runs/mini-s0/split"))
+    # absolute, and relative to the run folder: the run folder describes itself from anywhere
+    assert board["split"]["path"] == str((run / "split").resolve())
+    assert board["split"]["relative_path"] == "split"
     assert board["split"]["seed"] == 0
     assert board["split"]["coverage"] == "best-effort"
     assert board["split"]["not_in_train"] == 0  # every track of this corpus repeats
@@ -546,7 +599,8 @@ def test_explicit_split_is_reused_or_refused(
     assert main(["split", str(mini_mpd), "--out", "sp", "--seed", "3"]) == 0
     base = ["evaluate", "--mpd", str(mini_mpd), "--models", "popular", "--split", "sp"]
     assert main([*base, "--seed", "3", "--out", "r"]) == 0
-    assert read_json(in_tmp / "r" / "leaderboard.json")["split"]["path"] == "sp"
+    split = read_json(in_tmp / "r" / "leaderboard.json")["split"]
+    assert split["path"] == str((in_tmp / "sp").resolve()) and split["relative_path"] == "../sp"
     assert not (in_tmp / "r" / "split").exists()
     files = _mtimes(in_tmp / "sp")
     assert main([*base, "--out", "r"]) != 0  # seed 0 asked, the folder holds seed 3

@@ -138,8 +138,9 @@ N_CATALOGUE = 1000
 def split_dir(tmp_path: Path) -> Path:
     d = tmp_path / "split"
     d.mkdir()
-    cs = [
+    cs = [  # categories 1, 2, 3: titled, first 0, 1, 5 tracks as seeds
         {
+            "name": f"p{pid}",
             "pid": pid,
             "num_samples": len(seeds),
             "num_holdouts": len(held),
@@ -163,7 +164,11 @@ def split_dir(tmp_path: Path) -> Path:
     (d / "ground_truth.json").write_bytes(orjson.dumps({"playlists": gt}))
     tracks = list(range(N_CATALOGUE))
     table = pa.table(
-        {"track_uri": [uri(t) for t in tracks], "artist_uri": [artist(t) for t in tracks]}
+        {
+            "track_uri": [uri(t) for t in tracks],
+            "artist_uri": [artist(t) for t in tracks],
+            "in_train": [True] * len(tracks),
+        }
     )
     pq.write_table(table, d / "track_artists.parquet")
     return d
@@ -232,7 +237,7 @@ def test_missing_playlist_with_no_verify(
     assert "wrong number of playlists: 2 distinct pids" in capsys.readouterr().err
     assert main([*argv, "--no-verify"]) == 0
     out = orjson.loads(capsys.readouterr().out)
-    assert set(out) == {"overall", "categories"}
+    assert set(out) == {"overall", "categories", "metric_definitions"}
     assert set(out["overall"]) == {*METRICS, "n", "missing"}
     assert out["overall"]["missing"] == 1 and out["overall"]["n"] == 3
     assert out["categories"]["2"] == {
@@ -286,7 +291,7 @@ def test_score_says_when_the_split_is_synthetic(
     assert "(SYNTHETIC data, not the real MPD)" in " ".join(capsys.readouterr().out.split())
     assert main(["score", str(sub), "--split", str(split_dir), "--json"]) == 0
     out, err = capsys.readouterr()
-    assert set(orjson.loads(out)) == {"overall", "categories"}
+    assert set(orjson.loads(out)) == {"overall", "categories", "metric_definitions"}
     assert "SYNTHETIC data" in err
 
 

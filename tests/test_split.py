@@ -240,15 +240,19 @@ def test_challenge_file_has_the_official_schema(
     assert set(gt[0]["holdouts"][0]) == {"pos", "track_uri", "artist_uri"}
 
 
-def test_track_artists_cover_the_training_catalogue(
+def test_track_artists_cover_every_corpus_track_and_mark_the_training_catalogue(
     split_dir: Path, split: Split, corpus: Corpus
 ) -> None:
+    """Every track the corpus knows gets its artist (so `score` credits a held-out or seed-only
+    track's artist as `evaluate` does); in_train is exactly the training catalogue."""
     table = pq.read_table(split_dir / "track_artists.parquet").to_pydict()
-    assert list(table) == ["track_uri", "artist_uri"]
+    assert list(table) == ["track_uri", "artist_uri", "in_train"]
+    assert table["track_uri"] == corpus.track_uris.tolist()
+    assert table["artist_uri"] == corpus.artist_uris[corpus.track_artist].tolist()
     train = train_set(corpus, split)
     ids = np.unique(train.track_ids)
-    assert table["track_uri"] == corpus.track_uris[ids].tolist()
-    assert table["artist_uri"] == corpus.artist_uris[corpus.track_artist[ids]].tolist()
+    assert np.flatnonzero(table["in_train"]).tolist() == ids.tolist()
+    assert len(ids) < corpus.n_tracks  # some tracks occur only in test playlists
 
 
 def test_manifest_reports_settings_and_closeness(split_dir: Path, split: Split) -> None:
@@ -317,8 +321,8 @@ def test_impossible_request_names_the_category_and_counts(corpus: Corpus) -> Non
 def test_split_command_writes_a_split(
     corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = pytest.importorskip("harness.data.ingest")
     from harness.cli import split as split_mod
+    from harness.data import ingest as data
 
     seen: dict[str, object] = {}
 
@@ -335,6 +339,8 @@ def test_split_command_writes_a_split(
         cache_dir=None,
         lenient=False,
         coverage="official",
+        validation=None,
+        validation_seed=None,
     )
     assert split_mod.run(args) == 0
     from harness.cli.console import ConsoleReporter

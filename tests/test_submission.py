@@ -28,10 +28,13 @@ def uri(i: int) -> str:
 
 
 def _challenge_set(tmp_path: Path) -> Path:
-    playlists = [
+    playlists = [  # categories 1, 2 and 3: a title and the first 0, 1 and 5 tracks as seeds
         {
+            "name": "p",
             "pid": pid,
+            "num_tracks": len(seeds) + 10,
             "num_samples": len(seeds),
+            "num_holdouts": 10,
             "tracks": [{"pos": j, "track_uri": uri(t)} for j, t in enumerate(seeds)],
         }
         for pid, seeds in SEEDS.items()

@@ -94,7 +94,8 @@ def test_check_playlist_catches_violations(paths: list[Path]) -> None:
 
 
 def test_data_layer_ingests_it(corpus_dir: Path, tmp_path: Path, corpus: Corpus) -> None:
-    data = pytest.importorskip("harness.data.ingest")
+    from harness.data import ingest as data
+
     loaded = data.load_corpus(corpus_dir, cache_dir=tmp_path / "cache", workers=1)
     assert loaded.n_playlists == N
     assert loaded.source.get("synthetic") is True
@@ -103,10 +104,6 @@ def test_data_layer_ingests_it(corpus_dir: Path, tmp_path: Path, corpus: Corpus)
 
 
 def test_stats_command_prints_sensible_figures(corpus_dir: Path) -> None:
-    from harness.cli import COMMANDS
-
-    if "stats" not in {name for name, _, _ in COMMANDS}:
-        pytest.skip("no stats command yet")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         rc = main(["stats", str(corpus_dir)])
@@ -269,7 +266,8 @@ def test_cli_writes_and_refuses_stale_slices(
         main(["synth", "--playlists", "1200", "--seed", "0", "--out", str(out), "--workers", "1"])
         == 0
     )
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert (out / ".mpd-harness").is_file()  # the harness's marker: synth may write here again
+    assert sorted(p.name for p in out.iterdir() if p.name != ".mpd-harness") == [
         "mpd.slice.0-999.json",
         "mpd.slice.1000-1199.json",
         "synthetic.json",

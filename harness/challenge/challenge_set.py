@@ -122,9 +122,28 @@ def validate_playlist(p: Any, i: int, path: str) -> None:
                 raise DataError(f"{where}: tracks[{j}] field '{key}' is not a URI: {t[key]!r}")
 
 
+# The official challenge set is about 70 MB; a file far larger is not one, and is refused
+# before it is read whole.
+MAX_CHALLENGE_BYTES = 1 << 30
+
+
+def check_size(path: Path) -> None:
+    """Refuse a challenge set larger than MAX_CHALLENGE_BYTES (fail fast: nothing is read)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    if size > MAX_CHALLENGE_BYTES:
+        raise DataError(
+            f"{path}: {size:,} bytes, over the {MAX_CHALLENGE_BYTES:,} a challenge set may have "
+            "(the official one is about 70 MB); is this a challenge_set.json?"
+        )
+
+
 def read_challenge_set(path: str | Path) -> list[dict[str, Any]]:
     """The validated playlists of a challenge set file, in file order."""
     p = Path(path)
+    check_size(p)
     try:
         doc = orjson.loads(p.read_bytes())
     except FileNotFoundError:

@@ -21,14 +21,16 @@ r_precision 0, ndcg 0, clicks 51. A track repeated in R is a hit at its first po
 (valid submissions never repeat a track).
 
 `REGISTRY` holds one `Metric` per metric: its function of the batch's `Hits`, which way is better,
-its label and its role in the reports (ranked, plotted). `METRICS`, `HIGHER_IS_BETTER`,
-`MISSING_SCORE`, `RANKED`, `PLOTTED` and `VARIANTS` are views of it, so a new metric is one entry.
+its label, its definition and its role in the reports (ranked, plotted). `METRICS`,
+`HIGHER_IS_BETTER`, `MISSING_SCORE`, `RANKED`, `PLOTTED` and `VARIANTS` are views of it, so a new
+metric is one entry; `metric_definitions()` is the `metric_definitions` block of the JSON outputs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -155,7 +157,9 @@ class Metric:
     Attributes
     ----------
     name : column in metrics.parquet, key in the leaderboard files.
-    label : how tables and plots name it ("R-precision").
+    label : how tables and plots name it ("R-precision (with artist credit)"): the variant in
+        words, so that two R-precisions are never confused.
+    definition : one sentence, the formula and its source (`metric_definitions`).
     higher_is_better : which way is better when ranking systems.
     compute : (n,) values, one per playlist, from the hits of a batch.
     ranked : one of the challenge leaderboard's metrics: Borda points, a column of the leaderboard
@@ -171,6 +175,7 @@ class Metric:
     label: str
     higher_is_better: bool
     compute: Callable[[Hits], FloatArray]
+    definition: str = ""
     ranked: bool = False
     plotted: bool = False
     missing: float = 0.0
@@ -190,16 +195,48 @@ class Metric:
 # The order is the column order of metrics.parquet and of the leaderboard files.
 REGISTRY: tuple[Metric, ...] = (
     Metric(
-        "r_precision", "R-precision", True, _r_precision, ranked=True, plotted=True, short="R-prec"
+        "r_precision",
+        "R-precision (with artist credit)",
+        True,
+        _r_precision,
+        "(|G ∩ R[1..|G|]| + 0.25 · a) / |G|, a = distinct artists of G met at non-hit positions "
+        "of R[1..|G|] (each once); the rules page and the winning team's evaluator; artists of "
+        "every track the corpus knows",
+        ranked=True,
+        plotted=True,
+        short="R-prec",
     ),
-    Metric("r_precision_track", "R-precision (tracks only)", True, _r_precision_track),
-    Metric("ndcg", "NDCG", True, _ndcg, ranked=True, plotted=True),
-    Metric("ndcg_rules", "NDCG (rules text)", True, _ndcg_rules),
+    Metric(
+        "r_precision_track",
+        "R-precision (official script)",
+        True,
+        _r_precision_track,
+        "|G ∩ R[1..|G|]| / |G|, tracks only: the organisers' helper script metrics.py",
+    ),
+    Metric(
+        "ndcg",
+        "NDCG",
+        True,
+        _ndcg,
+        "DCG / IDCG, DCG = Σ_r rel_r / log2(r + 1) over R, IDCG over min(|G|, k) hits: the "
+        "organisers' helper script (the published leaderboard's scale)",
+        ranked=True,
+        plotted=True,
+    ),
+    Metric(
+        "ndcg_rules",
+        "NDCG (rules text)",
+        True,
+        _ndcg_rules,
+        "DCG = rel_1 + Σ_{r≥2} rel_r / log2(r), IDCG over |G ∩ R| hits, 0 without a hit: the "
+        "rules page text",
+    ),
     Metric(
         "clicks",
         "clicks",
         False,
         _clicks,
+        "floor((rank of the first hit - 1) / 10), 51 without a hit; lower is better",
         ranked=True,
         plotted=True,
         missing=float(NO_HIT_CLICKS),
@@ -216,6 +253,21 @@ MISSING_SCORE: dict[str, float] = {m.name: m.missing for m in REGISTRY}
 RANKED: tuple[Metric, ...] = tuple(m for m in REGISTRY if m.ranked)  # Borda, leaderboard columns
 PLOTTED: tuple[Metric, ...] = tuple(m for m in REGISTRY if m.plotted)
 VARIANTS: tuple[Metric, ...] = tuple(m for m in REGISTRY if not m.ranked)
+
+
+def metric_definitions() -> dict[str, dict[str, Any]]:
+    """The `metric_definitions` block of the JSON outputs: per metric key, its label, formula and
+    source, which way is better, whether it is ranked, and a missing playlist's score."""
+    return {
+        m.name: {
+            "label": m.label,
+            "definition": m.definition,
+            "higher_is_better": m.higher_is_better,
+            "ranked": m.ranked,
+            "missing_score": m.missing,
+        }
+        for m in REGISTRY
+    }
 
 
 def compute_metrics(

@@ -2,6 +2,8 @@
 
 `aggregate` turns per-playlist metric values into means overall and per challenge category;
 `borda` ranks several scored systems the way the challenge leaderboard did (mpd-facts §4).
+`validation_metrics` and `score_validation` score recommendations (track ids) for a
+validation split (`harness.types.Validation`, drawn from the training playlists) in memory.
 `score` (what the command `score SUBMISSION --split SPLIT_DIR [--json] [--no-verify]` prints,
 harness/cli/score.py) and `score_submission` (the same, with per-playlist values) score any
 challenge-format submission, ours or another tool's, against a split's ground truth. They need no
@@ -31,11 +33,13 @@ from rich.table import Table
 
 from harness.atomic import read_json
 from harness.challenge.metrics import (
+    BY_NAME,
     HIGHER_IS_BETTER,
     METRICS,
     MISSING_SCORE,
     RANKED,
     compute_metrics,
+    metric_definitions,
 )
 from harness.challenge.submission import (
     N_TRACKS,
@@ -47,6 +51,7 @@ from harness.challenge.submission import (
 )
 from harness.errors import DataError, HarnessError
 from harness.progress import SILENT, Reporter
+from harness.types import Validation
 
 BORDA_METRICS: tuple[str, ...] = tuple(m.name for m in RANKED)  # the leaderboard's three
 # Score of a playlist missing from a submission (the organisers' helper gave clicks 0: a trap).
@@ -105,6 +110,39 @@ def aggregate(
             str(c): _summary(values, cats == c, miss) for c in np.unique(cats) if 1 <= c <= 10
         },
     }
+
+
+def validation_metrics(
+    recs: NDArray[np.integer], validation: Validation, track_artist: NDArray[np.integer]
+) -> dict[str, FloatArray]:
+    """Per-playlist values of every registered metric for `recs` answering a validation split.
+
+    recs: (n_validation, k) track ids for `validation.queries`, in their order, best first; -1
+    an empty slot. track_artist: (n_tracks,) artist id of each track (`TrainSet.track_artist`).
+    Used where the test split's ground truth must stay unread: tuning, a reranker's early
+    stopping.
+    """
+    recs = np.asarray(recs)
+    if recs.ndim != 2 or recs.shape[0] != len(validation.queries):
+        raise ValueError(
+            f"recs has shape {recs.shape}; the validation split has {len(validation.queries)} "
+            "queries"
+        )
+    artists = np.asarray(track_artist)
+    rec_artists = np.where(recs >= 0, artists[np.maximum(recs, 0)], -1)  # (n, k)
+    gt = validation.holdout_ids
+    return compute_metrics(recs, validation.holdout_offsets, gt, artists[gt], rec_artists)
+
+
+def score_validation(
+    recs: NDArray[np.integer], validation: Validation, track_artist: NDArray[np.integer]
+) -> dict[str, Any]:
+    """The means of `validation_metrics`, overall and per category, in the shape of
+    `aggregate` (and `score --json`): ``{"overall": {"r_precision": ..., "n": ...},
+    "categories": {"1": {...}, ...}}``. Empty slots are misses, not missing playlists."""
+    values = validation_metrics(recs, validation, track_artist)
+    categories = validation.queries.categories
+    return aggregate(values, categories, np.zeros(len(categories), dtype=bool))
 
 
 def borda(
@@ -184,15 +222,44 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
     )
 
 
+TRACK_ARTISTS_SCHEMA = pa.schema(
+    [("track_uri", pa.string()), ("artist_uri", pa.string()), ("in_train", pa.bool_())]
+)
+
+
 def load_track_artists(path: str | Path) -> pa.Table:
-    """A split's track_artists.parquet: columns track_uri and artist_uri (strings)."""
+    """A split's track_artists.parquet: track_uri and artist_uri (strings) of every track of the
+    corpus, and in_train (bool: in the training catalogue). A file from before in_train lists
+    the training catalogue only; it gets in_train all true."""
     if not Path(path).is_file():
         raise DataError(f"{path}: not found; the split needs it for the artist partial credit")
     try:
-        table = pq.read_table(path, columns=["track_uri", "artist_uri"])
-    except (OSError, KeyError, ValueError) as e:
+        names = pq.read_schema(path).names
+        columns = ["track_uri", "artist_uri"] + (["in_train"] if "in_train" in names else [])
+        table = pq.read_table(path, columns=columns)
+    except (OSError, KeyError, ValueError, pa.ArrowException) as e:
         raise DataError(f"{path}: needs columns track_uri and artist_uri ({e})") from e
-    return table.cast(pa.schema([("track_uri", pa.string()), ("artist_uri", pa.string())]))
+    if "in_train" not in names:
+        table = table.append_column("in_train", pa.array([True] * len(table), pa.bool_()))
+    try:
+        return table.cast(TRACK_ARTISTS_SCHEMA)
+    except (pa.ArrowException, ValueError) as e:
+        raise DataError(
+            f"{path}: track_uri, artist_uri must be strings, in_train bool ({e})"
+        ) from e
+
+
+def training_uris(table: pa.Table) -> set[str]:
+    """The training catalogue's track URIs of a `load_track_artists` table."""
+    return set(table.filter(table.column("in_train")).column("track_uri").to_pylist())
+
+
+def all_tracks_listed(path: str | Path) -> bool:
+    """Whether a track_artists.parquet lists every corpus track (written with in_train)."""
+    try:
+        return "in_train" in pq.read_schema(path).names
+    except (OSError, ValueError, pa.ArrowException):
+        return False
 
 
 def _ids(values: pa.Array, vocabulary: pa.Array) -> NDArray[np.int64]:
@@ -250,7 +317,7 @@ def score_submission(
     parsed = parse_submission(submission)
     report = None
     if verify:
-        known = set(catalogue.column("track_uri").to_pylist())
+        known = training_uris(catalogue)
         report = verify_parsed(parsed, seeds, known, str(submission), "the training data")
         if not report.ok:
             raise HarnessError(
@@ -278,6 +345,7 @@ def score_submission(
     )
     missing = ~np.asarray(present, dtype=bool)
     result = aggregate(per_playlist, gt.categories, missing)
+    result["metric_definitions"] = metric_definitions()
     extra = sorted(set(rows) - set(gt.pids.tolist()))
     return Scored(result, per_playlist, gt.pids, missing, report, extra, _split_synthetic(split))
 
@@ -340,7 +408,8 @@ def score(
     `score --json` prints.
 
     Returns ``{"overall": {metric: mean, ..., "n": int, "missing": int}, "categories":
-    {"1": {...}, ...}}`` (see `aggregate`). The verifier's warnings, the pids not in the split
+    {"1": {...}, ...}, "metric_definitions": {metric: {...}}}`` (see `aggregate` and
+    `harness.challenge.metrics.metric_definitions`). The verifier's warnings, the pids not in the split
     and a synthetic split are told to `reporter` (`report_notices`). Raises HarnessError when
     the submission does not verify (unless `verify=False`) or does not fit the split.
     """
@@ -364,6 +433,13 @@ def report_notices(
         )
     if synthetic and scored.synthetic:
         reporter.note(f"note: {split_dir} was drawn from SYNTHETIC data, not the real MPD")
+    artists = Path(split_dir) / "track_artists.parquet"
+    if not all_tracks_listed(artists):
+        reporter.note(
+            f"note: {artists} lists the training tracks only (an older split): a recommended "
+            "track outside training earns no artist credit here; run `split` again to credit "
+            "every track of the corpus"
+        )
 
 
 def _split_synthetic(split: Path) -> bool | None:
@@ -385,8 +461,9 @@ def score_table(result: Mapping[str, Any], title: str | None = None) -> Table:
     table.add_column("category", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("missing", justify="right", no_wrap=True)
-    for m in METRICS:
-        table.add_column(m, justify="right", no_wrap=True)
+    for m in METRICS:  # the key, and the variant in words where the label names one
+        variant = BY_NAME[m].label.partition(" (")[2].removesuffix(")")
+        table.add_column(f"{m}\n({variant})" if variant else m, justify="right", no_wrap=True)
     rows = [("overall", result["overall"])]
     rows += list(result["categories"].items())
     for label, v in rows:

@@ -16,22 +16,29 @@ playlists. Ours on top: a pid given on two lines and a challenge pid with no lin
 track id that is not base-62 (every real Spotify id is) and track URIs absent from the MPD or the
 training data (warnings). It reports every problem with its line number, not just the first one.
 
-The command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`
-lives in harness/cli/verify.py.
+Two generations of official rules (`fmt`): "aicrowd" (the current challenge: the header is
+`team_info,<team>,<email>`; a 2018 header is read too, with a warning) and "2018" (the RecSys
+Challenge 2018 verifier: the header's second or third comma field must be exactly `main` or
+`creative`, else it rejects the file). `write_submission(..., team_format="2018")` writes the
+2018 header `team_info,main,<team>,<email>`.
+
+The command `verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]
+[--format aicrowd|2018]` lives in harness/cli/verify.py.
 """
 
 from __future__ import annotations
 
 import gzip
 import re
+from collections import Counter
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import pyarrow.parquet as pq
-
-from harness.atomic import atomic_open, read_json
+from harness.atomic import atomic_open
+from harness.challenge.verify_inputs import load_challenge_seeds as load_challenge_seeds
+from harness.challenge.verify_inputs import load_known_tracks as load_known_tracks
 from harness.errors import DataError
 
 N_TRACKS = 500
@@ -39,7 +46,12 @@ TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}")
 _ROW_OF_URIS = re.compile(r"(?:spotify:track:[0-9A-Za-z]{22},)*spotify:track:[0-9A-Za-z]{22}")
 TRACK_URI_FORM = "spotify:track:<22 characters>"
 CHALLENGE_TRACKS = ("main", "creative")  # the 2018 team_info's track word
+FORMATS = ("aicrowd", "2018")  # submission generations: their headers and verifier rules
+DEFAULT_FORMAT = "aicrowd"
 MAX_SHOWN = 20  # issues printed before "... and N more"
+# A line holds a pid and 500 URIs of 36 characters: about 19 KB, more with spaces around commas.
+# A longer line is not a submission line: refused at once, before it is read whole.
+MAX_LINE_BYTES = 256 * 1024
 
 
 class TeamInfo(NamedTuple):
@@ -92,23 +104,35 @@ class Report:
 # ---------------------------------------------------------------------------- writing
 
 
+def team_info_line(team: str, email: str, team_format: str = DEFAULT_FORMAT) -> str:
+    """The header of a submission of generation `team_format` (no newline): AIcrowd's
+    `team_info,<team>,<email>` or 2018's `team_info,main,<team>,<email>`."""
+    if team_format not in FORMATS:
+        raise ValueError(f"team_format {team_format!r}: one of {', '.join(FORMATS)}")
+    for name, value in (("team", team), ("email", email)):
+        if not value.strip() or any(c in value for c in ",\n\r"):
+            raise ValueError(f"{name} {value!r} must be non-empty, without commas or newlines")
+    track = "main," if team_format == "2018" else ""
+    return f"team_info,{track}{team.strip()},{email.strip()}"
+
+
 def write_submission(
     path: str | Path,
     pids: Iterable[int],
     recs_uris: Iterable[Sequence[str]],
     team: str,
     email: str,
+    team_format: str = DEFAULT_FORMAT,
 ) -> None:
     """Write a submission atomically (deterministic gzip when the name ends in `.gz`).
 
     `recs_uris` holds one row of exactly 500 distinct track URIs per pid, best first (a 2-D
     object array works); backfilling short rows is the runner's job, not this function's.
+    `team_format` picks the header's generation (`team_info_line`).
     """
-    for name, value in (("team", team), ("email", email)):
-        if not value.strip() or any(c in value for c in ",\n\r"):
-            raise ValueError(f"{name} {value!r} must be non-empty, without commas or newlines")
+    header = team_info_line(team, email, team_format)
     with atomic_open(path, "wb") as out:
-        out.write(f"team_info,{team.strip()},{email.strip()}\n".encode())
+        out.write(f"{header}\n".encode())
         for pid, row in zip(pids, recs_uris, strict=True):
             uris = [str(u) for u in row]
             if len(uris) != N_TRACKS or len(set(uris)) != N_TRACKS:
@@ -129,15 +153,27 @@ class Parsed:
     team_info: TeamInfo | None
     rows: list[tuple[int, str, list[str]]]  # (line number, pid field, track fields)
     errors: list[Issue]  # problems of the file's structure (header, encoding)
+    header: tuple[int, str] | None = None  # (line number, the stripped team_info line)
+    header_issue: Issue | None = None  # the header matches no accepted form (also in errors)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) of a plain or gzip file (detected by its magic bytes)."""
+    """(line number, raw line) of a plain or gzip file (detected by its magic bytes); a line
+    longer than MAX_LINE_BYTES is a DataError as soon as that many bytes are read."""
     with open(path, "rb") as probe:
         is_gzip = probe.read(2) == b"\x1f\x8b"
     try:
         with gzip.open(path, "rb") if is_gzip else open(path, "rb") as f:
-            yield from enumerate(f, start=1)
+            lineno = 0
+            while line := f.readline(MAX_LINE_BYTES + 1):
+                lineno += 1
+                if len(line) > MAX_LINE_BYTES:
+                    raise DataError(
+                        f"{path}: line {lineno}: longer than {MAX_LINE_BYTES:,} bytes (a "
+                        f"submission line, a pid and {N_TRACKS} track URIs, is about 19 KB); "
+                        "is this a submission file?"
+                    )
+                yield lineno, line
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: unreadable {'gzip ' if is_gzip else ''}file ({e})") from e
 
@@ -173,6 +209,8 @@ def parse_submission(path: str | Path) -> Parsed:
     seen_header = False
     rows: list[tuple[int, str, list[str]]] = []
     errors: list[Issue] = []
+    header: tuple[int, str] | None = None
+    header_issue: Issue | None = None
     for lineno, raw in _lines(path):
         try:
             line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
@@ -189,21 +227,21 @@ def parse_submission(path: str | Path) -> Parsed:
                 errors.append(Issue(lineno, "a second team_info line, or one after the data"))
                 continue
             seen_header = True
+            header = (lineno, line)
             team = _team_info(fields)
             if team is None:
-                errors.append(
-                    Issue(
-                        lineno,
-                        "team_info must read team_info,<team name>,<contact email> (or the "
-                        "2018 form with main|creative before or after the team name); got "
-                        f"{line[:80]!r}",
-                    )
+                header_issue = Issue(
+                    lineno,
+                    "team_info must read team_info,<team name>,<contact email> (or the "
+                    "2018 form with main|creative before or after the team name); got "
+                    f"{line[:80]!r}",
                 )
+                errors.append(header_issue)
             continue
         if not seen_header and not rows:
             errors.append(Issue(lineno, "team_info line missing before the first data line"))
         rows.append((lineno, fields[0], fields[1:]))
-    return Parsed(team, rows, errors)
+    return Parsed(team, rows, errors, header, header_issue)
 
 
 def read_submission(
@@ -238,43 +276,6 @@ def _int(text: str) -> int | None:
 # ---------------------------------------------------------------------------- verifying
 
 
-def load_challenge_seeds(path: str | Path) -> dict[int, frozenset[str]]:
-    """pid -> seed track URIs of each playlist of a challenge_set.json, in file order."""
-    doc = read_json(path)
-    playlists = doc.get("playlists") if isinstance(doc, dict) else None
-    if not isinstance(playlists, list):
-        raise DataError(f"{path}: no 'playlists' list; is this a challenge_set.json?")
-    seeds: dict[int, frozenset[str]] = {}
-    for i, p in enumerate(playlists):
-        pid = p.get("pid") if isinstance(p, dict) else None
-        tracks = p.get("tracks") if isinstance(p, dict) else None
-        if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(tracks, list):
-            raise DataError(f"{path}: playlists[{i}]: needs an integer 'pid' and a 'tracks' list")
-        if pid in seeds:
-            raise DataError(f"{path}: playlists[{i}]: pid {pid} appears twice")
-        try:
-            seeds[pid] = frozenset(t["track_uri"] for t in tracks)
-        except (TypeError, KeyError) as e:
-            raise DataError(f"{path}: playlists[{i}] (pid {pid}): a track lacks 'track_uri'") from e
-    return seeds
-
-
-def load_known_tracks(path: str | Path, cache_dir: Path | None = None) -> tuple[set[str], str]:
-    """(track URIs, what they are) from a split's track_artists.parquet (the training
-    catalogue) or from an MPD (a folder of slices, one slice or the zip; via the corpus cache)."""
-    p = Path(path)
-    if p.is_file() and p.suffix == ".parquet":
-        try:
-            column = pq.read_table(p, columns=["track_uri"]).column("track_uri")
-        except (OSError, KeyError, ValueError) as e:
-            raise DataError(f"{p}: cannot read a 'track_uri' column ({e})") from e
-        return set(column.to_pylist()), "the training data"
-    from harness.data.ingest import load_corpus  # lazy: only this option reads an MPD
-
-    corpus = load_corpus(p, cache_dir=cache_dir)
-    return set(corpus.track_uris.tolist()), "the MPD"
-
-
 def _examples(items: Sequence[str], n: int = 3) -> str:
     shown = ", ".join(repr(x) for x in items[:n])
     return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
@@ -292,17 +293,59 @@ class _Tally:
     n_unknown: int = 0
 
 
+def official_2018_header(header: str) -> str | None:
+    """Why the 2018 verifier rejects this team_info line (None: it accepts it). It splits the
+    stripped line on commas, unstripped, and needs field 2 or 3 to be `main` or `creative`."""
+    tinfo = header.split(",")
+    if len(tinfo) >= 3 and (tinfo[1] in CHALLENGE_TRACKS or tinfo[2] in CHALLENGE_TRACKS):
+        return None
+    return (
+        "the 2018 verifier needs team_info,main,<team name>,<contact email> (or creative; the "
+        "track word second or third, exactly, no spaces around it); got "
+        f"{header[:80]!r} (evaluate --team-format 2018 writes this form)"
+    )
+
+
+def _check_header(report: Report, parsed: Parsed, fmt: str) -> None:
+    """The team_info rules of generation `fmt` (the line's presence is checked by the parser)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+    if parsed.header is None:
+        return
+    lineno, line = parsed.header
+    if fmt == "2018":
+        why = official_2018_header(line)
+        if parsed.header_issue is not None and parsed.header_issue in report.errors:
+            report.errors.remove(parsed.header_issue)  # the official rule alone decides
+            if why is None:
+                report.warnings.append(parsed.header_issue)
+        if why is not None:
+            report.errors.append(Issue(lineno, why))
+        return
+    if parsed.team_info is not None and parsed.team_info.track is not None:
+        report.warnings.append(
+            Issue(
+                lineno,
+                f"team_info in the 2018 form (track {parsed.team_info.track!r}); the current "
+                "challenge's form is team_info,<team name>,<contact email>",
+            )
+        )
+
+
 def verify_parsed(
     parsed: Parsed,
     seeds: dict[int, frozenset[str]],
     known_uris: Container[str] | None = None,
     path: str = "",
     known_what: str = "the MPD",
+    fmt: str = DEFAULT_FORMAT,
 ) -> Report:
-    """Run every check on an already parsed submission (see the module docstring)."""
+    """Run every check on an already parsed submission (see the module docstring); `fmt` picks
+    the generation whose team_info rule applies ("aicrowd" or "2018")."""
     report = Report(path=path, errors=list(parsed.errors), team_info=parsed.team_info)
     if parsed.team_info is None and not parsed.rows and not parsed.errors:
         report.errors.append(Issue(None, "team_info line missing (the file has no content)"))
+    _check_header(report, parsed, fmt)
     if parsed.team_info is not None and not parsed.team_info.email:
         report.warnings.append(Issue(None, "team_info has no contact email (2018 form)"))
     tally = _Tally()
@@ -342,7 +385,7 @@ def _check_row(
     if len(tracks) != N_TRACKS:
         report.errors.append(Issue(lineno, f"{what}: {len(tracks)} tracks, need {N_TRACKS}"))
     if len(distinct) != len(tracks):
-        repeated = sorted({t for t in tracks if tracks.count(t) > 1})
+        repeated = sorted(t for t, n in Counter(tracks).items() if n > 1)  # linear, not n²
         report.errors.append(
             Issue(
                 lineno,
@@ -414,8 +457,9 @@ def verify_submission(
     challenge_set_path: str | Path,
     known_uris: Container[str] | None = None,
     known_what: str = "the MPD",
+    fmt: str = DEFAULT_FORMAT,
 ) -> Report:
-    """Check a submission against a challenge set; `known_uris` (what they are: `known_what`)
-    enables the unknown-URI warning."""
+    """Check a submission against a challenge set under generation `fmt`'s rules; `known_uris`
+    (what they are: `known_what`) enables the unknown-URI warning."""
     seeds = load_challenge_seeds(challenge_set_path)
-    return verify_parsed(parse_submission(path), seeds, known_uris, str(path), known_what)
+    return verify_parsed(parse_submission(path), seeds, known_uris, str(path), known_what, fmt)

@@ -1,13 +1,15 @@
 """`mpd-harness` command line: one subcommand per pipeline step.
 
 Each command lives in its own module, which provides `add_arguments(parser)` and
-`run(args) -> int`. Errors meant for the user (HarnessError) print one clear line, no traceback.
+`run(args) -> int`. Errors meant for the user (HarnessError) print one clear line, no traceback;
+so does anything unexpected (`internal error: ...; details in <log>`, harness/cli/crash.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from harness.errors import HarnessError
@@ -33,6 +35,11 @@ COMMANDS: list[tuple[str, str, str]] = [
         "harness.cli.evaluate",
         "fit and score models on a split; write runs and submissions",
     ),
+    (
+        "tune",
+        "harness.cli.tune",
+        "search a model's hyperparameters on the validation split (Optuna, trials as Ray tasks)",
+    ),
     ("leaderboard", "harness.cli.leaderboard", "re-render the leaderboard of a run folder"),
     (
         "verify",
@@ -42,6 +49,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("score", "harness.cli.score", "score a challenge-format submission against a split"),
     ("report", "harness.cli.report", "HTML report of a run: CIs, significance vs the best, plots"),
     ("generate", "harness.cli.generate", "continue a playlist with a model of a run (refitted)"),
+    (
+        "serve",
+        "harness.cli.serve",
+        "local web explorer of runs: leaderboards, playlists, comparison, generation",
+    ),
 ]
 
 
@@ -65,6 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = _run(args, argv)
+    return _exit_now(code) if code != 0 and argv is None else code
+
+
+def _exit_now(code: int) -> int:
+    """End the program at once after an error has been printed: with torch loaded the
+    interpreter's teardown alone takes seconds. Only when `main` runs as the program (no
+    `argv`); every file was closed and every temporary removed on the way here."""
+    if any(name in sys.modules for name in ("torch", "gensim")):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The command, with every failure turned into one line and an exit status."""
     try:
         return int(args._run(args) or 0)
     except HarnessError as e:
@@ -80,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # disk full, permissions, a file where a folder should be: no traceback
         print(f"mpd-harness {args.command}: error: {_describe_os_error(e)}", file=sys.stderr)
         return 1
+    except Exception as e:  # our bug or the machine's: one line, the traceback in a log file
+        from harness.cli.crash import EXIT_INTERNAL, internal_error
+
+        line = internal_error(e, list(sys.argv[1:] if argv is None else argv))
+        print(f"mpd-harness {args.command}: {line}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _describe_os_error(e: OSError) -> str:

@@ -23,6 +23,15 @@ from harness.progress import Advance, Reporter
 PIPED_WIDTH = 160  # the widest leaderboard (all columns, a long caption) fits
 
 
+def metrics_help() -> str:
+    """The `--help` epilog of commands that show scores: each metric key with its label, so
+    the two R-precisions are never confused (docs/metrics.md)."""
+    from harness.challenge.metrics import REGISTRY
+
+    keys = "; ".join(f"{m.name} = {m.label}" for m in REGISTRY)
+    return f"metrics: {keys} (docs/metrics.md; JSON outputs carry metric_definitions)"
+
+
 def table_console(*, stderr: bool = False) -> Console:
     """A console that does not squeeze tables when not writing to a terminal."""
     console = Console(stderr=stderr)

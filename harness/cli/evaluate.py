@@ -12,12 +12,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.cli.console import ConsoleReporter
+from harness.cli.console import ConsoleReporter, metrics_help
 from harness.cli.leaderboard import add_submission_argument, add_submissions
 from harness.run.evaluate import (
     DEFAULT_K,
     EvaluateSettings,
     Evaluation,
+    needs_validation,
     prepare,
     run_models,
     start_run,
@@ -29,23 +30,123 @@ from harness.run.factory import build_models, parse_params, select_models
 from harness.run.sources import DEFAULT_PRESET
 
 # flags that set the EvaluateSettings field of their own name; their argparse default is None
-# so that a value from --config stays unless the flag is given (--seed and friends: seeds())
+# so that a value from --config stays unless the flag is given (--seed and friends: seeds()).
+# DATA_FLAGS are the data and split options `tune` shares (add_data_arguments).
+DATA_FLAGS = ("mpd", "synthetic", "split", "per_category", "coverage", "validation", "cache_dir")
 SETTINGS_FLAGS = (
-    "mpd",
-    "synthetic",
-    "split",
-    "per_category",
-    "coverage",
+    *DATA_FLAGS,
     "out",
+    "score_on",
     "challenge_set",
-    "cache_dir",
     "team",
     "email",
     "k",
+    "team_format",
+    "lenient",
+    "name",
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--models",
+        metavar="A,B",
+        help=f"comma-separated models to run: {', '.join(_model_names())}, or module:Class "
+        "paths (default: all registered; `mpd-harness models` lists them)",
+    )
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="MODEL.PARAM=VALUE",
+        help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", default=None, help="refit models even if runs exist"
+    )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the run's name: its folder of submissions, SUBMISSIONS/NAME, and the default run "
+        "folder runs/NAME (default: the run folder's name); a folder there that another run "
+        "writes is refused",
+    )
+    parser.add_argument(
+        "--submissions",
+        dest="submissions_root",
+        type=Path,
+        metavar="DIR",
+        help="where the submissions go, DIR/<name>/ (default: submissions/ of this folder)",
+    )
+    add_submission_argument(parser, "; --force also adds one that fails the verifier")
+    parser.add_argument(
+        "--challenge-set",
+        type=Path,
+        metavar="PATH",
+        help="official challenge_set.json: train on the whole corpus, write submissions only",
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        default=None,
+        help="skip malformed playlists (counted, the first few shown) and entries named like a "
+        "slice that cannot be read (warned), as split --lenient does",
+    )
+    parser.add_argument(
+        "--score-on",
+        choices=("test", "validation"),
+        default=None,
+        help="split to score on (default test); validation fits on the training playlists minus "
+        "the validation ones and scores on SPLIT_DIR/validation/ without reading the test "
+        "split's ground truth, as `tune` scores its trials",
+    )
+    parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
+    parser.add_argument(
+        "--email", help="contact email in submissions (default: mpd-harness@example.com)"
+    )
+    parser.add_argument(
+        "--team-format",
+        choices=("aicrowd", "2018"),
+        default=None,
+        help="submission header: aicrowd writes team_info,<team>,<email> (the current "
+        "challenge; default), 2018 writes team_info,main,<team>,<email> (the RecSys Challenge "
+        "2018 verifier needs it)",
+    )
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
+    )
+    parser.add_argument(
+        "--split-seeds",
+        metavar="A,B,...",
+        help="evaluate once per split seed, each as a Ray task on this machine, and report every "
+        "model's mean ± std across the seeds next to each seed's leaderboard (seeds.json/.md)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="EXPERIMENT_TOML",
+        help="experiment file (docs/experiments.md): data, split, models and their parameters, "
+        "run folder, team; flags given as well override it. Every run writes its resolved "
+        "configuration to RUN_DIR/experiment.toml",
+    )
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data and split options (`--mpd`/`--synthetic`, seeds, `--split`, `--per-category`,
+    `--coverage`, `--validation`, `--cache-dir`), shared with `tune`; `given_settings` reads
+    them back."""
     from harness.challenge.split import COVERAGE
 
     src = parser.add_mutually_exclusive_group()
@@ -93,60 +194,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "none drops the rule",
     )
     parser.add_argument(
-        "--models",
-        metavar="A,B",
-        help=f"comma-separated models to run: {', '.join(_model_names())}, or module:Class "
-        "paths (default: all registered; `mpd-harness models` lists them)",
-    )
-    parser.add_argument(
-        "-p",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="MODEL.PARAM=VALUE",
-        help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="RUN_DIR",
-        help="run folder (default: runs/synthetic-<preset>-s<seed> or runs/<mpd-name>-s<seed>)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", default=None, help="refit models even if runs exist"
-    )
-    add_submission_argument(parser, "; --force also adds one that fails the verifier")
-    parser.add_argument(
-        "--challenge-set",
-        type=Path,
-        metavar="PATH",
-        help="official challenge_set.json: train on the whole corpus, write submissions only",
+        "--validation",
+        type=int,
+        metavar="N",
+        help="validation split of N playlists per category, drawn from the training playlists "
+        "only into SPLIT_DIR/validation/, for models that learn from held-out tracks (default: "
+        "the split's own, else drawn at the test split's per-category size when such a model "
+        "runs)",
     )
     parser.add_argument("--cache-dir", type=Path, metavar="CACHE_DIR", help="corpus cache folder")
-    parser.add_argument("--team", help="team name in submissions (default: mpd-harness)")
-    parser.add_argument(
-        "--email", help="contact email in submissions (default: mpd-harness@example.com)"
-    )
-    parser.add_argument(
-        "--k",
-        type=int,
-        default=None,
-        help=f"recommendations per playlist (default {DEFAULT_K}; submissions need {DEFAULT_K})",
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="EXPERIMENT_TOML",
-        help="experiment file (docs/experiments.md): data, split, models and their parameters, "
-        "run folder, team; flags given as well override it. Every run writes its resolved "
-        "configuration to RUN_DIR/experiment.toml",
-    )
 
 
-def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+def given_settings(
+    args: argparse.Namespace, flags: tuple[str, ...] = SETTINGS_FLAGS
+) -> dict[str, Any]:
     """The EvaluateSettings fields that flags set, only those given; --data-seed and
-    --split-seed override --seed."""
-    out = {f: getattr(args, f) for f in SETTINGS_FLAGS if getattr(args, f) is not None}
+    --split-seed override --seed. `flags`: DATA_FLAGS for a command with the data options only."""
+    out = {f: getattr(args, f) for f in flags if getattr(args, f) is not None}
+    if getattr(args, "submissions_root", None) is not None:  # --submission NAME=PATH is a list
+        out["submissions"] = args.submissions_root
     for name, value in (("data_seed", args.data_seed), ("split_seed", args.split_seed)):
         if (value if value is not None else args.seed) is not None:
             out[name] = value if value is not None else args.seed
@@ -204,18 +270,21 @@ def run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter()  # log lines unwrapped in nox and CI logs
     out = reporter.out
     exp = experiment_from(args)
+    if args.split_seeds is not None:
+        return _run_seeds(args, exp, reporter)
     chosen = None if exp.models is None else ",".join(exp.models)
     specs = select_models(chosen, exp.params)
     models = build_models(specs, exp.params)  # bad -p fails here
     externals = _external_specs(args.submissions, exp.settings, [name for name, _ in models])
-    ev = prepare(exp.settings, reporter)
-    record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
-    start_run(ev, [name for name, _ in models])
-    add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails before fits
-    for name, manifest in run_models(ev, models, force=exp.force):
-        out.print(summary_line(ev, name, manifest), highlight=False)
-    if ev.mode == "split":
-        _leaderboard(ev, reporter)
+    needs = any(needs_validation(model) for _, model in models)
+    with prepare(exp.settings, reporter, needs_validation=needs) as ev:  # locked until the end
+        record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
+        start_run(ev, [name for name, _ in models])
+        add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails first
+        for name, manifest in run_models(ev, models, force=exp.force):
+            out.print(summary_line(ev, name, manifest), highlight=False)
+        if ev.mode == "split":
+            _leaderboard(ev, reporter)
     if ev.k == DEFAULT_K:
         out.print(f"submissions: {ev.submissions_dir}", highlight=False)
     else:
@@ -223,6 +292,30 @@ def run(args: argparse.Namespace) -> int:
     t = ev.timings
     steps = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in t.items())
     reporter.err.print(f"wall time: {steps}; total {sum(t.values()):.1f}s", highlight=False)
+    return 0
+
+
+def _run_seeds(args: argparse.Namespace, exp: Experiment, reporter: ConsoleReporter) -> int:
+    """`--split-seeds`: one evaluation per split seed as Ray tasks, each seed's leaderboard,
+    then every model's mean ± std across the seeds (harness/report/seeds.py)."""
+    from harness.errors import UsageError
+    from harness.report.leaderboard import render
+    from harness.report.seeds import evaluate_seeds, parse_seeds, summary_table
+
+    seeds = parse_seeds(args.split_seeds)
+    if args.submissions:
+        raise UsageError("--split-seeds: not with --submission (a file answers one split)")
+    specs = select_models(None if exp.models is None else ",".join(exp.models), exp.params)
+    build_models(specs, exp.params)  # bad -p fails here, before any task starts
+    result = evaluate_seeds(
+        exp.settings, specs, exp.params, seeds, force=exp.force, reporter=reporter
+    )
+    for seed in result.seeds:
+        reporter.out.print(f"split seed {seed}: {result.run_dirs[seed]}", highlight=False)
+        for table in render(result.boards[seed]):
+            reporter.out.print(table)
+    reporter.out.print(summary_table(result))
+    reporter.out.print(f"across seeds: {result.out / 'seeds.md'}", highlight=False)
     return 0
 
 

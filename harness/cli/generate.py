@@ -26,6 +26,9 @@ from harness.run.generate import (
     seed_ids,
 )
 
+MAX_LENGTH = 1_000  # tracks to add (and seeds): 4x the longest MPD playlist
+MAX_TOP = 500  # sampling candidates: a challenge list's length
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="NAME", help="a model of the run")
@@ -79,8 +82,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.data.corpus import normalize_name
 
-    if args.length < 1:
-        raise UsageError(f"--length {args.length}: must be at least 1")
+    if not 1 <= args.length <= MAX_LENGTH:
+        raise UsageError(
+            f"--length {args.length}: must be between 1 and {MAX_LENGTH:,} (an MPD playlist "
+            "holds at most 250 tracks)"
+        )
+    if not 1 <= args.top <= MAX_TOP:
+        raise UsageError(f"--top {args.top}: must be between 1 and {MAX_TOP}")
+    if not 0 < args.temperature < float("inf"):
+        raise UsageError(f"--temperature {args.temperature}: must be a finite number > 0")
+    if len(args.seed_tracks) > MAX_LENGTH:
+        raise UsageError(f"--seed-track: {len(args.seed_tracks):,} given, at most {MAX_LENGTH:,}")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: must be >= 0")
     if not args.seed_tracks and args.title is None:

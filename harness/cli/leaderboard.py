@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.cli.console import ConsoleReporter
+from harness.cli.console import ConsoleReporter, metrics_help
 from harness.errors import HarnessError
 from harness.report.leaderboard import build, render, unfinished_note, write
 from harness.run.external import ExternalSpec, add_externals, parse_specs
@@ -41,6 +41,7 @@ def add_submission_argument(parser: argparse.ArgumentParser, extra_help: str = "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder written by evaluate")
     parser.add_argument(
         "--no-write", action="store_true", help="only print; do not rewrite leaderboard.*"

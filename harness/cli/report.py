@@ -11,15 +11,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli.console import ConsoleReporter
+from harness.cli.console import ConsoleReporter, metrics_help
 from harness.errors import UsageError
+from harness.outputs import check_file_target, html_is_ours
 from harness.report.html import build_report, write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder written by evaluate")
     parser.add_argument(
         "--out", type=Path, metavar="PATH", help="HTML file to write (default RUN_DIR/report.html)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it is a file mpd-harness did not write (an earlier report "
+        "is always replaced)",
     )
 
 
@@ -28,10 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such folder")
     out = Path(args.out) if args.out is not None else run_dir / "report.html"
-    if out.is_dir():
-        raise UsageError(
-            f"--out {out}: a folder; give the HTML file's name, e.g. {out}/report.html"
-        )
+    check_file_target(out, flag="--out", ours=html_is_ours, force=args.force)
     reporter = ConsoleReporter()
     report = build_report(run_dir, reporter=reporter)
     write_report(report, out, run_dir / "plots")

@@ -15,10 +15,11 @@ import orjson
 from rich.console import Console
 
 from harness.challenge.scoring import report_notices, score_submission, score_table
-from harness.cli.console import ConsoleReporter, table_console
+from harness.cli.console import ConsoleReporter, metrics_help, table_console
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = metrics_help()
     parser.add_argument(
         "submission", type=Path, metavar="SUBMISSION", help="submission CSV (plain or .gz)"
     )

@@ -1,8 +1,10 @@
 """Check a submission file like the official verifier does.
 
-`verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]`: prints
+`verify SUBMISSION --challenge-set challenge_set.json [--known-tracks PARQUET|MPD]
+[--format aicrowd|2018]`: prints
 `OK: ...` (and any warnings) or every error with its line number, on stdout; exit status 0 when
-the file verifies, 1 when it does not. The checks are `harness.challenge.submission`'s.
+the file verifies, 1 when it does not. The checks are `harness.challenge.submission`'s;
+`--format` picks the generation whose official rules apply (default: the current AIcrowd one).
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.challenge.submission import MAX_SHOWN, load_known_tracks, verify_submission
+from harness.challenge.submission import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    MAX_SHOWN,
+    load_known_tracks,
+    verify_submission,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: $MPD_HARNESS_CACHE or .cache/mpd-harness)",
     )
     parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=DEFAULT_FORMAT,
+        help="which official verifier's rules apply: aicrowd (the current challenge, header "
+        "team_info,<team>,<email>; default) or 2018 (RecSys Challenge 2018, header "
+        "team_info,main|creative,<team>,<email>)",
+    )
+    parser.add_argument(
         "--max-shown",
         type=int,
         default=MAX_SHOWN,
@@ -55,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
         if args.known_tracks is not None
         else (None, "")
     )
-    report = verify_submission(args.submission, args.challenge_set, known, what)
+    report = verify_submission(args.submission, args.challenge_set, known, what, args.format)
     if report.ok:
         team = report.team_info.team if report.team_info else "?"
-        print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}")
+        rules = "" if args.format == DEFAULT_FORMAT else f" ({args.format} rules)"
+        print(f"OK: {args.submission}: {report.n_playlists} playlists, team {team!r}{rules}")
         if report.warnings:
             print(report.format(args.max_shown))
         return 0

@@ -108,9 +108,29 @@ class FlatSlice:
         return int(np.flatnonzero(bad_occ[self.starts[i] : self.starts[i + 1]])[0])
 
 
-def find_problems(f: FlatSlice) -> list[Check]:
-    """Every invariant of mpd-facts §1 that a single slice can check, in reporting order."""
-    return [*_count_checks(f), *_uri_checks(f), *_consistency_checks(f), *_field_checks(f)]
+def find_problems(f: FlatSlice, pid_range: tuple[int, int] | None = None) -> list[Check]:
+    """Every invariant of mpd-facts §1 that a single slice can check, in reporting order;
+    `pid_range` (first, last) from a slice named `mpd.slice.<first>-<last>.json`."""
+    checks = [*_count_checks(f), *_uri_checks(f), *_consistency_checks(f), *_field_checks(f)]
+    return [*_shape_checks(f, pid_range), *checks]
+
+
+def _shape_checks(f: FlatSlice, pid_range: tuple[int, int] | None) -> list[Check]:
+    """A playlist has tracks, and its pid lies in the range its slice's name promises."""
+    checks: list[Check] = [
+        (f.lengths == 0, "tracks", lambda i: "is empty: a playlist needs at least one track")
+    ]
+    if pid_range is not None:
+        first, last = pid_range
+        pids = f.column("pid")
+        checks.append(
+            (
+                (pids < first) | (pids > last),
+                "pid",
+                lambda i: f"{pids[i]} is outside {first}-{last}, the range of the slice's name",
+            )
+        )
+    return checks
 
 
 def _count_checks(f: FlatSlice) -> list[Check]:

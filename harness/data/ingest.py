@@ -16,7 +16,6 @@ import itertools
 import multiprocessing
 import os
 import signal
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,7 +129,7 @@ def load_corpus(
     differing durations, an unreadable cache). `progress` is ignored: it drew a progress bar
     before `reporter` did; it goes once no caller passes it.
     """
-    refs, stamps, kind = find_slices(path)
+    refs, stamps, kind = find_slices(path, lenient=lenient, warn=reporter.warn)
     fp = fingerprint(stamps, lenient)
     shown = str(Path(path))
     where = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -138,7 +137,9 @@ def load_corpus(
     if use_cache and (target / "meta.json").exists():
         try:
             corpus = Corpus.load(target)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as e:
+            # zipfile.BadZipFile and pyarrow's ArrowInvalid are ValueErrors, a meta.json that
+            # is not an object an AttributeError: any damage means rebuild, not crash
             reporter.warn(f"cached corpus {target} is unreadable ({e}); rebuilding")
         else:
             corpus.source["path"] = shown

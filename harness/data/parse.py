@@ -10,6 +10,7 @@ appearance.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -110,17 +111,35 @@ def parse_slice(ref: SliceRef, lenient: bool = False) -> SliceResult:
         info, playlists = sf.info, sf.playlists
         index = list(range(len(playlists)))
     except msgspec.ValidationError as e:
-        info, playlists, index = _decode_per_playlist(ref, data, e, lenient, skipped)
+        try:
+            info, playlists, index = _decode_per_playlist(ref, data, e, lenient, skipped)
+        except RecursionError:
+            raise DataError(_too_deep(ref, data)) from None
     except msgspec.DecodeError as e:
         raise DataError(_syntax_error(ref, data, e)) from None
+    except RecursionError:  # msgspec's decoder recurses per level of nesting
+        raise DataError(_too_deep(ref, data)) from None
     del data
     return _encode(ref.name, n_bytes, info, playlists, index, lenient, skipped)
+
+
+def _too_deep(ref: SliceRef, data: bytes) -> str:
+    """Where JSON nesting goes too deep: orjson stops at depth 1024 and names the position."""
+    import orjson
+
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        return f"{ref.name}: JSON nested too deeply ({e}); an MPD slice nests 4 levels"
+    return f"{ref.name}: JSON nested too deeply to decode; an MPD slice nests 4 levels"
 
 
 def _syntax_error(ref: SliceRef, data: bytes, e: msgspec.DecodeError) -> str:
     """Locate a JSON syntax error as line/column/byte (the stdlib parser reports positions)."""
     try:
         json.loads(data)
+    except RecursionError:
+        return _too_deep(ref, data)
     except json.JSONDecodeError as je:
         return (
             f"{ref.name}: invalid JSON at line {je.lineno} column {je.colno} "
@@ -180,7 +199,7 @@ def _encode(
     `index`: position of each playlist in the file (they differ once invalid ones are skipped).
     """
     f = FlatSlice.of(playlists)
-    checks = find_problems(f)
+    checks = find_problems(f, pid_range(name))
     bad = np.zeros(f.n, dtype=bool)
     for mask, _, _ in checks:
         bad |= mask
@@ -198,6 +217,12 @@ def _encode(
     keep = np.flatnonzero(~bad).tolist()
     kept = [playlists[j] for j in keep]
     return _encode(name, n_bytes, info, kept, [index[j] for j in keep], lenient, skipped)
+
+
+def pid_range(name: str) -> tuple[int, int] | None:
+    """(first, last) pid of a slice named `.../mpd.slice.<first>-<last>.json` (None otherwise)."""
+    m = re.search(r"(?:^|[/:\\])mpd\.slice\.(\d+)-(\d+)\.json\Z", name)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 def _result(

@@ -21,7 +21,7 @@ from harness.challenge.metrics import HIGHER_IS_BETTER, METRICS
 from harness.errors import HarnessError
 from harness.progress import SILENT, Reporter
 from harness.report.significance import bootstrap_ci, compare_to_best
-from harness.run.rundir import model_metrics, model_runs, read_run
+from harness.run.rundir import check_current, model_metrics, model_runs, read_run
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000
@@ -154,6 +154,7 @@ def load_run_metrics(
     split_fp = run.get("split", {}).get("fingerprint")
     found: dict[str, Columns] = {}
     for d, m in model_runs(run_dir):
+        check_current(d, m)
         same = (
             m.get("mode") == "split"
             and m.get("data", {}).get("fingerprint") == data_fp

@@ -29,6 +29,7 @@ from typing import Any
 from harness.atomic import atomic_open, atomic_path
 from harness.challenge.metrics import PLOTTED, RANKED, VARIANTS, Metric
 from harness.errors import HarnessError
+from harness.outputs import GENERATOR
 from harness.progress import SILENT, Reporter
 from harness.report.confidence import CONFIDENCE, METHOD_NOTE
 from harness.report.leaderboard import (
@@ -45,6 +46,7 @@ from harness.report.plots import Plot, category_plot, recall_plot
 from harness.report.recall import FloatArray, model_curve, read_ground_truth
 from harness.report.significance import format_p
 from harness.run.rundir import resolve_split_dir
+from harness.version import __version__
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -188,7 +190,7 @@ def render_html(
         else ""
     )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="{GENERATOR} {__version__}"><title>{_e(title)}</title>
 <style>{CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>

@@ -33,6 +33,7 @@ from harness.progress import SILENT, Reporter
 from harness.report.confidence import Columns, confidence_from_values
 from harness.report.significance import format_p
 from harness.run.rundir import (
+    check_current,
     is_external,
     model_metrics,
     model_runs,
@@ -81,7 +82,11 @@ class Leaderboard:
     per_playlist: dict[str, Columns] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"data": self.data, "split": self.split, "models": self.models}
+        """leaderboard.json: data, split, models, and what each metric key means."""
+        from harness.challenge.metrics import metric_definitions
+
+        doc = {"data": self.data, "split": self.split, "models": self.models}
+        return doc | {"metric_definitions": metric_definitions()}
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per model, best Borda rank first: overall metrics, CI bounds, fit seconds.
@@ -134,6 +139,7 @@ def build(run_dir: Path, *, reporter: Reporter = SILENT) -> Leaderboard:
     data, split = run["data"], run["split"]
     board = Leaderboard(data=data, split=split, models=[])
     for d, m in model_runs(run_dir):
+        check_current(d, m)  # fingerprints and file hashes, or a refusal with the reason
         why = _mismatch(m, data, split)
         if why:
             board.skipped.append(f"{d.name} ({why})")

@@ -1,9 +1,10 @@
 """Experiment files: `evaluate --config exp.toml`, and the resolved `RUN_DIR/experiment.toml`.
 
     [data]      synthetic = PRESET  or  mpd = PATH;  seed (synthetic only), cache_dir
-    [split]     seed, per_category, coverage, path (a split folder), challenge_set
+    [split]     seed, per_category, coverage, validation, score_on, path (a split folder),
+                challenge_set
     [run]       out, k, force
-    [team]      name, email
+    [team]      name, email, format
     [[models]]  name = a registered name or "module:Class";  [models.params] PARAM = VALUE
 
 `read_experiment` checks a file (unknown keys, types, models and their parameters) and returns
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomic import atomic_open
 from harness.errors import UsageError
-from harness.run.evaluate import EvaluateSettings, Evaluation
+from harness.run.evaluate import EvaluateSettings, Evaluation, needs_validation
 from harness.run.factory import build_model, model_class, model_name, type_ok
 from harness.run.manifest import jsonable
 from harness.run.sources import DEFAULT_PRESET
@@ -44,15 +45,21 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("data", "mpd"): ("mpd", Path),
     ("data", "seed"): ("data_seed", int),
     ("data", "cache_dir"): ("cache_dir", Path),
+    ("data", "lenient"): ("lenient", bool),
     ("split", "seed"): ("split_seed", int),
     ("split", "per_category"): ("per_category", int),
     ("split", "coverage"): ("coverage", str),
+    ("split", "validation"): ("validation", int),
+    ("split", "score_on"): ("score_on", str),
     ("split", "path"): ("split", Path),
     ("split", "challenge_set"): ("challenge_set", Path),
     ("run", "out"): ("out", Path),
     ("run", "k"): ("k", int),
+    ("run", "name"): ("name", str),
+    ("run", "submissions"): ("submissions", Path),
     ("team", "name"): ("team", str),
     ("team", "email"): ("email", str),
+    ("team", "format"): ("team_format", str),
 }
 FORCE = ("run", "force")
 SECTIONS = ("data", "split", "run", "team", "models")
@@ -150,6 +157,7 @@ def _typed(path: str | Path, section: str, key: str, value: Any, kind: type) -> 
 def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
     """What a type cannot say: one data source, a known preset and coverage rule."""
     from harness.challenge.split import COVERAGE
+    from harness.challenge.submission import FORMATS
     from harness.data.synthetic import PRESETS
 
     data = doc.get("data", {})
@@ -160,7 +168,14 @@ def _check_settings(path: str | Path, doc: Mapping[str, Any], fields: dict[str, 
             f"{path}: [data] seed: seeds synthetic data only; with mpd, leave it out "
             "(the split's seed is [split] seed)"
         )
-    checks = (("data", "synthetic", PRESETS), ("split", "coverage", COVERAGE))
+    from harness.run.context import SCORE_ON
+
+    checks = (
+        ("data", "synthetic", PRESETS),
+        ("split", "coverage", COVERAGE),
+        ("split", "score_on", SCORE_ON),
+        ("team", "format", FORMATS),
+    )
     for section, key, valid in checks:
         value = doc.get(section, {}).get(key)
         if value is not None and value not in valid:
@@ -299,7 +314,16 @@ def resolve(
     """Every value explicit: the preset, per_category and run folder of the prepared run, and
     each model's full `get_params()` (an instance is named by its `module:Class`)."""
     synthetic = None if settings.mpd is not None else ev.data.get("preset") or DEFAULT_PRESET
-    per_category = ev.split.get("per_category") if ev.mode == "split" else settings.per_category
+    # a run scored on the validation split describes the test split under `test_split`
+    test_split = ev.split.get("test_split") or ev.split
+    per_category = test_split.get("per_category") if ev.mode == "split" else settings.per_category
+    validation = settings.validation  # the size drawn, where a model or the flag asked for one
+    if "test_split" in ev.split:
+        validation = ev.split["per_category"]
+    elif ev.validation is not None and (
+        validation is not None or any(needs_validation(m) for _, m in models)
+    ):
+        validation = ev.validation["per_category"]
     names = [
         s if isinstance(s, str) else f"{type(s).__module__}:{type(s).__qualname__}" for s in specs
     ]
@@ -307,7 +331,12 @@ def resolve(
     writable = [{k: v for k, v in p.items() if _writable(v)} for p in full]
     params = {spec: p for spec, p in zip(names, writable, strict=True) if p}
     resolved = replace(
-        settings, synthetic=synthetic, per_category=per_category, out=ev.run_dir, k=ev.k
+        settings,
+        synthetic=synthetic,
+        per_category=per_category,
+        validation=validation,
+        out=ev.run_dir,
+        k=ev.k,
     )
     return Experiment(resolved, tuple(names), params, force)
 
@@ -327,6 +356,10 @@ def to_document(exp: Experiment) -> dict[str, Any]:
     for (section, key), (name, _) in FIELDS.items():
         value = getattr(exp.settings, name)
         if value is None or (key == "seed" and section == "data" and exp.settings.mpd):
+            continue
+        if key == "lenient" and value is False:  # the default, left out as before it existed
+            continue
+        if key == "score_on" and value == "test":  # the default: files stay as they were
             continue
         doc[section][key] = str(value) if isinstance(value, Path) else value
     doc["run"]["force"] = exp.force

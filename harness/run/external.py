@@ -9,7 +9,7 @@ leaderboard, its intervals and paired tests, its exports and the HTML report tre
                                      verifier's result, and the data and split of run.json
 
 The corpus is not loaded, so `recs` cannot use the corpus's track ids: an id `i` below the number
-of rows `c` of the split's `track_artists.parquet` (the training catalogue) is that row's
+of rows `c` of the split's `track_artists.parquet` (every corpus track) is that row's
 `track_uri`; `c + j` is `extra_uris[j]` (a recommended URI outside the catalogue, first-seen
 order); -1 is an empty slot (a short row, or a playlist without a line). The rows are the file's
 first 500 entries, so the stored recommendations are the file's, lossless. The metrics come from
@@ -44,15 +44,17 @@ from harness.errors import HarnessError, UsageError
 from harness.progress import SILENT, Reporter
 from harness.run.manifest import fingerprint, versions
 from harness.run.rundir import (
+    EXTERNAL_VERSION,
     is_external,
     read_run,
     resolve_split_dir,
+    seal,
+    why_not_current,
     write_metrics,
     write_npz,
 )
 from harness.types import IntArray
 
-EXTERNAL_VERSION = 1  # bump when scoring or storing changes, so stored ones are redone
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 RESERVED = frozenset({"split", "plots"})  # folders of RUN_DIR that are not model runs
 MAX_ISSUES = 50  # verifier messages kept in the manifest (with the counts of all)
@@ -183,24 +185,28 @@ def check_folder(model_dir: Path, name: str) -> None:
         )
 
 
+def _key_fields(name: str, digest: str, run: dict[str, Any]) -> dict[str, Any]:
+    """What an external run's key is computed from (stored as its manifest's key_fields)."""
+    return {
+        "external": EXTERNAL_VERSION,
+        "model": name,
+        "sha256": digest,
+        "data_fingerprint": run["data"].get("fingerprint"),
+        "split_fingerprint": run["split"].get("fingerprint"),
+    }
+
+
 def _key(name: str, digest: str, run: dict[str, Any]) -> str:
-    return fingerprint(
-        {
-            "external": EXTERNAL_VERSION,
-            "model": name,
-            "sha256": digest,
-            "data_fingerprint": run["data"].get("fingerprint"),
-            "split_fingerprint": run["split"].get("fingerprint"),
-        }
-    )
+    return fingerprint(_key_fields(name, digest, run))
 
 
 def _stored(model_dir: Path, key: str) -> dict[str, Any] | None:
-    """The stored manifest when it is complete, matches `key` and its file verified."""
+    """The stored manifest when it is complete, matches `key`, its file verified and it is
+    provably current (key fields and file hashes, harness/run/provenance.py)."""
     manifest = _manifest_of(model_dir)
     if manifest is None or not is_external(manifest) or manifest.get("key") != key:
         return None
-    if not (model_dir / "recs.npz").is_file() or not (model_dir / "metrics.parquet").is_file():
+    if why_not_current(model_dir, manifest) is not None:
         return None
     return manifest if manifest.get("verification", {}).get("ok") is True else None
 
@@ -244,14 +250,19 @@ def add_external(
         scored = _score(run_dir, run, path, force)
     _tell(reporter, name, scored)
     manifest = _manifest(run, name, path, digest, key, scored, model_dir, force)
-    _write(model_dir, manifest, scored)
+    manifest = _write(model_dir, manifest, scored, _key_fields(name, digest, run))
     return External(name, manifest, reused=False, report=scored.report)
 
 
 def _score(run_dir: Path, run: dict[str, Any], path: Path, force: bool) -> Scored:
     """Verify against the split's challenge set, score, and map the rows to ids (nothing
     written)."""
-    from harness.challenge.scoring import load_ground_truth, load_track_artists, score_submission
+    from harness.challenge.scoring import (
+        load_ground_truth,
+        load_track_artists,
+        score_submission,
+        training_uris,
+    )
     from harness.challenge.submission import load_challenge_seeds, parse_submission, verify_parsed
 
     split_dir = resolve_split_dir(run_dir, run["split"])
@@ -259,7 +270,7 @@ def _score(run_dir: Path, run: dict[str, Any], path: Path, force: bool) -> Score
     parsed = parse_submission(path)
     catalogue = load_track_artists(split_dir / "track_artists.parquet")
     tracks = catalogue.column("track_uri").combine_chunks()
-    known = set(tracks.to_pylist())
+    known = training_uris(catalogue)
     report = verify_parsed(
         parsed, load_challenge_seeds(challenge), known, str(path), "the training data"
     )
@@ -401,7 +412,9 @@ def _manifest(
     }
 
 
-def _write(model_dir: Path, manifest: dict[str, Any], scored: Scored) -> None:
+def _write(
+    model_dir: Path, manifest: dict[str, Any], scored: Scored, key_fields: dict[str, Any]
+) -> dict[str, Any]:
     """recs.npz and metrics.parquet, then the manifest, which marks the run complete. A
     placeholder manifest first claims the folder and keeps an old manifest from vouching for
     the new files if this is interrupted (no "model" key: no leaderboard reads it)."""
@@ -417,7 +430,9 @@ def _write(model_dir: Path, manifest: dict[str, Any], scored: Scored) -> None:
         extra_uris=scored.extra_uris,
     )
     write_metrics(model_dir / "metrics.parquet", pids, scored.categories, scored.values)
+    manifest = seal(model_dir, manifest, key_fields)
     write_json(model_dir / "manifest.json", manifest)
+    return manifest
 
 
 def add_externals(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import math
 import os
 import re
 import sys
@@ -70,6 +71,45 @@ def type_ok(value: Any, default: Any) -> bool:
     if isinstance(default, list | tuple):
         return isinstance(value, list | tuple)
     return isinstance(value, type(default))
+
+
+# Upper bounds by parameter name, for every model (its own check_params sets the lower ones):
+# a value past them is a typo or an attack on the machine, not an experiment.
+MAX_BY_NAME: dict[str, int] = {"epochs": 10_000, "dim": 4_096, "window": 1_000, "negative": 1_000}
+CPU_BOUND = ("workers", "threads")  # at most the machine's CPUs
+MAX_INT = 2**53  # beyond it a float cannot even say the number
+
+
+def check_bounds(spec: str, param: str, value: Any) -> None:
+    """Every number finite and below MAX_INT (in lists and dicts too), and the named sizes
+    bounded (MAX_BY_NAME, CPU_BOUND); UsageError names the parameter."""
+    where = f"-p {spec}.{param}={value!r}"
+    for number in _numbers(value):
+        if isinstance(number, float) and not math.isfinite(number):
+            raise UsageError(f"{where}: must be a finite number")
+        if abs(number) > MAX_INT:
+            raise UsageError(f"{where}: too large (limit {MAX_INT:,})")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return
+    cores = os.cpu_count() or 1
+    limit = cores if param in CPU_BOUND else MAX_BY_NAME.get(param)
+    if limit is not None and value > limit:
+        why = f"the {cores} CPUs of this machine" if param in CPU_BOUND else f"{limit:,}"
+        raise UsageError(f"{where}: at most {why}")
+
+
+def _numbers(value: Any) -> Iterable[int | float]:
+    """The ints and floats in a parameter value (nested lists, tuples, dict values)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield value
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
 
 
 def snake_case(name: str) -> str:
@@ -167,6 +207,7 @@ def instantiate(spec: str, params: dict[str, Any]) -> Recommender:
                 f"-p {spec}.{param}={value!r}: expected {type(defaults[param]).__name__} "
                 f"like the default {defaults[param]!r}, got {type(value).__name__}"
             )
+        check_bounds(spec, param, value)
     params = {
         k: float(v) if isinstance(defaults.get(k), float) and type(v) is int else v
         for k, v in params.items()

@@ -3,6 +3,7 @@ verifier as they are written, and which run folder owns each submissions folder.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from pathlib import Path
 
@@ -16,9 +17,20 @@ SUBMISSIONS_ROOT = Path("submissions")
 OWNERS = "owners.json"  # in SUBMISSIONS_ROOT: {"<run folder name>": "<resolved run folder>"}
 
 
-def submissions_folder(run_dir: Path, root: Path = SUBMISSIONS_ROOT) -> Path:
-    """`submissions/<run folder name>`."""
-    return root / run_dir.name
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def submissions_folder(
+    run_dir: Path, root: Path = SUBMISSIONS_ROOT, name: str | None = None
+) -> Path:
+    """`<root>/<name>`: `submissions/<run folder name>` unless `evaluate --name` or
+    `--submissions DIR` say otherwise."""
+    if name is not None and (not NAME.fullmatch(name) or name in (".", "..")):
+        raise UsageError(
+            f"--name {name!r}: use letters, digits, '_', '-' and '.', starting with a letter, "
+            "digit or '_' (it names the run's folder of submissions)"
+        )
+    return root / (name if name is not None else run_dir.name)
 
 
 def _owners(root: Path) -> dict[str, str]:
@@ -38,9 +50,9 @@ def check_submissions_owner(folder: Path, run_dir: Path) -> None:
     owner = str(run_dir.resolve())
     if other is not None and other != owner and Path(other).exists():
         raise UsageError(
-            f"{folder} holds the submissions of run {other}, not of {owner}; give this run "
-            f"another --out name, or remove {folder} (and its line in "
-            f"{folder.parent / OWNERS})"
+            f"{folder} holds the submissions of run {other}, not of {owner}; give this run its "
+            f"own folder there with --name NAME (or --submissions DIR), or remove {folder} "
+            f"(and its line in {folder.parent / OWNERS})"
         )
 
 
@@ -53,6 +65,20 @@ def mark_submissions_owner(folder: Path, run_dir: Path) -> None:
         write_json(folder.parent / OWNERS, dict(sorted(owners.items())))
 
 
+def first_line(path: Path) -> str | None:
+    """The first line of a plain or gzip submission (None: unreadable), to tell whether its
+    header is still the one the run would write."""
+    import gzip
+
+    try:
+        with open(path, "rb") as probe:
+            is_gzip = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if is_gzip else open(path, "rb") as f:
+            return f.readline(4096).decode("utf-8", "replace").rstrip("\r\n")
+    except (OSError, EOFError):
+        return None
+
+
 def write_and_verify_submission(
     path: Path,
     run_dir: Path,
@@ -63,13 +89,14 @@ def write_and_verify_submission(
     email: str,
     challenge_path: Path,
     known_uris: Container[str] | None,
+    team_format: str = "aicrowd",
 ) -> None:
-    """The challenge-format file for `uris` (n, 500), checked by the verifier (our bug if it
-    fails)."""
+    """The challenge-format file for `uris` (n, 500) with the header of `team_format`, checked
+    by that generation's verifier rules (our bug if it fails)."""
     from harness.challenge.submission import verify_submission, write_submission
 
     mark_submissions_owner(path.parent, run_dir)
-    write_submission(path, pids, uris, team, email)
-    report = verify_submission(path, challenge_path, known_uris=known_uris)
+    write_submission(path, pids, uris, team, email, team_format)
+    report = verify_submission(path, challenge_path, known_uris=known_uris, fmt=team_format)
     if not report.ok:
         raise HarnessError(f"{path}: the written submission does not verify:\n{report}")
