@@ -64,6 +64,8 @@ def run_stage(stage: str, n: int, work: Path, extra: list[str]) -> dict[str, Any
         name += "-cuda" if "device='cuda'" in extra else ""
         return {"stage": name, "n": n, "error": proc.stderr.strip().splitlines()[-1:]}
     res: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    res["date"] = dt.date.today().isoformat()  # rows of earlier runs are kept: each says when
+    res["load_avg_1m"] = round(os.getloadavg()[0], 2)  # a shared machine: how busy it was
     print(
         f"  {res['stage']:<16} n={n:<8} {res['wall_s']:8.1f} s  {res['peak_rss_mb']:8.0f} MB",
         flush=True,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import resource
 import shutil
 import sys
@@ -165,7 +164,6 @@ def stage_knn_speed(p: dict[str, Path], n: int, seed: int, rounds: int = 3) -> d
         "ratio": round(mine / theirs, 3),  # median wall over median wall
         "neighbors": M,
         "threads": 1,
-        "load_avg_1m": round(os.getloadavg()[0], 2),
         "implicit": _version("implicit"),
     }
 

@@ -1,23 +1,25 @@
 """A small hyperparameter sweep of `als`, `ease` and `rp3beta` (and reference models).
 
-Usage: python bench/sweep_baselines.py [--data-seed 1] [--grid NAME] [--out FILE]
+Usage: python bench/sweep_baselines.py [--score-on validation|test] [--data-seed N] [--grid G]
 
-Why data seed 1: the defaults are chosen on a synthetic corpus *other* than the one the
-acceptance numbers are measured on (the default preset with data seed 0, `nox -s evaluate`), so
-that no default is tuned on the test split it is judged by. The corpus is the `default` preset
-(50,000 playlists) drawn with another seed, and its own challenge split (seed 0, 2,500 test
-playlists). Each setting is fitted once in this process and scored as `evaluate` scores it:
-seedless (and wholly unanswered) queries go to the title baseline for models that delegate
-them, empty slots are backfilled with popularity.
+Default (`--score-on validation`): the `default` synthetic preset (data seed 0, the corpus of
+`nox -s evaluate`) and its validation split (`SPLIT_DIR/validation/`, drawn from the training
+playlists only, 250 per category): each setting is fitted on the training playlists minus the
+validation ones and scored on the validation queries by `harness.run.validate.validate`, exactly
+as `tune` scores; the test split's ground truth is never read. The defaults in models/ come
+from these rows; the test split judges them afterwards (docs/baselines.md).
 
-Writes one JSON line per setting to --out (appending), so an interrupted sweep keeps its rows;
-the results are summarised in docs/baselines.md. All data is synthetic.
+`--score-on test --data-seed 1` repeats the first sweep, made before the validation split
+existed: another corpus of the same preset (data seed 1) and its own test split, so that the
+corpus the defaults are judged on was not the one they were tuned on.
+
+Appends one JSON line per setting to --out, so an interrupted sweep keeps its rows; the results
+are summarised in docs/baselines.md. All data is synthetic.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -29,36 +31,63 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# name -> (fixed params, {param: values}) ; every combination is run
-GRIDS: dict[str, tuple[str, dict[str, Any], dict[str, list[Any]]]] = {
-    "ref": ("popular", {}, {}),
-    "als-default": ("als", {}, {}),
-    "ease-default": ("ease", {}, {}),
-    "rp3beta-default": ("rp3beta", {}, {}),
-    "item_knn": ("item_knn", {}, {}),
+# grid name -> (model, settings to try); the defaults in models/ were chosen from these rows
+GRIDS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "ref": ("popular", [{}]),
+    "item_knn": ("item_knn", [{}]),
     "als": (
         "als",
-        {"iterations": 15},
-        {"factors": [64, 128], "alpha": [5.0, 20.0], "regularization": [0.05, 1.0]},
+        [
+            {"factors": 128, "alpha": 20.0, "regularization": 0.05, "iterations": 15},
+            {"factors": 64, "alpha": 20.0, "regularization": 0.05, "iterations": 15},
+            {"factors": 64, "alpha": 5.0, "regularization": 0.05, "iterations": 15},
+            {"factors": 64, "alpha": 60.0, "regularization": 0.05, "iterations": 15},
+            {"factors": 64, "alpha": 20.0, "regularization": 5.0, "iterations": 15},
+            {"factors": 64, "alpha": 20.0, "regularization": 0.05, "iterations": 8},
+            {"factors": 128, "alpha": 20.0, "regularization": 0.05, "iterations": 8},
+            {"factors": 192, "alpha": 20.0, "regularization": 0.05, "iterations": 8},
+        ],
     ),
-    "ease": ("ease", {}, {"n_items": [20_000], "l2": [50.0, 200.0, 800.0]}),
+    "ease": (
+        "ease",
+        [{"n_items": 20_000, "l2": l2} for l2 in (200.0, 800.0, 2000.0, 50.0)]
+        + [{"n_items": 10_000, "l2": 800.0}],
+    ),
     "rp3beta": (
         "rp3beta",
-        {},
-        {"alpha": [0.8, 1.0], "beta": [0.3, 0.5, 0.7], "min_count": [2, 5]},
+        [
+            {"alpha": a, "beta": b, "min_count": c, "normalize": n}
+            for a, b, c, n in [
+                (1.0, 0.5, 1, False),  # the plain model over every track
+                (1.0, 0.5, 5, False),
+                (0.5, 0.35, 5, False),
+                (0.5, 0.35, 5, True),
+                (0.5, 0.2, 5, True),
+                (0.5, 0.5, 5, True),
+                (1.0, 0.35, 5, True),
+                (0.75, 0.35, 5, True),
+                (0.5, 0.35, 10, True),
+                (0.5, 0.35, 2, True),
+                (0.5, 0.2, 10, True),
+                (0.3, 0.2, 5, True),
+                (0.5, 0.1, 5, True),
+            ]
+        ],
     ),
 }
 
 
 def prepare(data_seed: int) -> Any:
+    """The test-split context of the default preset with `data_seed` (the first sweep)."""
     from harness.run.context import EvaluateSettings, prepare
 
     out = ROOT / "runs" / f"sweep-default-s{data_seed}"
     return prepare(EvaluateSettings(synthetic="default", data_seed=data_seed, out=out))
 
 
-def r_precision(ev: Any, model: Any) -> dict[str, float]:
-    """Fit and score one model as `evaluate` does (title routing, popularity backfill)."""
+def on_test(ev: Any, model: Any) -> dict[str, Any]:
+    """Fit and score one model on the test split as `evaluate` does (title routing, popularity
+    backfill)."""
     from harness.run.checks import backfill
     from harness.run.evaluate import recommend_all, score
 
@@ -80,21 +109,55 @@ def r_precision(ev: Any, model: Any) -> dict[str, float]:
     }
 
 
+def on_validation(train: Any, model: Any) -> dict[str, Any]:
+    """Fit on the training playlists minus the validation ones, score the validation split."""
+    from harness.run.validate import validate
+
+    v = validate(model, train)
+    overall = v.scores["overall"]
+    cats = train.validation.queries.categories
+    per_cat = {str(c): float(v.metrics["r_precision"][cats == c].mean()) for c in np.unique(cats)}
+    return {
+        "r_precision": float(overall["r_precision"]),
+        "ndcg": float(overall["ndcg"]),
+        "clicks": float(overall["clicks"]),
+        "fit_s": round(v.fit_s, 2),
+        "recommend_s": round(v.recommend_s, 2),
+        "per_category": per_cat,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-seed", type=int, default=1)
+    ap.add_argument("--score-on", choices=("validation", "test"), default="validation")
+    ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--grid", default="ref,item_knn,als,ease,rp3beta")
+    ap.add_argument("--skip", type=int, default=0, help="skip the first N settings of each grid")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "sweep_baselines.jsonl")
     a = ap.parse_args()
     from models import get_model
 
-    ev = prepare(a.data_seed)
+    if a.score_on == "validation":
+        from harness.run.context import EvaluateSettings, prepare_validation
+
+        train = prepare_validation(
+            EvaluateSettings(synthetic="default", data_seed=a.data_seed)
+        ).train
+
+        def run(model: Any) -> dict[str, Any]:
+            return on_validation(train, model)
+    else:
+        ev = prepare(a.data_seed)
+
+        def run(model: Any) -> dict[str, Any]:
+            return on_test(ev, model)
+
     for grid in a.grid.split(","):
-        name, fixed, axes = GRIDS[grid]
-        for combo in itertools.product(*axes.values()):
-            params = {**fixed, **dict(zip(axes, combo, strict=True))}
-            res = r_precision(ev, get_model(name, **params))
-            row = {"model": name, "params": params, "data_seed": a.data_seed, **res}
+        name, settings = GRIDS[grid]
+        for params in settings[a.skip :]:
+            res = run(get_model(name, **params))
+            row = {"model": name, "params": params, "data_seed": a.data_seed}
+            row |= {"scored_on": a.score_on, **res}
             print(
                 f"{name:9s} {params}  R-prec {res['r_precision']:.4f}  NDCG {res['ndcg']:.4f}"
                 f"  fit {res['fit_s']:.1f} s  rec {res['recommend_s']:.1f} s",

@@ -1,17 +1,24 @@
 """`als`: implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) by implicit's ALS.
 
-The playlist × track matrix is binary; implicit weights an observed entry by confidence `alpha`
-(unobserved entries weigh 1) and alternates least-squares solves for the playlist and track
-factors (conjugate gradient, `iterations` rounds, `regularization` on both). Queries are folded in:
-each query's seed row is solved against the fitted track factors (`recalculate_user`, a Cholesky
-solve per query), then scored against every track, seeds and tracks unseen in training filtered
-out, top k kept; all in batches whose dense score block stays under `score_budget`.
+The playlist × track matrix is binary. implicit (0.7) gives an observed (playlist, track) pair
+the confidence `alpha` (unobserved pairs weigh 1, preference 0) and alternates least-squares
+solves for the playlist and the track factors (conjugate gradient, `iterations` rounds,
+`regularization` on both). implicit 0.7 takes the playlist × track ("user × item") matrix in
+`fit` and `recommend`; 0.4 and older took it transposed, hence the pinned range in pyproject
+and the test that the learned item factors are per track.
 
-Why implicit and not numpy: its CG solver and top-k are multithreaded C++ (the same per-row
-solve in numpy would be a Python loop over a million playlists).
+Queries are folded in: each query's seed row is solved against the fitted track factors
+(`recalculate_user`: x = (Y^T C Y + reg I)^-1 Y^T C p, one Cholesky solve per query, in C++),
+then scored against every track, seeds and tracks unseen in training filtered out, top k kept.
+One `recommend` call handles a batch of queries; implicit scores them 100 at a time, so the
+dense (queries × tracks) score block is at most max(score_budget, 100 × n_tracks) floats per
+thread.
+
+Why implicit and not numpy: its CG solver and top-k are multithreaded C++; the same per-row
+solve in numpy would be a Python loop over a million playlists.
 
 Seedless queries go to the shared title baseline (`cold_start = "title"`); a query none of whose
-seeds occur in training gets a row of -1 (the runner backfills with popularity).
+seeds occur in training gets a row of -1 (the runner sends it to the title baseline too).
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ class ALSRecommender(Recommender):
     seed : seeds the random initial factors (implicit's `random_state`).
     threads : implicit's worker threads for fitting and scoring (0: every core); BLAS stays at
         one thread. Results do not depend on it (each row's solve is independent).
-    score_budget : upper bound on the dense (queries × tracks) score block of one batch, in
-        float32 entries (memory knob: 2**26 is 256 MB).
+    score_budget : queries per batch = score_budget // n_tracks (1 to 1,024): bounds the dense
+        (queries × tracks) float32 score block (memory knob: 2**26 is 256 MB; implicit itself
+        never scores more than 100 queries at once per thread).
     """
 
     determinism_note = (
@@ -56,7 +64,7 @@ class ALSRecommender(Recommender):
         factors: int = 128,
         regularization: float = 0.05,
         alpha: float = 20.0,
-        iterations: int = 15,
+        iterations: int = 8,
         seed: int = 0,
         threads: int = 0,
         score_budget: int = 2**26,

@@ -8,7 +8,7 @@ min_B ||X - X B||^2 + l2 ||B||^2 subject to diag(B) = 0, whose solution is
 A query scores the N tracks by (its seeds among them) @ B; seeds are removed and the top k kept.
 Tracks outside the N come from the runner's popularity backfill.
 
-Memory: the Gram matrix X^T X is a dense float32 N × N (N = 20,000: 1.6 GB; 30,000: 3.6 GB),
+Memory: the Gram matrix X^T X is a dense float32 N × N (N = 20,000: 1.6 GB; at most MAX_ITEMS),
 accumulated from sparse blocks of playlists whose product work stays under `work_budget`; the
 inverse is computed in place (Cholesky: LAPACK potrf + potri) and B overwrites it, so the fit
 holds one N × N matrix at a time. Time grows as N^3 (the inversion): see docs/baselines.md.
@@ -28,6 +28,10 @@ from harness.errors import ParameterError
 from models.base import IntArray, Queries, Recommender, TrainSet, top_k
 from models.knn import query_matrix, sparse_from_csr, work_batches
 from models.popular import popularity_ranking
+
+# N^2 float32 entries stay under 2 GiB: scipy's LAPACK (OpenBLAS with 32-bit integers) died of a
+# segmentation fault inverting a 30,000 × 30,000 float32 matrix (3.6 GB) on our machine, twice.
+MAX_ITEMS = 23_170
 
 
 def gram(X: sp.csr_matrix, work_budget: float) -> tuple[np.ndarray, int]:
@@ -105,7 +109,7 @@ class EASERecommender(Recommender):
     def __init__(
         self,
         n_items: int = 20_000,
-        l2: float = 200.0,
+        l2: float = 800.0,
         work_budget: int = 20_000_000,
         score_budget: int = 2**26,
     ) -> None:
@@ -115,8 +119,11 @@ class EASERecommender(Recommender):
         self.score_budget = score_budget
 
     def check_params(self) -> None:
-        if self.n_items < 1:
-            raise ParameterError(f"ease: n_items must be >= 1, got {self.n_items}")
+        if not 1 <= self.n_items <= MAX_ITEMS:
+            raise ParameterError(
+                f"ease: n_items must be in [1, {MAX_ITEMS:,}], got {self.n_items:,} (the dense "
+                "N × N float32 matrix must stay under 2 GiB for scipy's 32-bit LAPACK)"
+            )
         if self.l2 <= 0:
             raise ParameterError(f"ease: l2 must be > 0, got {self.l2}")
         if self.work_budget < 1:

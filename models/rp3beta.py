@@ -8,18 +8,23 @@ popularity:
 
     W_ij = df_i^-alpha * sum_u B_ui B_uj len_u^-alpha / df_j^beta        (i != j)
 
-Only the `n_neighbors` largest W_ij of each row i are kept. The long tail: with beta > 0 a track
-seen once is divided by 1 while popular ones are divided by df^beta, so co-occurring once with a
-seed is enough to rank a rare track first, and plain RP3beta over all tracks collapsed (R-precision
-0.018 on the default synthetic preset, issue 20). `min_count` is the minimum support: tracks seen
-in fewer than `min_count` training playlists are never neighbours (they may still be seeds).
+Only the `n_neighbors` largest W_ij of each row i are kept; a query sums its seeds' rows.
 
-Fit works in blocks of source tracks like `item_knn` (models/item_knn.py): one block is the sparse
-product B[:, block].T @ B_w whose work stays under `work_budget`, pruned to the top M per row
-before the next block, so no dense or full track × track matrix ever exists. A query sums its
-seeds' neighbour rows; seeds are removed and the top k kept.
+The long tail: with beta > 0 a track seen once is divided by 1 while popular ones are divided by
+df^beta, and with alpha = 1 a rare seed's row (df_i^-1 = 1) outweighs a popular seed's by orders
+of magnitude, so a one-off co-occurrence decides the ranking. Plain RP3beta over all tracks
+collapsed (R-precision 0.018 on the default synthetic preset, issue 20). Two defences:
+`min_count` is the minimum support (tracks in fewer training playlists leave the walk's graph:
+never neighbours, no neighbours of their own, and len_u counts only the tracks that stay), and
+alpha below 1 flattens the source weight df_i^-alpha (docs/baselines.md has the sweep).
 
-Seedless queries go to the shared title baseline (`cold_start = "title"`).
+Fit works in blocks of source tracks like `item_knn` (models/item_knn.py, `neighbour_matrix`):
+one block is the sparse product G[:, block].T @ G_w whose work stays under `work_budget`,
+pruned to the top M per row before the next block, so no dense or full track × track matrix
+ever exists.
+
+Seedless queries go to the shared title baseline (`cold_start = "title"`), and so do queries
+none of whose seeds is in the graph (a row of -1 here).
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ class RP3BetaRecommender(Recommender):
         flattens the weights of long playlists and popular sources).
     beta : exponent of the destination's popularity that divides the walk probability (0: the
         plain walk P3alpha, which favours popular tracks; larger: favours rarer ones).
-    min_count : minimum support; tracks in fewer training playlists are never neighbours.
+    min_count : minimum support; tracks in fewer training playlists leave the walk's graph.
+    normalize : scale each track's kept neighbour row to sum 1 (after the top M), so that every
+        seed brings the same mass to a query's scores; without it a seed weighs df_i^-alpha.
     work_budget : upper bound on the sparse-product work of one block (memory knob).
     """
 
@@ -56,15 +63,17 @@ class RP3BetaRecommender(Recommender):
     def __init__(
         self,
         n_neighbors: int = 100,
-        alpha: float = 1.0,
-        beta: float = 0.5,
+        alpha: float = 0.5,
+        beta: float = 0.2,
         min_count: int = 5,
+        normalize: bool = True,
         work_budget: int = 20_000_000,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.alpha = alpha
         self.beta = beta
         self.min_count = min_count
+        self.normalize = normalize
         self.work_budget = work_budget
 
     def check_params(self) -> None:
@@ -82,25 +91,30 @@ class RP3BetaRecommender(Recommender):
     def _fit(self, train: TrainSet) -> Self:
         T = train.n_tracks
         B = sparse_from_csr(train.offsets, train.track_ids, T)  # (P, T) binary
-        BT = B.T.tocsr()  # (T, P) binary: source track -> its playlists
-        df = np.diff(BT.indptr).astype(np.float64)  # (T,) playlists per track
-        lens = np.diff(B.indptr).astype(np.float64)  # (P,) distinct tracks per playlist
-        # destinations: only tracks with enough support, each step weighted len_u^-alpha
-        Bw = destinations(B, lens, df >= self.min_count, self.alpha)  # (P, T)
-        src = np.power(df, -self.alpha, out=np.zeros(T), where=df > 0)  # (T,) df_i^-alpha
-        dst = np.power(df, -self.beta, out=np.zeros(T), where=df > 0)  # (T,) df_j^-beta
-        src32, dst32 = src.astype(np.float32), dst.astype(np.float32)
+        df = np.bincount(B.indices, minlength=T).astype(np.float64)  # (T,) playlists per track
+        G = drop_columns(B, df < self.min_count)  # (P, T) the walk's graph: supported tracks
+        lens = np.diff(G.indptr).astype(np.float64)  # (P,) supported tracks per playlist
+        GT = G.T.tocsr()  # (T, P) binary: track -> its playlists
+        Gw = G.copy()  # (P, T) each entry len_u^-alpha: the step playlist -> track
+        Gw.data = np.repeat(np.power(np.maximum(lens, 1.0), -self.alpha), np.diff(G.indptr))
+        Gw.data = Gw.data.astype(np.float32)
+        src = np.power(df, -self.alpha, out=np.zeros(T), where=df > 0).astype(np.float32)
+        dst = np.power(df, -self.beta, out=np.zeros(T), where=df > 0).astype(np.float32)
 
         def block(sl: slice) -> sp.csr_matrix:
             """W (b, T) of source tracks sl.start..sl.stop."""
-            W = (BT[sl] @ Bw).tocsr()  # (b, T) sum_u B_ui len_u^-alpha over shared playlists
-            scale = np.repeat(src32[sl], np.diff(W.indptr))  # (nnz,) df_i^-alpha
-            scale *= dst32[W.indices]  # df_j^-beta
+            W = GT[sl] @ Gw  # (b, T) sum_u len_u^-alpha over the playlists shared with j
+            scale = np.repeat(src[sl], np.diff(W.indptr))  # (nnz,) df_i^-alpha
+            scale *= dst[W.indices]  # df_j^-beta
             W.data *= scale
             return W
 
-        work = BT @ np.diff(Bw.indptr).astype(np.float64)  # (T,) nonzero bound per row
-        self.sim_ = neighbour_matrix(work, self.n_neighbors, self.work_budget, block, self)
+        work = GT @ lens  # (T,) bound on each row's nonzeros
+        S = neighbour_matrix(work, self.n_neighbors, self.work_budget, block, self)  # (T, T)
+        if self.normalize:  # every seed brings the same mass: its kept row sums to 1
+            sums = np.asarray(S.sum(axis=1), dtype=np.float32).ravel()  # (T,)
+            S.data /= np.repeat(np.where(sums > 0, sums, 1.0), np.diff(S.indptr))
+        self.sim_ = S
         self.n_tracks_ = T
         return self
 
@@ -114,15 +128,12 @@ class RP3BetaRecommender(Recommender):
         return neighbour_scores(self.sim_, queries, k, self.work_budget)
 
 
-def destinations(
-    B: sp.csr_matrix, lens: np.ndarray, keep: np.ndarray, alpha: float
-) -> sp.csr_matrix:
-    """B (P, T) restricted to the columns where `keep` (T,), each entry len_u^-alpha."""
-    mask = keep[B.indices]  # (nnz,)
-    counts = np.add.reduceat(mask, B.indptr[:-1]) if B.nnz else np.zeros(B.shape[0], int)
-    counts[np.diff(B.indptr) == 0] = 0  # reduceat repeats the next value for empty rows
+def drop_columns(B: sp.csr_matrix, drop: NDArray[np.bool_]) -> sp.csr_matrix:
+    """B (P, T) without the entries in the columns where `drop` (T,) is True."""
+    keep = ~drop[B.indices]  # (nnz,)
+    counts = np.bincount(
+        np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))[keep], minlength=B.shape[0]
+    )
     indptr = np.zeros(B.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    rows = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))[mask]  # (nnz kept,)
-    data = np.power(lens[rows], -alpha).astype(np.float32)
-    return sp.csr_matrix((data, B.indices[mask], indptr), shape=B.shape)
+    return sp.csr_matrix((B.data[keep], B.indices[keep], indptr), shape=B.shape)

@@ -98,7 +98,8 @@ def test_catalogue_smaller_than_n() -> None:
 
 
 @pytest.mark.parametrize(
-    ("param", "value"), [("n_items", 0), ("l2", 0.0), ("work_budget", 0), ("score_budget", 0)]
+    ("param", "value"),
+    [("n_items", 0), ("n_items", 30_000), ("l2", 0.0), ("work_budget", 0), ("score_budget", 0)],
 )
 def test_bad_params(param: str, value: float) -> None:
     with pytest.raises(ParameterError, match=param):

@@ -15,7 +15,9 @@ WALK = [[0, 1], [0, 1], [0, 2], [1, 3], [1, 4], [1, 5]]
 
 
 def walk_model(**params: float) -> RP3BetaRecommender:
-    return RP3BetaRecommender(min_count=1, **params).fit(make_train(WALK, ["x"] * 6, 8))  # type: ignore[arg-type]
+    """The plain walk (alpha 1, no normalisation) on WALK unless `params` say otherwise."""
+    settings = {"alpha": 1.0, "min_count": 1, "normalize": False, **params}
+    return RP3BetaRecommender(**settings).fit(make_train(WALK, ["x"] * 6, 8))  # type: ignore[arg-type]
 
 
 def test_beta_zero_is_the_plain_walk() -> None:
@@ -43,32 +45,41 @@ def test_alpha_raises_each_step() -> None:
     assert sim[0, 2] == pytest.approx(1 / 36)
 
 
-def test_min_count_drops_rare_destinations_only() -> None:
-    """Track 2 (one playlist) is never a neighbour with min_count 2, but still a seed."""
+def test_min_count_cuts_rare_tracks_from_the_walk() -> None:
+    """Track 2 (one playlist) leaves the graph with min_count 2: never a neighbour, no
+    neighbours of its own, and playlist [0, 2] now has one track, so W_00 would be its only
+    step (the diagonal, dropped): W_01 = (1/3)(1/2 + 1/2) as before."""
     train = make_train(WALK, ["x"] * 6, 8)
-    model = RP3BetaRecommender(min_count=2, beta=1.0).fit(train)
+    model = RP3BetaRecommender(alpha=1.0, min_count=2, beta=0.0, normalize=False).fit(train)
     sim = model.sim_.toarray()
-    assert (sim[:, 2] == 0).all()
-    assert sim[2, 0] > 0  # 2 -> playlist [0, 2] -> 0
+    assert (sim[:, 2] == 0).all() and (sim[2] == 0).all()
+    assert sim[0, 1] == pytest.approx(1 / 3)
     recs = model.recommend(make_queries([[0], [2]], [None, None], [2, 2]), 3)
     assert recs[0].tolist() == [1, -1, -1]
-    assert recs[1].tolist() == [0, -1, -1]
+    assert (recs[1] == -1).all()  # its only seed left the walk: the runner's job
 
 
-def ref_rp3(B: NDArray[np.float64], M: int, alpha: float, beta: float, min_count: int):  # type: ignore[no-untyped-def]
-    """Dense (T, T) RP3beta straight from the formula, diagonal 0, top M per row."""
-    df, lens = B.sum(axis=0), B.sum(axis=1)
+def ref_rp3(  # type: ignore[no-untyped-def]
+    B: NDArray[np.float64], M: int, alpha: float, beta: float, min_count: int, normalize: bool
+):
+    """Dense (T, T) RP3beta straight from the formula on the graph of the tracks in at least
+    min_count playlists, diagonal 0, top M per row."""
+    df = B.sum(axis=0)
+    B = B * (df >= min_count)[None, :]
+    lens = B.sum(axis=1)
     with np.errstate(divide="ignore"):
         Piu = np.where(B.T > 0, (1 / df[:, None]) ** alpha, 0.0)  # (T, P)
-        Pui = np.where(B > 0, (1 / lens[:, None]) ** alpha, 0.0)  # (P, T)
+        Pui = np.where(B > 0, (1 / np.maximum(lens, 1)[:, None]) ** alpha, 0.0)  # (P, T)
         W = (Piu @ Pui) * np.where(df > 0, df, 1.0) ** -beta
-    W[:, df < min_count] = 0.0
     np.fill_diagonal(W, 0.0)
     out = np.zeros_like(W)
     for i, w in enumerate(W):
         cand = np.flatnonzero(w > 0)
         top = cand[np.lexsort((cand, -w[cand]))][:M]
         out[i, top] = w[top]
+    if normalize:
+        sums = out.sum(axis=1, keepdims=True)
+        out = out / np.where(sums > 0, sums, 1.0)
     return out
 
 
@@ -86,17 +97,27 @@ def random_train(seed: int):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("M", "alpha", "beta", "min_count", "budget"),
-    [(50, 1.0, 0.5, 1, 10**9), (4, 0.7, 0.3, 2, 10**9), (6, 1.2, 0.8, 3, 30)],
+    ("M", "alpha", "beta", "min_count", "normalize", "budget"),
+    [
+        (50, 1.0, 0.5, 1, False, 10**9),
+        (4, 0.7, 0.3, 2, False, 10**9),
+        (6, 1.2, 0.8, 3, True, 30),
+        (5, 0.5, 0.35, 2, True, 10**9),
+    ],
 )
 def test_similarity_matches_dense(
-    M: int, alpha: float, beta: float, min_count: int, budget: int
+    M: int, alpha: float, beta: float, min_count: int, normalize: bool, budget: int
 ) -> None:
     B, train = random_train(1)
     model = RP3BetaRecommender(
-        n_neighbors=M, alpha=alpha, beta=beta, min_count=min_count, work_budget=budget
+        n_neighbors=M,
+        alpha=alpha,
+        beta=beta,
+        min_count=min_count,
+        normalize=normalize,
+        work_budget=budget,
     ).fit(train)
-    got, ref = model.sim_.toarray(), ref_rp3(B, M, alpha, beta, min_count)
+    got, ref = model.sim_.toarray(), ref_rp3(B, M, alpha, beta, min_count, normalize)
     np.testing.assert_allclose(np.sort(got, axis=1), np.sort(ref, axis=1), rtol=1e-5, atol=1e-8)
     assert (np.diff(model.sim_.indptr) <= M).all()
     assert (np.diag(got) == 0).all()
@@ -107,7 +128,8 @@ def test_scores_are_summed_neighbour_rows() -> None:
     model = RP3BetaRecommender(n_neighbors=8, min_count=2).fit(train)
     seeds = [[0, 3], [5], [1, 2, 7]]
     recs = model.recommend(make_queries(seeds, [None] * 3, [4] * 3), 10)
-    S = ref_rp3(B, 8, 1.0, 0.5, 2)
+    p = model.get_params()
+    S = ref_rp3(B, 8, p["alpha"], p["beta"], 2, p["normalize"])
     for row, s in zip(recs, seeds, strict=True):
         scores = S[s].sum(axis=0)
         scores[s] = 0.0
