@@ -20,6 +20,7 @@ deterministic mode are each a project of their own; LightGBM has them tested and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -77,17 +78,17 @@ class RerankRecommender(Recommender):
 
     def __init__(
         self,
-        base_models: str = "knn,item_knn,title,popular",
+        base_models: str = "knn,item_knn,title,popular,als",
         n_candidates: int = 200,
         n_estimators: int = 400,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_child_samples: int = 50,
         early_stopping_rounds: int = 30,
         stop_fraction: float = 0.2,
         eval_at: int = 100,
         objective: str = "lambdarank",
-        truncation: int = 30,
+        truncation: int = 60,
         full_ranker: bool = True,
         refit: bool = True,
         batch_size: int = 500,
@@ -163,24 +164,34 @@ class RerankRecommender(Recommender):
                 "through `mpd-harness evaluate` (which draws one) or give `split --validation N`"
             )
         inner = train.without_validation()
+        seconds: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def stage(name: str, done: int) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[name] = round(now - clock, 2)
+            clock = now
+            self._progress(done, 4, "stage")
+
         self._progress(0, 4, "stage")
         bases, stats = self._fit_bases(inner), TrackStats(inner)
-        self._progress(1, 4, "stage")
+        stage("bases_s", 1)
         X, y, query, names = self._training_rows(bases, stats, val)
         self.feature_names_ = names
-        self._progress(2, 4, "stage")
+        stage("features_s", 2)
         self.booster_, info = self._train_ranker(X, y, query, val)
-        self._progress(3, 4, "stage")
+        stage("ranker_s", 3)
         del X, y, query
         if self.refit:
             del bases, stats
             bases, stats = self._fit_bases(train), TrackStats(train)
+        stage("refit_s", 4)
         self.bases_, self.stats_ = bases, stats
         self.deterministic_ = all(
             bool(getattr(b, "deterministic_", b.deterministic)) for b in bases
         )
-        self.fit_info_ = info
-        self._progress(4, 4, "stage")
+        self.fit_info_ = info | {"seconds": seconds}
         return self
 
     def _training_rows(

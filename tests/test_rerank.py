@@ -199,7 +199,15 @@ def test_fit_info_and_importances() -> None:
     model = small_rerank().fit(val_train())
     info = model.fit_info_  # type: ignore[attr-defined]
     assert info["validation_queries"] == 10 and info["stop_queries"] == 2
-    assert set(info["stop_rprec_tracks"]) == {"rerank", "knn", "item_knn", "title", "popular"}
+    assert set(info["stop_rprec_tracks"]) == {
+        "rerank",
+        "knn",
+        "item_knn",
+        "title",
+        "popular",
+        "als",
+    }
+    assert set(info["seconds"]) == {"bases_s", "features_s", "ranker_s", "refit_s"}
     table = model.artifacts()["feature_importance.parquet"]  # type: ignore[attr-defined]
     assert sorted(table["feature"]) == sorted(model.feature_names_)  # type: ignore[attr-defined]
     assert (np.diff(table["gain"]) <= 0).all() and table["gain"].sum() > 0
