@@ -284,7 +284,10 @@ def test_cli_writes_and_refuses_stale_slices(
 
 # sha256 of slice 0 (seed 0) per generator version: a change to the generator's output must come
 # with a new GENERATOR_VERSION, so that `evaluate` regenerates data made by the old generator.
-SLICE0_SHA256 = {3: "83b551bcdb2e40004237f504613d69aaf8fda2eccfa73087cef3dd128745258f"}
+SLICE0_SHA256 = {
+    3: "83b551bcdb2e40004237f504613d69aaf8fda2eccfa73087cef3dd128745258f",
+    4: "69f27a4531c547a2b4d68ea380744046502abca6aca7b2273c31e0c69ac19617",
+}
 
 
 def test_output_change_bumps_generator_version(paths: list[Path]) -> None:

@@ -1,0 +1,128 @@
+"""Synthetic MPD generation speed: the current generator against an earlier revision, in one run.
+
+The machine is shared, so absolute times drift; the two generators run alternately (A B A B ...)
+in fresh processes on the same machine and the result is their ratio. The earlier revision's
+`harness/` is taken from git (`git archive REV harness`) into a temporary folder.
+
+    python bench/bench_synth_speed.py --baseline d48cc85 --playlists 20000 --rounds 2
+
+Each run writes N playlists with `write_synthetic` (JSON included, `--workers` processes, the
+catalogue built once per worker) into a temporary folder; wall and CPU seconds of the child
+process and its workers are recorded. Results: `bench/out/synth_speed.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from harness.atomic import write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(__file__).parent / "out" / "synth_speed.json"
+CHILD = (
+    "import sys, time, resource\n"
+    "from harness.data.synthetic import GENERATOR_VERSION, write_synthetic\n"
+    "t = time.perf_counter()\n"
+    "write_synthetic(sys.argv[1], int(sys.argv[2]), 0, workers=int(sys.argv[3]))\n"
+    "wall = time.perf_counter() - t\n"
+    "print(GENERATOR_VERSION, wall)\n"
+)
+
+
+def export(rev: str, dest: Path) -> None:
+    """`harness/` of git revision `rev` into `dest`."""
+    data = subprocess.run(
+        ["git", "archive", rev, "harness"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+
+
+def run_once(code_root: Path, n: int, workers: int, tmp: Path) -> dict[str, Any]:
+    """One generation of n playlists with the harness at `code_root`: wall and CPU seconds."""
+    out = tmp / "mpd"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(code_root), "PYTHONHASHSEED": "0"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(out), str(n), str(workers)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    version, inner = proc.stdout.split()
+    size = sum(p.stat().st_size for p in out.glob("mpd.slice.*.json"))
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        "generator_version": int(version),
+        "wall_s": round(wall, 2),
+        "write_s": round(float(inner), 2),
+        "cpu_s": round(cpu, 2),
+        "bytes": size,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", required=True, help="git revision of the earlier generator")
+    ap.add_argument("--playlists", type=int, default=20_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-synth-speed-"))
+    try:
+        export(args.baseline, tmp / "baseline")
+        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
+        for r in range(args.rounds):
+            for name, root in (("baseline", tmp / "baseline"), ("current", ROOT)):
+                runs[name].append(run_once(root, args.playlists, args.workers, tmp))
+                print(f"round {r + 1} {name}: {runs[name][-1]}", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def best(name: str, key: str) -> float:
+        return min(x[key] for x in runs[name])
+
+    result = {
+        "playlists": args.playlists,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "baseline_revision": args.baseline,
+        "runs": runs,
+        # best of the rounds: the least disturbed by other jobs on the shared machine
+        "wall_ratio_current_over_baseline": round(
+            best("current", "wall_s") / best("baseline", "wall_s"), 3
+        ),
+        "cpu_ratio_current_over_baseline": round(
+            best("current", "cpu_s") / best("baseline", "cpu_s"), 3
+        ),
+        "extrapolated_1m_minutes_current": round(
+            best("current", "wall_s") * 1_000_000 / args.playlists / 60, 1
+        ),
+    }
+    write_json(args.out, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
