@@ -14,7 +14,8 @@ on rendering) and reports, for issue #21's fidelity table:
   official rule succeeds) and R-precision of `popular`, `title` and `knn` on it, with paired
   Wilcoxon tests.
 
-Results go to `--out` (default `bench/out/fidelity.json`) under the key `--label`, so before and
+Results go to `--out` (default `bench/fidelity.json`, kept in git: the source of the fidelity
+table in docs/synthetic.md) under the key `--label`, then the number of playlists, so before and
 after runs sit side by side.
 
     python bench/bench_fidelity.py --playlists 50000 --split --label after
@@ -56,7 +57,7 @@ from harness.data.synthetic.fidelity import (
 from harness.errors import UsageError
 
 FULL = 1_000_000
-OUT = Path(__file__).parent / "out" / "fidelity.json"
+OUT = Path(__file__).parent / "fidelity.json"
 PUBLISHED_TOP20_TRACKS = [
     46574, 43447, 41309, 41079, 39987, 35202, 35138, 34999, 34990, 34922,
     33699, 32391, 32336, 32059, 31492, 31374, 31119, 31106, 30678, 30485,

@@ -116,12 +116,12 @@ class SynthParams:
     """Generative-model parameters (docs/synthetic.md explains and justifies each)."""
 
     # catalogue, sized for 1M playlists
-    n_artists: int = 800_000
+    n_artists: int = 620_000
     cell_gamma: float = 1.0  # artists per genre x era cell ∝ usage**gamma
-    artist_zipf: float = 1.75  # within-cell artist popularity (rank + artist_r0) ** -artist_zipf
+    artist_zipf: float = 1.8  # within-cell artist popularity (rank + artist_r0) ** -artist_zipf
     artist_r0: float = 20.0
     star_boost: float = 2.0  # weight of the top artist of the most played cell
-    tracks_scale: float = 5.8  # tracks ≈ scale * (expected draws at 1M) ** beta
+    tracks_scale: float = 5.0  # tracks ≈ scale * (expected draws at 1M) ** beta
     tracks_beta: float = 0.5
     max_artist_tracks: int = 1000
     mean_album_tracks: float = 7.0  # geometric album sizes within an artist
