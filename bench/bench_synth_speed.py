@@ -6,9 +6,11 @@ in fresh processes on the same machine and the result is their ratio. The earlie
 
     python bench/bench_synth_speed.py --baseline d48cc85 --playlists 20000 --rounds 2
 
-Each run writes N playlists with `write_synthetic` (JSON included, `--workers` processes, the
-catalogue built once per worker) into a temporary folder; wall and CPU seconds of the child
-process and its workers are recorded. Results: `bench/out/synth_speed.json`.
+Each run writes N/4 and N playlists with `write_synthetic` (JSON included, `--workers`
+processes, the catalogue built once per worker) into a temporary folder; wall and CPU seconds
+of the child process and its workers are recorded. The difference between the two sizes gives
+the CPU cost per 1,000 playlists without the fixed start-up, and from it the time 1M playlists
+take on `--workers` idle cores. Results: `bench/out/synth_speed.json`.
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def run_once(code_root: Path, n: int, workers: int, tmp: Path) -> dict[str, Any]
     env = {**os.environ, "PYTHONPATH": str(code_root), "PYTHONHASHSEED": "0"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.run(  # cwd: not the checkout, whose harness/ would shadow PYTHONPATH
         [sys.executable, "-c", CHILD, str(out), str(n), str(workers)],
+        cwd=tmp,
         env=env,
         check=True,
         capture_output=True,
@@ -79,6 +82,26 @@ def run_once(code_root: Path, n: int, workers: int, tmp: Path) -> dict[str, Any]
     }
 
 
+def summary(by_size: dict[int, list[dict[str, Any]]], workers: int) -> dict[str, float]:
+    """Best of the rounds at the larger size (the run least disturbed by other jobs on the
+    shared machine), the marginal CPU seconds per 1,000 playlists (between the two sizes:
+    without the per-worker catalogue build) and what that gives for 1M on idle cores."""
+    small, large = sorted(by_size)
+
+    def best(n: int, key: str) -> float:
+        return min(x[key] for x in by_size[n])
+
+    per_1k = (best(large, "cpu_s") - best(small, "cpu_s")) / ((large - small) / 1000)
+    fixed = best(small, "cpu_s") - per_1k * small / 1000  # catalogue builds, start-up
+    return {
+        "wall_s": best(large, "wall_s"),
+        "cpu_s": best(large, "cpu_s"),
+        "cpu_s_per_1k": round(per_1k, 3),
+        "fixed_cpu_s": round(fixed, 1),
+        "idle_1m_minutes": round((fixed + per_1k * 1000) / workers / 60, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", required=True, help="git revision of the earlier generator")
@@ -90,34 +113,30 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-synth-speed-"))
     try:
         export(args.baseline, tmp / "baseline")
-        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
+        sizes = (args.playlists // 4, args.playlists)
+        runs: dict[str, dict[int, list[dict[str, Any]]]] = {
+            "baseline": {n: [] for n in sizes},
+            "current": {n: [] for n in sizes},
+        }
         for r in range(args.rounds):
-            for name, root in (("baseline", tmp / "baseline"), ("current", ROOT)):
-                runs[name].append(run_once(root, args.playlists, args.workers, tmp))
-                print(f"round {r + 1} {name}: {runs[name][-1]}", flush=True)
+            for n in sizes:
+                for name, root in (("baseline", tmp / "baseline"), ("current", ROOT)):
+                    runs[name][n].append(run_once(root, n, args.workers, tmp))
+                    print(f"round {r + 1} {name} {n:,}: {runs[name][n][-1]}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-    def best(name: str, key: str) -> float:
-        return min(x[key] for x in runs[name])
-
     result = {
-        "playlists": args.playlists,
+        "playlists": list(sizes),
         "workers": args.workers,
         "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
+        "load_average_after": os.getloadavg(),
         "baseline_revision": args.baseline,
-        "runs": runs,
-        # best of the rounds: the least disturbed by other jobs on the shared machine
-        "wall_ratio_current_over_baseline": round(
-            best("current", "wall_s") / best("baseline", "wall_s"), 3
-        ),
-        "cpu_ratio_current_over_baseline": round(
-            best("current", "cpu_s") / best("baseline", "cpu_s"), 3
-        ),
-        "extrapolated_1m_minutes_current": round(
-            best("current", "wall_s") * 1_000_000 / args.playlists / 60, 1
-        ),
+        "runs": {name: {str(n): r for n, r in by_size.items()} for name, by_size in runs.items()},
+        **{name: summary(by_size, args.workers) for name, by_size in runs.items()},
+    }
+    result["ratio_current_over_baseline"] = {
+        k: round(result["current"][k] / result["baseline"][k], 3)
+        for k in ("wall_s", "cpu_s", "cpu_s_per_1k")
     }
     write_json(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
