@@ -10,7 +10,7 @@ Each run writes N/4 and N playlists with `write_synthetic` (JSON included, `--wo
 processes, the catalogue built once per worker) into a temporary folder; wall and CPU seconds
 of the child process and its workers are recorded. The difference between the two sizes gives
 the CPU cost per 1,000 playlists without the fixed start-up, and from it the time 1M playlists
-take on `--workers` idle cores. Results: `bench/out/synth_speed.json`.
+take on `--workers` idle cores. Results: `bench/synth_speed.json` (kept in git).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 from harness.atomic import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = Path(__file__).parent / "out" / "synth_speed.json"
+OUT = Path(__file__).parent / "synth_speed.json"
 CHILD = (
     "import sys, time, resource\n"
     "from harness.data.synthetic import GENERATOR_VERSION, write_synthetic\n"

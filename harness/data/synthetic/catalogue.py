@@ -1,5 +1,6 @@
 """The fixed part of the synthetic MPD: genres, eras and themes, the model's parameters, and the
-catalogue of artists, albums and tracks drawn once per seed (sized for the full 1M playlists)."""
+catalogue drawn once per seed (sized for the full 1M playlists): artists, albums and tracks, the
+chart of hits and the focus artists of each title stem."""
 
 from __future__ import annotations
 

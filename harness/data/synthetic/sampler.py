@@ -1,5 +1,8 @@
 """Sampling the synthetic MPD: the fixed distributions (length, followers, edits, modified_at)
-and `SyntheticMPD`, which draws the playlists of one slice from its own seeded stream."""
+and `SyntheticMPD`, which draws the playlists of one slice from its own seeded stream.
+
+Per playlist, in order: themes, length and the other fields, the title stem, mainstream or
+niche (`depth`, the chart share), anchors, then the tracks in segments (docs/synthetic.md)."""
 
 from __future__ import annotations
 
