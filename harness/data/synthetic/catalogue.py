@@ -157,7 +157,7 @@ class SynthParams:
     depth_lo: float = 0.3  # ... drawn uniformly in [depth_lo, depth_hi]
     depth_hi: float = 0.8
     # the chart: the catalogue's most popular tracks with a flat head of weights
-    # (rank + chart_r0) ** -chart_zipf; a playlist draws from the part of it its theme plays
+    # (rank + chart_r0) ** -chart_zipf; a chart segment plays a hit of its artist's cell
     chart_size: int = 3000
     chart_zipf: float = 0.5
     chart_r0: float = 10.0

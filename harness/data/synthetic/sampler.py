@@ -118,7 +118,7 @@ class PlaylistDraws:
     th2: IntArray  # second theme ...
     eta: FloatArray  # ... and its share of the fresh segments
     depth: FloatArray  # share of each popularity distribution drawn from (1: all of it)
-    hit: FloatArray  # share of segments drawn from the chart
+    chart: FloatArray  # share of segments drawn from the chart
     focus_stem: IntArray  # the title's stem when its focus artists apply, else -1
 
     def subset(self, idx: IntArray) -> PlaylistDraws:
@@ -127,7 +127,7 @@ class PlaylistDraws:
             self.th2[idx],
             self.eta[idx],
             self.depth[idx],
-            self.hit[idx],
+            self.chart[idx],
             self.focus_stem[idx],
         )
 
@@ -263,8 +263,8 @@ class SyntheticMPD:
         track = np.where(album_run[seg_of], run, pop)
         # chart segments: hits of the cell of the segment's artist, one per position
         has_hits = np.diff(cat.chart_start)[cat.artist_cell[seg_artist]] > 0
-        chart = (rng.random(n_seg) < pls.hit[seg_pl]) & has_hits
-        on = np.flatnonzero(chart[seg_of])
+        hits = (rng.random(n_seg) < pls.chart[seg_pl]) & has_hits
+        on = np.flatnonzero(hits[seg_of])
         track[on] = self._chart_tracks(rng, seg_artist[seg_of[on]])
         return pl, track
 
@@ -335,8 +335,8 @@ class SyntheticMPD:
         stems, own = self._stems(th1, u)
         main = rng.random(n) < p.p_mainstream
         depth = np.where(main, rng.uniform(p.depth_lo, p.depth_hi, n), 1.0)
-        hit = np.where(main, p.p_chart, p.p_chart_niche)
-        pls = PlaylistDraws(th1, th2, eta, depth, hit, np.where(own, stems, -1))
+        chart = np.where(main, p.p_chart, p.p_chart_niche)
+        pls = PlaylistDraws(th1, th2, eta, depth, chart, np.where(own, stems, -1))
         tracks = self._fill(rng, pls, lengths)
         names, descriptions = self._titles(rng, th1, stems, u)
         return SliceSample(
