@@ -65,8 +65,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def smoke(session: nox.Session) -> None:
-    """A fast end-to-end run on the tiny synthetic preset."""
-    _install(session)
+    """A fast end-to-end run on the tiny synthetic preset, and screenshots of `serve`'s pages."""
+    _install(session, "[dev]")  # playwright drives chromium for the screenshots
     session.run(
         "mpd-harness",
         "evaluate",
@@ -77,3 +77,4 @@ def smoke(session: nox.Session) -> None:
         *session.posargs,
         env=ENV,
     )
+    session.run("python", "docs/screenshots.py", "runs/smoke", "--out", "docs/img", env=ENV)

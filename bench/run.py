@@ -22,9 +22,10 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parent
-MODELS = ["popular", "title", "knn", "item_knn", "w2v", "sgns"]
+MODELS = ["popular", "title", "knn", "item_knn", "w2v", "sgns", "als", "ease", "rp3beta"]
 # Skip-gram epochs per corpus size, so that the 1M evaluate stays within the time budget
 # (one gensim epoch over the full MPD is ~10 min on 2 cores).
+COMPARISONS = ("knn_speed",)  # rows listed below the table, not in it or the plot
 EPOCHS = {10_000: 5, 100_000: 3, 1_000_000: 1}
 
 
@@ -87,7 +88,7 @@ def machine() -> dict[str, Any]:
 
 def markdown(results: list[dict[str, Any]]) -> str:
     sizes = sorted({r["n"] for r in results})
-    stages = list(dict.fromkeys(r["stage"] for r in results))
+    stages = [s for s in dict.fromkeys(r["stage"] for r in results) if s not in COMPARISONS]
     by = {(r["stage"], r["n"]): r for r in results}
     head = "| stage | " + " | ".join(f"{n:,} playlists: s / peak MB" for n in sizes) + " |"
     lines = [head, "|---|" + "---|" * len(sizes)]
@@ -102,7 +103,31 @@ def markdown(results: list[dict[str, Any]]) -> str:
             else:
                 cells.append(f"{r['wall_s']:.1f} / {r['peak_rss_mb']:.0f}")
         lines.append(f"| {st} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + speed_lines(results)
+
+
+def speed_lines(results: list[dict[str, Any]]) -> str:
+    """The knn_speed rows: item_knn's fit against implicit's CosineRecommender fit."""
+    rows = sorted((r for r in results if r["stage"] == "knn_speed" and "ratio" in r), key=_n)
+    if not rows:
+        return ""
+    out = [
+        "",
+        "`item_knn` fit vs implicit `CosineRecommender` fit on the same training matrix "
+        "(same neighbour count, one thread each, interleaved; wall seconds per round, ratio of "
+        "the medians):",
+        "",
+    ]
+    for r in rows:
+        out.append(
+            f"- {r['n']:,} playlists: item_knn {r['item_knn_fit_s']} s, implicit cosine "
+            f"{r['cosine_fit_s']} s: ratio {r['ratio']:.2f} (load {r.get('load_avg_1m')})"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _n(r: dict[str, Any]) -> int:
+    return int(r["n"])
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -111,7 +136,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in results if "error" not in r]
+    ok = [r for r in results if "error" not in r and r["stage"] not in COMPARISONS]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5))
     for st in dict.fromkeys(r["stage"] for r in ok):
         rs = sorted((r for r in ok if r["stage"] == st), key=lambda r: r["n"])
@@ -135,7 +160,7 @@ def main() -> int:
     ap.add_argument("--full", action="store_true", help="also run the 1M-playlist corpus")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--stages", default="synth,ingest,reload,split,models")
+    ap.add_argument("--stages", default="synth,ingest,reload,split,models,knn_speed")
     ap.add_argument("--no-gpu", action="store_true", help="skip the CUDA rows even with a GPU")
     ap.add_argument("--work", type=Path, default=ROOT / "out")
     ap.add_argument("--results", type=Path, default=ROOT / "results.json")
@@ -177,6 +202,9 @@ def main() -> int:
                 for extra in model_rows(m, n, gpu):  # sgns on a GPU: also "model:sgns-cuda"
                     put(run_stage("model", n, a.work, extra))
                     save()
+        if "knn_speed" in stages:  # item_knn's fit against implicit's cosine fit, interleaved
+            put(run_stage("knn_speed", n, a.work, []))
+            save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"
     )

@@ -2,13 +2,14 @@
 
 Usage: python bench/stage.py STAGE --n N --work DIR [--model NAME] [-p key=value ...]
 Prints one JSON line: {"stage", "n", "wall_s", "peak_rss_mb", ...extras}.
-Stages: synth, ingest, reload, split, model, score.
+Stages: synth, ingest, reload, split, model, knn_speed (item_knn's fit against implicit's).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import resource
 import shutil
 import sys
@@ -126,6 +127,55 @@ def stage_model(
     return out
 
 
+def stage_knn_speed(p: dict[str, Path], n: int, seed: int, rounds: int = 3) -> dict[str, Any]:
+    """`item_knn`'s fit against implicit's CosineRecommender fit on the same training matrix,
+    interleaved (mine, theirs, mine, theirs, ...) so that a change in machine load hits both;
+    the same neighbour count and one thread each (item_knn is single-threaded)."""
+    import numpy as np
+    from implicit.nearest_neighbours import CosineRecommender
+    from threadpoolctl import threadpool_limits
+
+    from harness.challenge.split import load_split, train_set
+    from harness.data.ingest import load_corpus
+    from models.item_knn import ItemKNNRecommender
+    from models.knn import sparse_from_csr
+
+    c = load_corpus(p["data"], cache_dir=p["cache"])
+    train = train_set(c, load_split(p["split"], c))
+    B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)  # (P, T) binary
+    M = ItemKNNRecommender().n_neighbors
+    times: dict[str, list[float]] = {"item_knn": [], "cosine": []}
+    cpu: dict[str, list[float]] = {"item_knn": [], "cosine": []}
+    with threadpool_limits(limits=1):
+        for _ in range(rounds):
+            for name in times:
+                t, c0 = time.perf_counter(), time.process_time()
+                if name == "item_knn":
+                    ItemKNNRecommender(n_neighbors=M).fit(train)
+                else:
+                    CosineRecommender(K=M, num_threads=1).fit(B, show_progress=False)
+                times[name].append(round(time.perf_counter() - t, 3))
+                cpu[name].append(round(time.process_time() - c0, 3))
+    mine, theirs = float(np.median(times["item_knn"])), float(np.median(times["cosine"]))
+    return {
+        "item_knn_fit_s": times["item_knn"],
+        "cosine_fit_s": times["cosine"],
+        "item_knn_fit_cpu_s": cpu["item_knn"],
+        "cosine_fit_cpu_s": cpu["cosine"],
+        "ratio": round(mine / theirs, 3),  # median wall over median wall
+        "neighbors": M,
+        "threads": 1,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "implicit": _version("implicit"),
+    }
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
 def _suffix(params: dict[str, Any]) -> str:
     """The row suffix "-cuda" for a model trained on the GPU, beside its CPU row."""
     return "-cuda" if str(params.get("device", "")).startswith("cuda") else ""
@@ -133,7 +183,7 @@ def _suffix(params: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("stage", choices=["synth", "ingest", "reload", "split", "model"])
+    ap.add_argument("stage", choices=["synth", "ingest", "reload", "split", "model", "knn_speed"])
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)

@@ -81,6 +81,7 @@ def evaluate(
     force: bool = False,
     cache_dir: PathLike | None = None,
     k: int = 500,
+    validation: int | None = None,
     reporter: Reporter = SILENT,
 ) -> Leaderboard:
     """Fit and score `models` on a split of `data`; write the run folder and submissions.
@@ -88,11 +89,19 @@ def evaluate(
     `models`: registered names (`"knn"`), `"module:Class"` paths and `Recommender` instances,
     in any mix (default: every registered model). `params`: `{"knn": {"k_neighbors": 200}}` for
     models given by name or path. Runs already in `out` with the same key are reused unless
-    `force`. Returns the leaderboard of the run folder (also written there as json, md, csv).
-    The run's resolved configuration goes to `RUN_DIR/experiment.toml` (docs/experiments.md).
+    `force`. `validation`: playlists per category of the validation split (drawn from the
+    training playlists into SPLIT_DIR/validation/; default: the split's own, or the test
+    split's size when a model needs one). Returns the leaderboard of the run folder (also
+    written there as json, md, csv). The run's resolved configuration goes to `RUN_DIR/experiment.toml` (docs/experiments.md).
     """
     from harness.report.leaderboard import build, write
-    from harness.run.evaluate import EvaluateSettings, prepare, run_models, start_run
+    from harness.run.evaluate import (
+        EvaluateSettings,
+        needs_validation,
+        prepare,
+        run_models,
+        start_run,
+    )
     from harness.run.experiment import record
     from harness.run.factory import build_models
     from harness.run.sources import parse_data
@@ -111,8 +120,10 @@ def evaluate(
         out=Path(out) if out is not None else None,
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
         k=k,
+        validation=validation,
     )
-    ev = prepare(settings, reporter)
+    needs = any(needs_validation(model) for _, model in built)
+    ev = prepare(settings, reporter, needs_validation=needs)
     record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI writes it
     start_run(ev, [name for name, _ in built])
     for _ in run_models(ev, built, force=force):

@@ -68,6 +68,9 @@ MODELS = Registry(
         "item_knn": "models.item_knn:ItemKNNRecommender",
         "w2v": "models.w2v:W2VRecommender",
         "sgns": "models.sgns:SGNSRecommender",
+        "als": "models.als:ALSRecommender",
+        "ease": "models.ease:EASERecommender",
+        "rp3beta": "models.rp3beta:RP3BetaRecommender",
     }
 )
 

@@ -32,9 +32,14 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
       should route them to the shared title baseline.
     - `deterministic`: same seed and data give byte-identical recommendations (under the
       settings in `determinism_note`).
+    - `needs_validation`: the model learns from held-out tracks, so `fit` gets a TrainSet whose
+      `validation` is set (a challenge-style split of these training playlists, never the
+      test split; `train.without_validation()` is what it may fit its base models on). Other
+      models get `validation` None.
     """
 
     cold_start: ClassVar[str] = "title"
+    needs_validation: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True
     determinism_note: ClassVar[str] = ""
 

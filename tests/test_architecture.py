@@ -225,3 +225,79 @@ def test_no_environment_test_hooks() -> None:
     ]
     assert "harness.testhooks" not in product_files(), "harness/testhooks.py: use fixtures"
     assert not bad, "test hooks belong in the tests (fixtures, monkeypatch):\n" + "\n".join(bad)
+
+
+WEB_STACK = ("starlette", "uvicorn", "jinja2")
+# Path methods that change files (Path.replace is left out: str.replace and dataclasses.replace
+# share its name; os.replace is caught through the os module below)
+WRITE_CALLS = ("write_text", "write_bytes", "unlink", "mkdir", "rmdir", "rename", "touch")
+FILE_MODULES = ("os", "shutil")
+
+
+def test_only_the_cli_imports_the_web_explorer() -> None:
+    """harness/serve is the last stage: only the `serve` command starts it."""
+    bad = [
+        f"{where(path, line)} imports {m}"
+        for name, path in product_files().items()
+        if not (name.startswith("harness.serve") or name == "harness.cli.serve")
+        for line, m in imports(path)
+        if m == "harness.serve" or m.startswith("harness.serve.")
+    ]
+    assert not bad, "only harness/cli/serve.py may import harness.serve:\n" + "\n".join(bad)
+
+
+def third_party_imports(path: Path) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(parsed(path)):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name.split(".")[0]) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.append((node.lineno, node.module.split(".")[0]))
+    return out
+
+
+def test_the_web_stack_stays_in_serve() -> None:
+    bad = [
+        f"{where(path, line)} imports {m}"
+        for name, path in product_files().items()
+        if not (name.startswith("harness.serve") or name == "harness.cli.serve")
+        for line, m in third_party_imports(path)
+        if m in WEB_STACK
+    ]
+    assert not bad, "starlette, uvicorn and jinja2 belong to harness/serve:\n" + "\n".join(bad)
+
+
+def writes(path: Path) -> list[tuple[int, str]]:
+    """Calls that change files: open() for writing, Path.write_*/unlink/..., our write helpers."""
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(parsed(path)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name == "open":
+            modes = [a for a in node.args[1:2]] + [
+                k.value for k in node.keywords if k.arg == "mode"
+            ]
+            if any(isinstance(m, ast.Constant) and set(str(m.value)) & set("wax+") for m in modes):
+                out.append((node.lineno, "open() for writing"))
+        elif name in WRITE_CALLS or name.startswith(("write_", "atomic")):
+            out.append((node.lineno, f"{name}()"))
+        elif isinstance(f, ast.Attribute) and getattr(f.value, "id", "") in FILE_MODULES:
+            if f.attr not in ("fspath", "getcwd", "listdir", "scandir", "stat", "walk"):
+                out.append((node.lineno, f"{getattr(f.value, 'id', '')}.{f.attr}()"))
+    return out
+
+
+def test_the_web_explorer_only_reads() -> None:
+    bad = [
+        f"{where(path, line)}: {what}"
+        for name, path in product_files().items()
+        if name.startswith("harness.serve")
+        for line, what in writes(path)
+    ]
+    assert not bad, "harness/serve serves runs read-only:\n" + "\n".join(bad)
+
+
+def test_write_check_catches_a_write() -> None:
+    assert writes(ROOT / "harness" / "atomic.py")  # the write helpers themselves do write

@@ -27,13 +27,17 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path) -> None:
     doc = _bench(tmp_path, "--models", "popular")
     rows = {r["stage"]: r for r in doc["results"]}
-    assert list(rows) == ["synth", "ingest", "reload", "split", "model:popular"]
+    assert list(rows) == ["synth", "ingest", "reload", "split", "model:popular", "knn_speed"]
     assert all("error" not in r and r["n"] == 300 for r in rows.values())
     assert all(r["wall_s"] > 0 and r["peak_rss_mb"] > 10 for r in rows.values())
     assert 0 <= rows["model:popular"]["r_precision"] <= 1 and rows["reload"]["occurrences"] > 0
     assert doc["data"].startswith("synthetic") and doc["machine"]["cores"] >= 1
     md = (tmp_path / "results.md").read_text()
     assert md.startswith("Synthetic MPD") and "| model:popular | " in md
+    speed = rows["knn_speed"]  # item_knn's fit against implicit's, three interleaved rounds
+    assert len(speed["item_knn_fit_s"]) == len(speed["cosine_fit_s"]) == 3
+    assert speed["ratio"] > 0 and "| knn_speed |" not in md
+    assert "- 300 playlists: item_knn [" in md
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     again = _bench(tmp_path, "--stages", "reload")

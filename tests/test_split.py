@@ -357,6 +357,8 @@ def test_split_command_writes_a_split(
         cache_dir=None,
         lenient=False,
         coverage="official",
+        validation=None,
+        validation_seed=None,
     )
     assert split_mod.run(args) == 0
     from harness.cli.console import ConsoleReporter

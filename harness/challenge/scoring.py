@@ -2,6 +2,8 @@
 
 `aggregate` turns per-playlist metric values into means overall and per challenge category;
 `borda` ranks several scored systems the way the challenge leaderboard did (mpd-facts §4).
+`validation_metrics` and `score_validation` score recommendations (track ids) for a
+validation split (`harness.types.Validation`, drawn from the training playlists) in memory.
 `score` (what the command `score SUBMISSION --split SPLIT_DIR [--json] [--no-verify]` prints,
 harness/cli/score.py) and `score_submission` (the same, with per-playlist values) score any
 challenge-format submission, ours or another tool's, against a split's ground truth. They need no
@@ -47,6 +49,7 @@ from harness.challenge.submission import (
 )
 from harness.errors import DataError, HarnessError
 from harness.progress import SILENT, Reporter
+from harness.types import Validation
 
 BORDA_METRICS: tuple[str, ...] = tuple(m.name for m in RANKED)  # the leaderboard's three
 # Score of a playlist missing from a submission (the organisers' helper gave clicks 0: a trap).
@@ -105,6 +108,39 @@ def aggregate(
             str(c): _summary(values, cats == c, miss) for c in np.unique(cats) if 1 <= c <= 10
         },
     }
+
+
+def validation_metrics(
+    recs: NDArray[np.integer], validation: Validation, track_artist: NDArray[np.integer]
+) -> dict[str, FloatArray]:
+    """Per-playlist values of every registered metric for `recs` answering a validation split.
+
+    recs: (n_validation, k) track ids for `validation.queries`, in their order, best first; -1
+    an empty slot. track_artist: (n_tracks,) artist id of each track (`TrainSet.track_artist`).
+    Used where the test split's ground truth must stay unread: tuning, a reranker's early
+    stopping.
+    """
+    recs = np.asarray(recs)
+    if recs.ndim != 2 or recs.shape[0] != len(validation.queries):
+        raise ValueError(
+            f"recs has shape {recs.shape}; the validation split has {len(validation.queries)} "
+            "queries"
+        )
+    artists = np.asarray(track_artist)
+    rec_artists = np.where(recs >= 0, artists[np.maximum(recs, 0)], -1)  # (n, k)
+    gt = validation.holdout_ids
+    return compute_metrics(recs, validation.holdout_offsets, gt, artists[gt], rec_artists)
+
+
+def score_validation(
+    recs: NDArray[np.integer], validation: Validation, track_artist: NDArray[np.integer]
+) -> dict[str, Any]:
+    """The means of `validation_metrics`, overall and per category, in the shape of
+    `aggregate` (and `score --json`): ``{"overall": {"r_precision": ..., "n": ...},
+    "categories": {"1": {...}, ...}}``. Empty slots are misses, not missing playlists."""
+    values = validation_metrics(recs, validation, track_artist)
+    categories = validation.queries.categories
+    return aggregate(values, categories, np.zeros(len(categories), dtype=bool))
 
 
 def borda(

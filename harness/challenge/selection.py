@@ -186,13 +186,16 @@ def _shortfall(
 ) -> UsageError:
     """Why category `cat` cannot get its n playlists, with the counts that explain it."""
     hint = ", or --coverage best-effort / none (test tracks may then be missing from training)"
+    out = context.get("held_out", 0)  # a validation split: the test split's playlists
+    held = f"{out} in the test split, " if out else ""
+    flag = "--validation" if out else "--per-category"
     return UsageError(
         f"category {cat.number} (num_tracks {cat.lo}-{cat.hi}) needs {n} playlists but only "
         f"{got} could be chosen: the corpus has {context['in_range']} playlists in that "
-        f"range, {context['taken']} taken by earlier categories, {context['private']} "
+        f"range, {held}{context['taken']} taken by earlier categories, {context['private']} "
         "holding a track found in no other playlist, and "
         f"{rejected} rejected because a track would vanish from training; use a smaller "
-        f"--per-category, a larger corpus{hint if enforce else ''}"
+        f"{flag}, a larger corpus{hint if enforce else ''}"
     )
 
 

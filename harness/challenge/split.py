@@ -22,9 +22,12 @@
 
 `write_split` writes the split directory (architecture.md) atomically; `load_split` reads it back
 against a corpus and checks that it belongs to that corpus; `train_set` is the corpus minus the
-test playlists. The files live in `split_io.py`, the `Split` object and its checks in
-`split_core.py`, the category table in `categories.py`, the per-category choice in
-`selection.py`; every name of theirs that callers use is importable from here. The command
+test playlists. `make_validation` draws a second split, by the same rules, from the training
+playlists only (`SPLIT_DIR/validation/`: `write_validation`, `load_validation`), for models that
+learn from held-out tracks; the test split, its files and its fingerprint stay as they are.
+The files live in `split_io.py`, the `Split` object and its checks in `split_core.py`, the
+category table in `categories.py`, the per-category choice in `selection.py`; every name of
+theirs that callers use is importable from here. The command
 `split` (harness/cli/split.py) wires these to the command line.
 """
 
@@ -48,13 +51,29 @@ from harness.challenge.categories import (
 from harness.challenge.selection import select_category
 from harness.challenge.split_core import (
     SPLIT_FORMAT,
+    TEST_STREAMS,
+    VALIDATION_STREAMS,
     Split,
+    SplitRef,
+    as_validation,
     check_split,
     split_fingerprint,
     train_catalogue,
     train_set,
+    train_without,
 )
-from harness.challenge.split_io import FILES, check_split_target, load_split, write_split
+from harness.challenge.split_io import (
+    FILES,
+    VALIDATION_DIR,
+    check_split_target,
+    load_split,
+    load_validation,
+    load_validation_split,
+    read_split_ref,
+    validation_train_set,
+    write_split,
+    write_validation,
+)
 from harness.data.corpus import Corpus, normalize_name
 from harness.errors import UsageError
 from harness.types import Queries
@@ -67,17 +86,27 @@ __all__ = [
     "METHOD",
     "SELECTION_ORDER",
     "SPLIT_FORMAT",
+    "VALIDATION_DIR",
     "Category",
     "Split",
+    "SplitRef",
+    "as_validation",
     "check_split",
     "check_split_target",
     "default_per_category",
     "load_split",
+    "load_validation",
+    "load_validation_split",
     "make_split",
+    "make_validation",
+    "read_split_ref",
     "split_fingerprint",
     "split_settings",
     "train_set",
+    "train_without",
+    "validation_train_set",
     "write_split",
+    "write_validation",
 ]
 
 
@@ -111,15 +140,58 @@ def make_split(
     "none" (no rule).
     Raises UsageError when the corpus cannot give `per_category` playlists to a category.
     """
+    return _draw(corpus, per_category, seed, coverage)
+
+
+def make_validation(
+    corpus: Corpus,
+    split: Split | SplitRef,
+    *,
+    per_category: int | None = None,
+    seed: int | None = None,
+    coverage: str | None = None,
+) -> Split:
+    """A second challenge split drawn from the training playlists of `split` only.
+
+    Same ten categories and rules; "training" for its coverage rule means the corpus minus the
+    test and the validation playlists. per_category: default the test split's. seed: default
+    the test split's; either way its generators are `default_rng([seed, category, 2])`
+    (selection) and `[seed, category, 3]` (random seed positions), streams the test split
+    (`[seed, category]`, `[seed, category, 1]`) never uses. coverage: default the test split's.
+    The result's `of_split` is `split.fingerprint`. Needs no held-out track of `split`.
+    """
+    ref = split.ref if isinstance(split, Split) else split
+    n = ref.settings["per_category"] if per_category is None else per_category
+    rule = ref.settings.get("coverage", "best-effort") if coverage is None else coverage
+    seed = ref.seed if seed is None else seed
+    if seed < 0:
+        raise UsageError(f"validation seed {seed}: must be >= 0")
+    return _draw(corpus, n, seed, rule, held_out=ref.test_idx, of_split=ref.fingerprint)
+
+
+def _draw(
+    corpus: Corpus,
+    per_category: int | None,
+    seed: int,
+    coverage: str,
+    held_out: NDArray[np.int64] | None = None,
+    of_split: str = "",
+) -> Split:
+    """A split of the playlists not in `held_out` (a validation split when given)."""
     if coverage not in COVERAGE:
         raise UsageError(f"coverage {coverage!r}: choose one of {', '.join(COVERAGE)}")
-    n = _per_category_count(corpus, per_category)
-    chosen, report = _choose_playlists(corpus, n, seed, coverage)
+    out = np.zeros(0, dtype=np.int64) if held_out is None else held_out
+    n = _per_category_count(corpus, per_category, out, validation=held_out is not None)
+    streams = TEST_STREAMS if held_out is None else VALIDATION_STREAMS
+    chosen, report = _choose_playlists(corpus, n, seed, coverage, out, streams[0])
     # seeds and holdouts, in file order
     test_idx = np.concatenate([chosen[c] for c in FILE_ORDER])  # (n_test,)
     cats = np.concatenate([np.full(n, c, dtype=np.int8) for c in FILE_ORDER])
-    queries, hold_offsets, h_pos, h_ids = _seeds_and_holdouts(corpus, test_idx, cats, seed)
-    _report_categories(report, chosen, corpus, test_idx, queries, h_ids, hold_offsets)
+    queries, hold_offsets, h_pos, h_ids = _seeds_and_holdouts(
+        corpus, test_idx, cats, seed, streams[1]
+    )
+    outside = np.concatenate([test_idx, out])  # not training for this split
+    _report_categories(report, chosen, corpus, outside, queries, h_ids, hold_offsets)
     source_fp = str(corpus.source.get("fingerprint") or "")
     split = Split(
         test_idx=test_idx,
@@ -130,43 +202,67 @@ def make_split(
         holdout_pos=h_pos,
         seed=int(seed),
         settings=split_settings(n, coverage),
-        fingerprint=split_fingerprint(source_fp, queries.pids, cats, queries),
+        fingerprint=split_fingerprint(source_fp, queries.pids, cats, queries, of_split),
         report={str(c): report[str(c)] for c in FILE_ORDER},
+        of_split=of_split,
     )
-    check_split(split, corpus)
+    check_split(split, corpus, held_out)
     return split
 
 
-def _per_category_count(corpus: Corpus, per_category: int | None) -> int:
-    """The playlists per category asked for (or the default), checked against the corpus."""
+def _per_category_count(
+    corpus: Corpus, per_category: int | None, held_out: NDArray[np.int64], validation: bool
+) -> int:
+    """The playlists per category asked for (or the default), checked against the corpus
+    without the `held_out` playlists (a validation split's: the test playlists)."""
     n_pl = corpus.n_playlists
     n = default_per_category(n_pl) if per_category is None else int(per_category)
+    if n < 1 and validation:
+        raise UsageError(f"--validation {n}: validation playlists per category must be at least 1")
     if n < 1:
         raise UsageError(
             f"per-category count must be at least 1 (got {n}; the default is 1 per 200 playlists, "
             f"and the corpus has {n_pl})"
         )
-    lengths = corpus.lengths  # (n_playlists,)
+    lengths = corpus.lengths.copy()  # (n_playlists,)
+    lengths[held_out] = -1  # in no category's range
     for c in CATEGORIES.values():
         in_range = int(((lengths >= c.lo) & (lengths <= c.hi)).sum())
-        if in_range < n:
+        if in_range >= n:
+            continue
+        if validation:
             raise UsageError(
-                f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
-                f"corpus has only {in_range}; use --per-category {in_range} or less"
+                f"validation category {c.number} needs {n} playlists with num_tracks "
+                f"{c.lo}-{c.hi} but the training playlists have only {in_range}; use "
+                f"--validation {in_range} or less"
             )
+        raise UsageError(
+            f"category {c.number} needs {n} playlists with num_tracks {c.lo}-{c.hi} but the "
+            f"corpus has only {in_range}; use --per-category {in_range} or less"
+        )
     return n
 
 
 def _choose_playlists(
-    corpus: Corpus, n: int, seed: int, coverage: str
+    corpus: Corpus,
+    n: int,
+    seed: int,
+    coverage: str,
+    held_out: NDArray[np.int64],
+    stream: tuple[int, ...],
 ) -> tuple[dict[int, NDArray[np.int64]], dict[str, Any]]:
     """(category -> its n test playlists' corpus indices, category -> selection report).
 
     Categories are chosen in `SELECTION_ORDER`, each from what the earlier ones left, with its
-    own generator seeded by (seed, category): one category's draw does not shift another's.
+    own generator seeded by (seed, category, *stream): one category's draw does not shift
+    another's. The `held_out` playlists are neither chosen nor counted as training.
     """
     lengths = corpus.lengths  # (n_playlists,)
     counts = np.bincount(corpus.track_ids, minlength=corpus.n_tracks).astype(np.int64)
+    if len(held_out):  # their tracks are not training occurrences
+        out_occ = np.repeat(np.isin(np.arange(corpus.n_playlists), held_out), lengths)
+        counts -= np.bincount(corpus.track_ids[out_occ], minlength=corpus.n_tracks)
+        del out_occ
     # a playlist holding a track found in no other playlist can never be a test playlist
     single = np.zeros(corpus.n_playlists, dtype=bool)
     nonempty = lengths > 0
@@ -174,8 +270,10 @@ def _choose_playlists(
         occ = counts.astype(np.int32)[corpus.track_ids]  # (n_occurrences,)
         single[nonempty] = np.minimum.reduceat(occ, corpus.offsets[:-1][nonempty]) == 1
         del occ
-    pool = ~single
-    taken = np.zeros(corpus.n_playlists, dtype=bool)
+    outside = np.zeros(corpus.n_playlists, dtype=bool)
+    outside[held_out] = True
+    taken = outside.copy()
+    pool = ~single & ~taken
     chosen: dict[int, NDArray[np.int64]] = {}
     report: dict[str, Any] = {}
     for number in SELECTION_ORDER:
@@ -183,10 +281,11 @@ def _choose_playlists(
         ranged = (lengths >= c.lo) & (lengths <= c.hi)
         context = {
             "in_range": int(ranged.sum()),
-            "taken": int((ranged & taken).sum()),
+            "taken": int((ranged & taken & ~outside).sum()),
             "private": int((ranged & single & ~taken).sum()),
+            "held_out": int((ranged & outside).sum()),
         }
-        rng = np.random.default_rng([seed, number])
+        rng = np.random.default_rng([seed, number, *stream])
         idx, info = select_category(
             c, n, corpus, pool, counts, rng, context, coverage, fill_pool=~taken
         )
@@ -198,16 +297,21 @@ def _choose_playlists(
 
 
 def _seeds_and_holdouts(
-    corpus: Corpus, test_idx: NDArray[np.int64], cats: NDArray[np.int8], seed: int
+    corpus: Corpus,
+    test_idx: NDArray[np.int64],
+    cats: NDArray[np.int8],
+    seed: int,
+    stream: tuple[int, ...],
 ) -> tuple[Queries, NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
     """(queries, holdout offsets, holdout positions, holdout track ids) of the test playlists.
 
-    Random seed positions come from one generator per category, seeded by (seed, category, 1).
+    Random seed positions come from one generator per category, seeded by
+    (seed, category, *stream); stream (1,) for a test split.
     """
     seed_pos: list[NDArray[np.int64]] = []
     hold_pos: list[NDArray[np.int64]] = []
     titles = np.empty(len(test_idx), dtype=object)
-    rngs = {c: np.random.default_rng([seed, c, 1]) for c in FILE_ORDER}
+    rngs = {c: np.random.default_rng([seed, c, *stream]) for c in FILE_ORDER}
     for j, (i, c) in enumerate(zip(test_idx, cats, strict=True)):
         cat = CATEGORIES[int(c)]
         length = int(corpus.lengths[i])
@@ -235,14 +339,14 @@ def _report_categories(
     report: dict[str, Any],
     chosen: dict[int, NDArray[np.int64]],
     corpus: Corpus,
-    test_idx: NDArray[np.int64],
+    outside: NDArray[np.int64],
     queries: Queries,
     h_ids: NDArray[np.int32],
     hold_offsets: NDArray[np.int64],
 ) -> None:
     """Add to each category's report its count, length statistics against the published target,
     and the seed and held-out track occurrences missing from training."""
-    in_train = train_catalogue(test_idx, corpus)  # (n_tracks,)
+    in_train = train_catalogue(outside, corpus)  # (n_tracks,) outside: not training
     cats = queries.categories
     owner_s = np.repeat(cats, np.diff(queries.seed_offsets))  # (n_seeds,)
     owner_h = np.repeat(cats, np.diff(hold_offsets))  # (n_holdouts,)

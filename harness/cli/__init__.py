@@ -42,6 +42,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("score", "harness.cli.score", "score a challenge-format submission against a split"),
     ("report", "harness.cli.report", "HTML report of a run: CIs, significance vs the best, plots"),
     ("generate", "harness.cli.generate", "continue a playlist with a model of a run (refitted)"),
+    (
+        "serve",
+        "harness.cli.serve",
+        "local web explorer of runs: leaderboards, playlists, comparison, generation",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from harness.run.evaluate import (
     DEFAULT_K,
     EvaluateSettings,
     Evaluation,
+    needs_validation,
     prepare,
     run_models,
     start_run,
@@ -36,6 +37,7 @@ SETTINGS_FLAGS = (
     "split",
     "per_category",
     "coverage",
+    "validation",
     "out",
     "challenge_set",
     "cache_dir",
@@ -91,6 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rule of a new split (as in `split`): best-effort (default) keeps every seed and "
         "held-out track in training wherever the corpus allows it; official fails instead; "
         "none drops the rule",
+    )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        metavar="N",
+        help="validation split of N playlists per category, drawn from the training playlists "
+        "only into SPLIT_DIR/validation/, for models that learn from held-out tracks (default: "
+        "the split's own, else drawn at the test split's per-category size when such a model "
+        "runs)",
     )
     parser.add_argument(
         "--models",
@@ -208,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
     specs = select_models(chosen, exp.params)
     models = build_models(specs, exp.params)  # bad -p fails here
     externals = _external_specs(args.submissions, exp.settings, [name for name, _ in models])
-    ev = prepare(exp.settings, reporter)
+    needs = any(needs_validation(model) for _, model in models)
+    ev = prepare(exp.settings, reporter, needs_validation=needs)
     record(ev, exp.settings, specs, models, exp.force)  # RUN_DIR/experiment.toml
     start_run(ev, [name for name, _ in models])
     add_submissions(ev.run_dir, externals, exp.force, reporter)  # a bad file fails before fits

@@ -1,8 +1,10 @@
 """Draw the ten-category challenge split from a corpus.
 
-`split MPD_PATH --out SPLIT_DIR [--seed N] [--per-category N] [--coverage RULE]`: reads the
-corpus (through its cache), draws the split (`harness.challenge.split.make_split`), writes the
-split folder and prints one line for the split and one per category (stdout).
+`split MPD_PATH --out SPLIT_DIR [--seed N] [--per-category N] [--coverage RULE]
+[--validation N [--validation-seed N]]`: reads the corpus (through its cache), draws the split
+(`harness.challenge.split.make_split`), writes the split folder and prints one line for the
+split and one per category (stdout). With --validation it then draws N playlists per category
+from the training playlists (`make_validation`) into SPLIT_DIR/validation/ and prints its lines.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import argparse
 from harness.challenge.split import (
     COVERAGE,
     FILE_ORDER,
+    VALIDATION_DIR,
     Split,
     check_split_target,
     make_split,
+    make_validation,
     write_split,
+    write_validation,
 )
 from harness.cli.console import ConsoleReporter
 from harness.errors import UsageError
@@ -42,6 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "none: no such rule",
     )
     parser.add_argument(
+        "--validation",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also draw a validation split of N playlists per category from the training "
+        "playlists only, into SPLIT_DIR/validation/ (for models that learn from held-out tracks)",
+    )
+    parser.add_argument(
+        "--validation-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the validation split (default: --seed; its random streams differ from "
+        "the test split's either way)",
+    )
+    parser.add_argument(
         "--cache-dir", default=None, metavar="CACHE_DIR", help="corpus cache folder"
     )
     parser.add_argument(
@@ -52,8 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.data.ingest import load_corpus  # looked up at run time: tests replace it
 
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed}: must be >= 0")
+    for flag, value in (("--seed", args.seed), ("--validation-seed", args.validation_seed)):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} {value}: must be >= 0")
+    if args.validation is not None and args.validation < 1:
+        raise UsageError(f"--validation {args.validation}: must be at least 1")
+    if args.validation is None and args.validation_seed is not None:
+        raise UsageError("--validation-seed needs --validation N")
     check_split_target(args.out)  # before the slow steps
     corpus = load_corpus(
         args.mpd_path, cache_dir=args.cache_dir, lenient=args.lenient, reporter=ConsoleReporter()
@@ -61,17 +87,31 @@ def run(args: argparse.Namespace) -> int:
     split = make_split(
         corpus, seed=args.seed, per_category=args.per_category, coverage=args.coverage
     )
+    validation = None
+    if args.validation is not None:  # drawn before anything is written: a bad N writes nothing
+        validation = make_validation(
+            corpus, split, per_category=args.validation, seed=args.validation_seed
+        )
     write_split(split, corpus, args.out)
     for line in summary_lines(split, corpus.n_playlists, args.out):
         print(line)
+    if validation is not None:
+        write_validation(validation, split, corpus, args.out)
+        out = f"{args.out}/{VALIDATION_DIR}"
+        n_train = corpus.n_playlists - split.n_test  # what it was drawn from
+        for line in summary_lines(validation, n_train, out, kind="validation split"):
+            print(line)
     return 0
 
 
-def summary_lines(split: Split, n_playlists: int, out: str) -> list[str]:
+def summary_lines(split: Split, n_playlists: int, out: str, kind: str = "split") -> list[str]:
     """The split's line, then one per category in file order: size, lengths against the
-    published target, rejected candidates, test tracks missing from training."""
+    published target, rejected candidates, test tracks missing from training.
+
+    For a validation split, `n_playlists` counts the training playlists it was drawn from."""
+    what = "test" if kind == "split" else "validation"
     lines = [
-        f"split {split.fingerprint}: {split.n_test} test playlists "
+        f"{kind} {split.fingerprint}: {split.n_test} {what} playlists "
         f"({split.settings['per_category']} per category), "
         f"{n_playlists - split.n_test} training playlists -> {out}"
     ]

@@ -55,6 +55,19 @@ def category_plot(
 ) -> Plot:
     """Grouped bars (category × model) of one metric's mean, with the CI as whiskers."""
     plt = _pyplot()
+    fig = category_figure(table, metric, label, synthetic=synthetic)
+    png = _png(fig)
+    plt.close(fig)
+    caption = f"{label} per category (whiskers: {CONFIDENCE:.0%} bootstrap CI; 'all': overall)."
+    return Plot(f"category_{metric}.png", caption, png)
+
+
+def category_figure(
+    table: Mapping[str, Any], metric: str, label: str, *, synthetic: bool = False
+) -> Any:
+    """The matplotlib figure of `category_plot` (the web explorer saves it as SVG); the caller
+    closes it."""
+    plt = _pyplot()
     names = list(table["models"])
     cats = sorted({int(c) for m in names for c in table["models"][m]["categories"]})
     groups = [*(str(c) for c in cats), "all"]
@@ -82,10 +95,7 @@ def category_plot(
     ax.legend(fontsize="small", ncols=min(len(names), 6))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    png = _png(fig)
-    plt.close(fig)
-    caption = f"{label} per category (whiskers: {CONFIDENCE:.0%} bootstrap CI; 'all': overall)."
-    return Plot(f"category_{metric}.png", caption, png)
+    return fig
 
 
 def recall_plot(curves: Mapping[str, FloatArray], *, synthetic: bool = False) -> Plot:

@@ -2,7 +2,9 @@
 corpus, split or challenge set, training set, queries, run folder), prepared once.
 
 `prepare(settings, reporter)` resolves the data (harness/run/sources.py), loads the corpus,
-reuses or draws the split, and names the run folder; `start_run` writes `run.json`.
+reuses or draws the split (and the validation split a model needs), and names the run folder;
+`start_run` writes `run.json`. `prepare_validation(settings)` prepares the same data and split
+folder for fitting and scoring on the validation split alone, never reading the test answers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ from harness.run import rundir
 from harness.run.manifest import RssSampler, file_sha256
 from harness.run.sources import marker_seed, not_in_train, resolve_data, whole_train_set
 from harness.run.submissions import check_submissions_owner, submissions_folder
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from harness.data.corpus import Corpus
@@ -53,6 +55,10 @@ class EvaluateSettings:
     team: str = "mpd-harness"
     email: str = "mpd-harness@example.com"
     k: int = DEFAULT_K
+    # validation playlists per category (SPLIT_DIR/validation/, drawn from the training
+    # playlists only): None keeps the split's own, or draws one of the test split's size when
+    # a model needs it (`needs_validation`); a number draws that size whether or not one does
+    validation: int | None = None
 
 
 @dataclass
@@ -79,6 +85,9 @@ class Evaluation:
     _ranking: IntArray | None = field(default=None, repr=False)
     _title: Recommender | None = field(default=None, repr=False)
     title_fit_s: float = 0.0
+    # the validation split on `train.validation`: path, seed, fingerprint, per_category,
+    # n_queries (None when the run has none)
+    validation: dict[str, Any] | None = None
 
     @property
     def ranking(self) -> IntArray:
@@ -111,15 +120,53 @@ def timed(stages: dict[str, float], name: str) -> Iterator[None]:
 # ---------------------------------------------------------------------------- preparing a run
 
 
-def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluation:
+def prepare(
+    settings: EvaluateSettings, reporter: Reporter = SILENT, *, needs_validation: bool = False
+) -> Evaluation:
     """Data, corpus, split (or challenge set), train set and queries for this run; the wall
-    seconds of each step go to `Evaluation.timings`."""
-    from harness.data.ingest import load_corpus
+    seconds of each step go to `Evaluation.timings`.
 
+    The training set carries the split's validation split (`TrainSet.validation`) when the
+    split folder has one, and one is drawn when `needs_validation` (a model of the run learns
+    from it) or `settings.validation` asks for it; split mode only."""
     s = settings
     timings: dict[str, float] = {}
     if s.k < 1:
         raise UsageError(f"--k {s.k}: must be at least 1")
+    if s.challenge_set is not None and (needs_validation or s.validation is not None):
+        raise UsageError(
+            "--challenge-set: no validation split in challenge mode (the models train on the "
+            "whole corpus); run models that need one (or --validation) on a split"
+        )
+    corpus, data, run_dir = _load(s, reporter, timings)
+    submissions_dir = submissions_folder(run_dir)
+    check_submissions_owner(submissions_dir, run_dir)
+    with timed(timings, "split_s"):
+        if s.challenge_set is not None:
+            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
+        else:
+            parts = _split_parts(corpus, s, run_dir, reporter, needs_validation)
+    return Evaluation(
+        corpus=corpus,
+        run_dir=run_dir,
+        submissions_dir=submissions_dir,
+        data=data,
+        mode="challenge" if s.challenge_set is not None else "split",
+        k=s.k,
+        team=s.team,
+        email=s.email,
+        reporter=reporter,
+        timings=timings,
+        **parts,
+    )
+
+
+def _load(
+    s: EvaluateSettings, reporter: Reporter, timings: dict[str, float]
+) -> tuple[Corpus, dict[str, Any], Path]:
+    """(corpus, what run.json says of the data, run folder) of the settings."""
+    from harness.data.ingest import load_corpus
+
     if s.split is not None:
         from harness.challenge.split import check_split_target
 
@@ -140,26 +187,54 @@ def prepare(settings: EvaluateSettings, reporter: Reporter = SILENT) -> Evaluati
         "n_tracks": corpus.n_tracks,
     }
     run_dir = Path(s.out) if s.out is not None else RUNS_ROOT / run_name(s, source.name, data)
-    submissions_dir = submissions_folder(run_dir)
-    check_submissions_owner(submissions_dir, run_dir)
-    with timed(timings, "split_s"):
-        if s.challenge_set is not None:
-            parts = _challenge_parts(corpus, Path(s.challenge_set), reporter)
-        else:
-            parts = _split_parts(corpus, s, run_dir, reporter)
-    return Evaluation(
-        corpus=corpus,
-        run_dir=run_dir,
-        submissions_dir=submissions_dir,
-        data=data,
-        mode="challenge" if s.challenge_set is not None else "split",
-        k=s.k,
-        team=s.team,
-        email=s.email,
+    return corpus, data, run_dir
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What fitting and scoring on the validation split may see: no test query, no test answer."""
+
+    corpus: Corpus
+    train: TrainSet  # the training playlists, `train.validation` set
+    data: dict[str, Any]  # as in run.json
+    split: dict[str, Any]  # the test split: path, seed, fingerprint, per_category, coverage
+    validation: dict[str, Any]  # path, seed, fingerprint, per_category, coverage, n_queries
+    run_dir: Path  # the run folder evaluate would use with these settings
+
+
+def prepare_validation(
+    settings: EvaluateSettings, reporter: Reporter = SILENT
+) -> ValidationContext:
+    """The data, corpus and training set with its validation split for `settings`, as
+    `evaluate` would prepare them (the same run and split folder), without reading the test
+    split's ground truth: a matching split folder is read without it (`ensure_split_ref`), a
+    missing one drawn; the validation split is reused, or drawn at `settings.validation` per
+    category (default: the folder's own, else the test split's size). For tuning."""
+    from harness.challenge.split import train_without
+    from harness.run.sources import ensure_split_ref, ensure_validation
+
+    s = settings
+    if s.challenge_set is not None:
+        raise UsageError("--challenge-set: no validation split in challenge mode")
+    corpus, data, run_dir = _load(s, reporter, {})
+    split_dir = Path(s.split) if s.split is not None else run_dir / "split"
+    explicit = s.split is not None
+    ref = ensure_split_ref(
+        corpus,
+        split_dir,
+        seed=s.split_seed,
+        per_category=s.per_category,
+        coverage=s.coverage,
+        explicit=explicit,
         reporter=reporter,
-        timings=timings,
-        **parts,
     )
+    v, info = ensure_validation(
+        corpus, split_dir, ref, per_category=s.validation, explicit=explicit, reporter=reporter
+    )
+    split = {"path": str(split_dir), "seed": ref.seed, "fingerprint": ref.fingerprint}
+    split |= {k: ref.settings.get(k) for k in ("per_category", "coverage")}
+    train = replace(train_without(corpus, ref.test_idx), validation=v)
+    return ValidationContext(corpus, train, data, split, info, run_dir)
 
 
 def run_name(s: EvaluateSettings, source_name: str, data: dict[str, Any]) -> str:
@@ -195,11 +270,12 @@ def _challenge_parts(corpus: Corpus, path: Path, reporter: Reporter) -> dict[str
 
 
 def _split_parts(
-    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter
+    corpus: Corpus, s: EvaluateSettings, run_dir: Path, reporter: Reporter, needs_validation: bool
 ) -> dict[str, Any]:
-    """Queries, training set and ground truth of the split (reused or drawn)."""
+    """Queries, training set and ground truth of the split (reused or drawn), the training set
+    with the split's validation split when it has one or one is asked for."""
     from harness.challenge.split import train_set
-    from harness.run.sources import ensure_split
+    from harness.run.sources import ensure_split, ensure_validation, existing_validation
 
     split_dir = Path(s.split) if s.split is not None else run_dir / "split"
     sp = ensure_split(
@@ -221,9 +297,27 @@ def _split_parts(
         "coverage": sp.settings.get("coverage"),
         "not_in_train": not_in_train(sp),
     }
+    train = train_set(corpus, sp)
+    found: tuple[Validation, dict[str, Any]] | None
+    if needs_validation or s.validation is not None:
+        found = ensure_validation(
+            corpus,
+            split_dir,
+            sp,
+            per_category=s.validation,
+            explicit=s.split is not None,
+            reporter=reporter,
+        )
+    else:  # a validation split the folder has comes along; nothing draws one
+        found = existing_validation(corpus, split_dir, sp, reporter)
+    validation = None
+    if found is not None:
+        train = replace(train, validation=found[0])
+        validation = found[1]
     return dict(
         queries=sp.queries,
-        train=train_set(corpus, sp),
+        train=train,
+        validation=validation,
         split=split,
         challenge_path=split_dir / "challenge_set.json",
         gt_offsets=sp.holdout_offsets,

@@ -9,19 +9,20 @@ a failure too).
 The data: 60 training playlists over three 12-track clusters, a 40-track catalogue (ids 36..39
 never occur in training) and nine queries mixing titles, seeds, repeated seeds, seeds unknown to
 training and seedless ones. Small enough that every built-in model passes in seconds with
-`TINY_PARAMS`.
+`TINY_PARAMS`. A model that needs validation (`needs_validation`) is fitted on the same
+playlists with ten of them as its validation split (`mixed_validation`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from models.base import Recommender
@@ -47,6 +48,7 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
     },
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
+    "als": {"factors": 3},  # as many as the data's clusters: more memorise the 60 playlists
 }
 
 
@@ -106,6 +108,32 @@ def mixed_train() -> TrainSet:
     return make_train(playlists, titles, N_TRACKS)
 
 
+def train_for(model: Recommender) -> TrainSet:
+    """`mixed_train()`, with `mixed_validation` attached for a model that needs validation."""
+    train = mixed_train()
+    if not getattr(model, "needs_validation", False):
+        return train
+    return replace(train, validation=mixed_validation(train))
+
+
+def mixed_validation(train: TrainSet) -> Validation:
+    """Ten of the training playlists as a validation split: rows 0-8 with their first track as
+    the seed (category 2), row 9 seedless (category 1); every other track held out."""
+    playlists = [train.playlist(i).tolist() for i in range(10)]
+    seeds = [p[:1] for p in playlists[:9]] + [[]]
+    holdouts = [p[1:] for p in playlists[:9]] + [playlists[9]]
+    queries = make_queries(seeds, [str(t) for t in train.titles[:10]], [2] * 9 + [1])
+    offsets = np.zeros(11, dtype=np.int64)
+    np.cumsum([len(h) for h in holdouts], out=offsets[1:])
+    return Validation(
+        rows=np.arange(10, dtype=np.int64),
+        queries=queries,
+        holdout_offsets=offsets,
+        holdout_ids=np.array([t for h in holdouts for t in h], dtype=np.int32),
+        fingerprint="contract",
+    )
+
+
 def mixed_queries() -> Queries:
     """Nine queries: seeded, seedless, a repeated seed, seeds never seen in training, titles
     known, unknown and withheld."""
@@ -157,7 +185,8 @@ class Subject:
         needs it, without fitting again)."""
         if self._fitted is None:
             try:
-                self._fitted = self.make().fit(mixed_train())
+                model = self.make()
+                self._fitted = model.fit(train_for(model))
             except Exception as e:
                 self._fitted = e
         if isinstance(self._fitted, Exception):
@@ -307,15 +336,18 @@ def answers_seeded(subject: Subject) -> None:
 
 def inputs_untouched(subject: Subject) -> None:
     """fit and recommend must not modify the shared TrainSet or Queries arrays in place."""
-    train, queries = mixed_train(), mixed_queries()
+    model = subject.make()
+    train, queries = train_for(model), mixed_queries()
     arrays = {
         **{f"train.{a}": getattr(train, a) for a in ("offsets", "track_ids", "titles")},
         **{f"train.{a}": getattr(train, a) for a in ("track_artist", "track_album")},
         **{f"queries.{a}": getattr(queries, a) for a in ("pids", "seed_offsets", "seed_ids")},
         **{f"queries.{a}": getattr(queries, a) for a in ("seed_pos", "titles", "categories")},
     }
+    if train.validation is not None:
+        arrays |= {f"validation.{a}": getattr(train.validation, a) for a in ("rows", "holdout_ids")}
     before = {a: v.copy() for a, v in arrays.items()}
-    subject.make().fit(train).recommend(queries, K)
+    model.fit(train).recommend(queries, K)
     changed = [a for a, v in arrays.items() if not np.array_equal(v, before[a])]
     if changed:
         raise ContractError(f"fit or recommend changed {', '.join(changed)} in place")
@@ -327,7 +359,7 @@ def deterministic(subject: Subject) -> None:
     if not getattr(type(model), "deterministic", True):
         raise CheckSkipped(f"the model says it is not deterministic: {model.determinism_note}")
     a = np.asarray(subject.answer("mixed", K))
-    b = np.asarray(model.fit(mixed_train()).recommend(mixed_queries(), K))
+    b = np.asarray(model.fit(train_for(model)).recommend(mixed_queries(), K))
     if a.shape != b.shape or not np.array_equal(a, b):
         rows: list[int] = (
             np.flatnonzero((a != b).any(axis=1)).tolist() if a.shape == b.shape else []

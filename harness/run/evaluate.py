@@ -9,13 +9,18 @@ The runner, not the models, checks every recommendation matrix and backfills emp
 with the most popular training tracks (harness/run/checks.py). Seedless queries of models with
 `cold_start == "title"` go to the shared title baseline, and so do the queries such a model
 leaves wholly empty (no seed it knows).
+
+A model with `needs_validation` fits on the training set with the validation split attached
+(`TrainSet.validation`, drawn from the training playlists only) and its run key holds that
+split's fingerprint; every other model fits on the training set without it, as before.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +29,7 @@ from numpy.typing import NDArray
 
 from harness.atomic import read_json, write_json
 from harness.errors import UsageError
-from harness.progress import Advance
+from harness.progress import SILENT, Advance, Reporter
 from harness.run import rundir
 from harness.run.checks import backfill, check_recs
 from harness.run.context import (
@@ -50,7 +55,7 @@ from harness.run.rundir import complete_run, read_recs, write_metrics, write_rec
 from harness.run.submissions import (
     write_and_verify_submission,
 )
-from harness.types import IntArray, TrainSet
+from harness.types import IntArray, Queries, TrainSet
 
 if TYPE_CHECKING:
     from models.base import Recommender
@@ -79,9 +84,36 @@ def run_key(ev: Evaluation, name: str, model: Recommender) -> dict[str, Any]:
         mode=ev.mode,
         k=ev.k,
         data=ev.data,
-        split=ev.split,
+        split=split_info(ev, model),
         cls=None if registered else class_path(model),
     )
+
+
+def needs_validation(model: Recommender) -> bool:
+    """Whether `model` learns from held-out tracks of the validation split (a ClassVar of
+    `models.base.Recommender`; duck-typed models without it do not)."""
+    return bool(getattr(model, "needs_validation", False))
+
+
+def train_for(ev: Evaluation, model: Recommender) -> TrainSet:
+    """What `model` fits on: the training set, with the validation split only for a model that
+    learns from held-out tracks; every other model sees the training set without it."""
+    if not needs_validation(model):
+        return replace(ev.train, validation=None)
+    if ev.train.validation is None:
+        raise UsageError(
+            f"{class_path(model)} needs a validation split and this run has none "
+            "(prepare it with needs_validation, or give --validation N)"
+        )
+    return ev.train
+
+
+def split_info(ev: Evaluation, model: Recommender) -> dict[str, Any]:
+    """The run's split, plus the validation split for a model that learns from it: its
+    fingerprint is then part of the model's run key, so a new validation split refits it."""
+    if not needs_validation(model) or ev.validation is None:
+        return ev.split
+    return ev.split | {"validation": ev.validation}
 
 
 def class_path(model: Recommender) -> str:
@@ -110,20 +142,45 @@ def fit_with_progress(model: Recommender, train: TrainSet, name: str, advance: A
 def recommend_all(
     ev: Evaluation, name: str, model: Recommender
 ) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
-    """Checked (n, k) recommendations for every query, before backfill.
+    """Checked (n, k) recommendations for every query of the run, before backfill
+    (`answer_queries` with the run's queries, title baseline and reporter)."""
+    return answer_queries(
+        model,
+        ev.queries,
+        ev.k,
+        name=name,
+        n_tracks=ev.train.n_tracks,
+        title=ev.title_model,
+        reporter=ev.reporter,
+        track_uris=ev.corpus.track_uris,
+    )
 
-    Models with `cold_start == "title"` hand two kinds of query to the shared title baseline:
-    seedless ones (routed before the model runs) and those the model left wholly empty, e.g.
-    when no seed has a vector (answered after). Returns the matrix, both masks and the seconds
-    spent inside `recommend` calls (checks excluded).
+
+def answer_queries(
+    model: Recommender,
+    q: Queries,
+    k: int,
+    *,
+    name: str,
+    n_tracks: int,
+    title: Callable[[], Recommender],
+    reporter: Reporter = SILENT,
+    track_uris: NDArray[np.object_] | None = None,
+) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_], float]:
+    """Checked (n, k) recommendations of a fitted `model` for queries `q`, before backfill.
+
+    Models with `cold_start == "title"` hand two kinds of query to the title baseline `title()`
+    (fitted on first call): seedless ones (routed before the model runs) and those the model
+    left wholly empty, e.g. when no seed has a vector (answered after). Returns the matrix,
+    both masks and the seconds spent inside `recommend` calls (checks excluded).
     """
-    q, k, n = ev.queries, ev.k, len(ev.queries)
+    n = len(q)
     recs = np.full((n, k), -1, dtype=np.int32)  # (n, k)
     to_title = model.cold_start == "title"
     routed = (q.n_seeds == 0) if to_title else np.zeros(n, dtype=bool)
     own = np.flatnonzero(~routed)
     seconds = 0.0
-    with ev.reporter.step(f"{name}: recommend", total=n) as advance:
+    with reporter.step(f"{name}: recommend", total=n) as advance:
 
         def run(who: Recommender, label: str, idx: NDArray[np.intp]) -> None:
             nonlocal seconds
@@ -131,17 +188,17 @@ def recommend_all(
             t0 = time.perf_counter()
             out = who.recommend(sub, k)
             seconds += time.perf_counter() - t0
-            recs[idx] = check_recs(out, sub, ev.train.n_tracks, k, label, ev.corpus.track_uris)
+            recs[idx] = check_recs(out, sub, n_tracks, k, label, track_uris)
             advance(len(idx))
 
         for s in range(0, len(own), CHUNK):
             run(model, name, own[s : s + CHUNK])
         if routed.any():
-            run(ev.title_model(), f"{name} (via title baseline)", np.flatnonzero(routed))
+            run(title(), f"{name} (via title baseline)", np.flatnonzero(routed))
         empty = ~routed & (recs < 0).all(axis=1) if to_title else np.zeros(n, dtype=bool)
         if empty.any():
             label = f"{name} (unanswered, via title baseline)"
-            run(ev.title_model(), label, np.flatnonzero(empty))
+            run(title(), label, np.flatnonzero(empty))
     return recs, routed, empty, seconds
 
 
@@ -200,6 +257,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
 
     `model` is built and checked once per run (harness/run/factory.py); it is fitted here.
     """
+    train = train_for(ev, model)
     key = run_key(ev, name, model)
     model_dir, sub_path = ev.run_dir / name, ev.submissions_dir / f"{name}.csv.gz"
     stored = None if force else complete_run(model_dir, key)
@@ -209,7 +267,7 @@ def evaluate_model(ev: Evaluation, name: str, model: Recommender, force: bool) -
     # an interrupted recomputation must not leave the old manifest vouching for new files
     (model_dir / "manifest.json").unlink(missing_ok=True)
     with ev.reporter.step(f"{name}: fit") as advance, RssSampler() as fit:
-        fit_with_progress(model, ev.train, name, advance)
+        fit_with_progress(model, train, name, advance)
     with RssSampler() as rec:
         raw, routed, unanswered, rec_s = recommend_all(ev, name, model)
     stages: dict[str, float] = {}
@@ -259,6 +317,14 @@ def _manifest(
 ) -> dict[str, Any]:
     """What a model's manifest says of the model, the machine, the seeds, time and memory."""
     params = model.get_params(deep=False)
+    split = split_info(ev, model)
+    seeds = {
+        "data": ev.data.get("seed"),
+        "split": ev.split.get("seed"),
+        "model": jsonable(params.get("seed", params.get("random_state"))),
+    }
+    if "validation" in split:
+        seeds["validation"] = split["validation"]["seed"]
     return {
         "model": name,
         "class": class_path(model),
@@ -266,15 +332,11 @@ def _manifest(
         "key": fingerprint(key),
         "mode": ev.mode,
         "k": ev.k,
-        "seeds": {
-            "data": ev.data.get("seed"),
-            "split": ev.split.get("seed"),
-            "model": jsonable(params.get("seed", params.get("random_state"))),
-        },
+        "seeds": seeds,
         "versions": versions(),
         "machine": machine(),
         "data": ev.data,
-        "split": ev.split,
+        "split": split,
         "fit_s": round(fit.seconds, 3),
         "recommend_s": round(rec_s, 3),
         "peak_rss_mb": round(max(fit.peak_mb, rec.peak_mb), 1),
@@ -308,12 +370,15 @@ __all__ = [
     "RUNS_ROOT",
     "EvaluateSettings",
     "Evaluation",
+    "answer_queries",
     "evaluate_model",
     "fit_with_progress",
+    "needs_validation",
     "prepare",
     "recommend_all",
     "run_models",
     "run_name",
     "start_run",
     "timed",
+    "train_for",
 ]

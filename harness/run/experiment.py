@@ -1,7 +1,7 @@
 """Experiment files: `evaluate --config exp.toml`, and the resolved `RUN_DIR/experiment.toml`.
 
     [data]      synthetic = PRESET  or  mpd = PATH;  seed (synthetic only), cache_dir
-    [split]     seed, per_category, coverage, path (a split folder), challenge_set
+    [split]     seed, per_category, coverage, validation, path (a split folder), challenge_set
     [run]       out, k, force
     [team]      name, email
     [[models]]  name = a registered name or "module:Class";  [models.params] PARAM = VALUE
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomic import atomic_open
 from harness.errors import UsageError
-from harness.run.evaluate import EvaluateSettings, Evaluation
+from harness.run.evaluate import EvaluateSettings, Evaluation, needs_validation
 from harness.run.factory import build_model, model_class, model_name, type_ok
 from harness.run.manifest import jsonable
 from harness.run.sources import DEFAULT_PRESET
@@ -47,6 +47,7 @@ FIELDS: dict[tuple[str, str], tuple[str, type]] = {
     ("split", "seed"): ("split_seed", int),
     ("split", "per_category"): ("per_category", int),
     ("split", "coverage"): ("coverage", str),
+    ("split", "validation"): ("validation", int),
     ("split", "path"): ("split", Path),
     ("split", "challenge_set"): ("challenge_set", Path),
     ("run", "out"): ("out", Path),
@@ -300,6 +301,11 @@ def resolve(
     each model's full `get_params()` (an instance is named by its `module:Class`)."""
     synthetic = None if settings.mpd is not None else ev.data.get("preset") or DEFAULT_PRESET
     per_category = ev.split.get("per_category") if ev.mode == "split" else settings.per_category
+    validation = settings.validation  # the size drawn, where a model or the flag asked for one
+    if ev.validation is not None and (
+        validation is not None or any(needs_validation(m) for _, m in models)
+    ):
+        validation = ev.validation["per_category"]
     names = [
         s if isinstance(s, str) else f"{type(s).__module__}:{type(s).__qualname__}" for s in specs
     ]
@@ -307,7 +313,12 @@ def resolve(
     writable = [{k: v for k, v in p.items() if _writable(v)} for p in full]
     params = {spec: p for spec, p in zip(names, writable, strict=True) if p}
     resolved = replace(
-        settings, synthetic=synthetic, per_category=per_category, out=ev.run_dir, k=ev.k
+        settings,
+        synthetic=synthetic,
+        per_category=per_category,
+        validation=validation,
+        out=ev.run_dir,
+        k=ev.k,
     )
     return Experiment(resolved, tuple(names), params, force)
 

@@ -19,7 +19,7 @@ are backfilled with popular tracks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from rich.table import Table
 from harness.atomic import read_json
 from harness.errors import HarnessError, UsageError
 from harness.progress import SILENT, Reporter
-from harness.types import IntArray, Queries, TrainSet
+from harness.types import IntArray, Queries, TrainSet, Validation
 
 if TYPE_CHECKING:
     from harness.data.corpus import Corpus
@@ -85,9 +85,19 @@ def _run_files(run_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def refit(
-    run_dir: str | Path, name: str, *, cache_dir: Path | None = None, reporter: Reporter = SILENT
+    run_dir: str | Path,
+    name: str,
+    *,
+    cache_dir: Path | None = None,
+    reporter: Reporter = SILENT,
+    corpus: Corpus | None = None,
+    split: Any = None,
 ) -> Fitted:
-    """Load the run's corpus and split, and fit model `name` with its stored hyperparameters."""
+    """Load the run's corpus and split, and fit model `name` with its stored hyperparameters.
+
+    `corpus` and `split` (a `Split`): the run's, already loaded (the web explorer keeps them);
+    the corpus fingerprint is checked all the same.
+    """
     from harness.challenge.split import load_split, train_set
     from harness.data.ingest import load_corpus
     from harness.run.factory import build_model
@@ -104,31 +114,56 @@ def refit(
                 f"{run_dir / 'run.json'}"
             )
     data_path = Path(str(run["data"]["path"]))
-    if not data_path.exists():
-        raise HarnessError(
-            f"data {data_path} of run {run_dir} not found (paths in run.json are relative to the "
-            "folder evaluate ran in; run from there)"
-        )
-    corpus = load_corpus(data_path, cache_dir=cache_dir, reporter=reporter)
+    if corpus is None:
+        if not data_path.exists():
+            raise HarnessError(
+                f"data {data_path} of run {run_dir} not found (paths in run.json are relative to "
+                "the folder evaluate ran in; run from there)"
+            )
+        corpus = load_corpus(data_path, cache_dir=cache_dir, reporter=reporter)
     fp = corpus.source.get("fingerprint")
     if fp != run["data"].get("fingerprint"):
         raise HarnessError(
             f"{data_path}: corpus fingerprint {fp} differs from the run's "
             f"{run['data'].get('fingerprint')}: the data changed since the run"
         )
-    split = None
     if run.get("mode") == "split":
-        split = load_split(resolve_split_dir(run_dir, run["split"]), corpus)
+        if split is None or split.fingerprint != run["split"].get("fingerprint"):
+            split = load_split(resolve_split_dir(run_dir, run["split"]), corpus)
         train = train_set(corpus, split)
     else:
-        train = whole_train_set(corpus)
+        split, train = None, whole_train_set(corpus)
     model = build_model(name, dict(manifest.get("params", {})))
+    if getattr(model, "needs_validation", False):
+        train = replace(train, validation=_run_validation(run_dir, run, manifest, corpus, split))
     reporter.note(
         f"refitting {name} on {train.n_playlists:,} training playlists with the run's "
         "hyperparameters (runs store recommendations, not fitted models)"
     )
     model.fit(train)
     return Fitted(name, model, corpus, train, popularity_ranking(train), run, split)
+
+
+def _run_validation(
+    run_dir: Path, run: dict[str, Any], manifest: dict[str, Any], corpus: Corpus, split: Any
+) -> Validation:
+    """The validation split model run `manifest` was fitted with, unchanged since."""
+    from harness.challenge.split import load_validation
+    from harness.run.rundir import resolve_split_dir
+
+    want = manifest.get("split", {}).get("validation", {}).get("fingerprint")
+    found = (
+        None
+        if split is None
+        else load_validation(resolve_split_dir(run_dir, run["split"]), corpus, split)
+    )
+    if found is None or found.fingerprint != want:
+        have = "none" if found is None else found.fingerprint
+        raise HarnessError(
+            f"{run_dir / manifest['model'] / 'manifest.json'}: fitted with validation split "
+            f"{want}, the run's split folder has {have}; evaluate again to refit"
+        )
+    return found
 
 
 def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[int, int]:

@@ -50,7 +50,8 @@ def run_key(
 ) -> dict[str, Any]:
     """What a stored model run must match to be reused: runner version, model, params, mode, k,
     data and split. A model from outside the registry adds its class (`cls`), so that another
-    class under the same name is never taken for it."""
+    class under the same name is never taken for it; one that learns from the validation split
+    adds that split's fingerprint (`split["validation"]`), so that a new one refits it."""
     key = {
         "runner": RUNNER_VERSION,
         "model": name,
@@ -62,6 +63,9 @@ def run_key(
     }
     if cls is not None:
         key["class"] = cls
+    validation = split.get("validation")
+    if validation is not None:
+        key["validation_fingerprint"] = validation["fingerprint"]
     return key
 
 

@@ -1,5 +1,6 @@
 """Where a run's data and split come from: the MPD given by path, or a synthetic preset
-generated once; the split reused from its folder when it fits, drawn and written otherwise."""
+generated once; the split (and its validation split, for models that learn from held-out
+tracks) reused from its folder when it fits, drawn and written otherwise."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.atomic import atomic_dir, read_json
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 from harness.progress import SILENT, Reporter
 from harness.run.manifest import jsonable
-from harness.types import TrainSet
+from harness.types import TrainSet, Validation
 
 if TYPE_CHECKING:
-    from harness.challenge.split import Split
+    from harness.challenge.split import Split, SplitRef
     from harness.data.corpus import Corpus
 
 DEFAULT_PRESET = "default"
@@ -183,6 +184,129 @@ def off_target(split: Any, tolerance_pct: float = 10.0) -> list[str]:
                 f"{r['target']['mean']} (see the split manifest)"
             )
     return lines
+
+
+def ensure_split_ref(
+    corpus: Corpus,
+    split_dir: Path,
+    *,
+    seed: int,
+    per_category: int | None,
+    coverage: str = "best-effort",
+    explicit: bool,
+    reporter: Reporter = SILENT,
+) -> SplitRef:
+    """`ensure_split` for code that must never read the test answers (tuning, fitting on the
+    validation split): a split folder that matches is read without its ground_truth.json."""
+    from harness.challenge.split import read_split_ref
+
+    manifest_path = split_dir / "manifest.json"
+    if manifest_path.exists():
+        why = split_mismatch(read_json(manifest_path), corpus, seed, per_category, coverage)
+        if why is None:
+            ref = read_split_ref(split_dir, corpus)
+            reporter.note(f"split: reusing {split_dir} (its ground truth unread)")
+            return ref
+    split = ensure_split(
+        corpus,
+        split_dir,
+        seed=seed,
+        per_category=per_category,
+        coverage=coverage,
+        explicit=explicit,
+        reporter=reporter,
+    )
+    return split.ref
+
+
+def ensure_validation(
+    corpus: Corpus,
+    split_dir: Path,
+    split: Split | SplitRef,
+    *,
+    per_category: int | None,
+    explicit: bool,
+    reporter: Reporter = SILENT,
+) -> tuple[Validation, dict[str, Any]]:
+    """The validation split of `split` in `split_dir/validation/`, drawn and added when absent;
+    with what a manifest says of it (path, seed, fingerprint, per_category, n_queries).
+
+    per_category None: whatever validation the folder has, else one of the test split's size.
+    An existing one of another size (or stale: drawn for another split, files changed) is
+    redrawn, except in a split the user named with --split, where it is an error. The test
+    split's own files are never touched, nor its ground truth read.
+    """
+    found = _validation(corpus, split_dir, split, per_category, explicit, reporter, draw=True)
+    assert found is not None  # drawn when absent
+    return found
+
+
+def existing_validation(
+    corpus: Corpus, split_dir: Path, split: Split | SplitRef, reporter: Reporter = SILENT
+) -> tuple[Validation, dict[str, Any]] | None:
+    """The validation split the folder has, if it has a usable one (a note says why not)."""
+    return _validation(corpus, split_dir, split, None, False, reporter, draw=False)
+
+
+def _validation(
+    corpus: Corpus,
+    split_dir: Path,
+    split: Split | SplitRef,
+    per_category: int | None,
+    explicit: bool,
+    reporter: Reporter,
+    draw: bool,
+) -> tuple[Validation, dict[str, Any]] | None:
+    from harness.challenge.split import (
+        VALIDATION_DIR,
+        Split,
+        as_validation,
+        load_validation_split,
+        make_validation,
+        write_validation,
+    )
+
+    if per_category is not None and per_category < 1:
+        raise UsageError(f"--validation {per_category}: must be at least 1")
+    ref = split.ref if isinstance(split, Split) else split
+    where = split_dir / VALIDATION_DIR
+    why = None
+    try:
+        v = load_validation_split(split_dir, ref, corpus)
+    except HarnessError as e:
+        v, why = None, f"cannot be used ({e})"
+    if v is not None and per_category not in (None, v.settings["per_category"]):
+        why = f"has {v.settings['per_category']} playlists per category, not {per_category}"
+        v = None
+    if v is not None:
+        reporter.note(f"validation: reusing {where}")
+    elif not draw:
+        if why is not None:
+            reporter.note(f"validation: {where} {why}: not used")
+        return None
+    else:
+        if why is not None:
+            if explicit:
+                raise UsageError(
+                    f"--split {split_dir}: its validation split {why}; use another folder or "
+                    "draw it again with `mpd-harness split --validation N`"
+                )
+            reporter.note(f"validation: {where} {why}: redrawing")
+        with reporter.step("drawing the validation split"):
+            v = make_validation(corpus, ref, per_category=per_category)
+            write_validation(v, ref, corpus, split_dir)
+        reporter.note(
+            f"validation: wrote {where} ({v.n_test:,} playlists drawn from the training playlists)"
+        )
+    info = {
+        "path": str(where),
+        "seed": v.seed,
+        "fingerprint": v.fingerprint,
+        "per_category": v.settings["per_category"],
+        "coverage": v.settings.get("coverage"),
+        "n_queries": v.n_test,
+    }
+    return as_validation(v, ref, corpus), info
 
 
 def not_in_train(split: Any) -> int:
