@@ -88,7 +88,14 @@ def fitted(name: str, corpus: Corpus) -> Fitted:
     valid = MODELS[name]().get_params()
     params = {k: v for k, v in FAST_PARAMS.get(name, {}).items() if k in valid}
     train = whole_train_set(corpus)
-    model = get_model(name, **params).fit(train)
+    model = get_model(name, **params)
+    if model.needs_validation:  # e.g. rerank: ten training playlists as its validation split
+        from dataclasses import replace
+
+        from harness.run.contract import mixed_validation
+
+        train = replace(train, validation=mixed_validation(train))
+    model = model.fit(train)
     return Fitted(name, model, corpus, train, popularity_ranking(train), {}, None)
 
 

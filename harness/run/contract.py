@@ -36,16 +36,8 @@ CHALLENGE_K = 500  # the challenge's k, more than the catalogue: the tail must b
 TINY_PARAMS: dict[str, dict[str, Any]] = {
     # no subsampling: on a 30-track vocabulary it would drop most of the tiny corpus
     "w2v": {"epochs": 30, "dim": 16, "sample": 0.0, "workers": 1, "min_count": 1, "seed": 0},
-    "sgns": {
-        "epochs": 30,
-        "dim": 16,
-        "sample": 0.0,
-        "min_count": 1,
-        "window": 5,
-        "device": "cpu",
-        "threads": 1,
-        "seed": 0,
-    },
+    "sgns": {"epochs": 30, "dim": 16, "sample": 0.0, "min_count": 1, "window": 5, "seed": 0}
+    | {"device": "cpu", "threads": 1},
     "knn": {"k_neighbors": 20},
     "item_knn": {"n_neighbors": 10},
     "als": {"factors": 3},  # as many as the data's clusters: more memorise the 60 playlists
