@@ -372,6 +372,7 @@ def _report_categories(
             entry["deviation"] = {
                 "mean": round(stats["mean"] - c.mean, 3),
                 "std": round(stats["std"] - c.std, 3),
+                "mean_pct": round(100 * (stats["mean"] / c.mean - 1), 1),
             }
 
 

@@ -119,7 +119,9 @@ def summary_lines(split: Split, n_playlists: int, out: str, kind: str = "split")
         r = split.report[str(number)]
         s = r["num_tracks"]
         target = r.get("target")
-        goal = f" (target {target['mean']}±{target['std']})" if target else ""
+        off = r.get("deviation", {}).get("mean_pct")
+        pct = f", mean {off:+.1f}%" if off is not None else ""
+        goal = f" (target {target['mean']}±{target['std']}{pct})" if target else ""
         lines.append(
             f"  category {number:>2}: {r['count']} playlists, num_tracks "
             f"{s['mean']:.1f}±{s['std']:.1f} in {s['min']}-{s['max']}{goal}, "

@@ -165,7 +165,8 @@ def _run_validation(
 def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[int, int]:
     """(identical rows, rows compared): the refit's top-k vs `recs.npz` on seeded test queries.
 
-    Only queries with seeds are compared, so the model itself (not the title baseline) answers.
+    Only queries with seeds are compared, so the model itself answers them; a row it leaves
+    wholly empty (no seed known to it) goes to the title baseline, as in the runner.
     """
     from harness.run.checks import backfill, check_recs
     from harness.run.rundir import read_recs
@@ -181,6 +182,12 @@ def check_refit(fitted: Fitted, run_dir: Path, n: int = CHECK_QUERIES) -> tuple[
     sub = q.subset(idx)
     k = stored.shape[1]
     recs = check_recs(fitted.model.recommend(sub, k), sub, fitted.train.n_tracks, k, fitted.name)
+    empty = np.flatnonzero((recs < 0).all(axis=1))  # (n_empty,) rows the model left unanswered
+    if len(empty) and fitted.model.cold_start == "title":
+        part = sub.subset(empty)
+        label = f"{fitted.name} (unanswered, via title baseline)"
+        answer = fitted.title_model().recommend(part, k)
+        recs[empty] = check_recs(answer, part, fitted.train.n_tracks, k, label)
     recs, _ = backfill(recs, sub, fitted.ranking, k)
     want = stored[[row_of[int(p)] for p in sub.pids]]  # (len(idx), k)
     same = int(np.all(recs == want, axis=1).sum())

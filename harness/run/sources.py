@@ -170,6 +170,8 @@ def ensure_split(
         split = make_split(corpus, seed=seed, per_category=per_category, coverage=coverage)
         write_split(split, corpus, split_dir)
     reporter.note(f"split: wrote {split_dir} ({len(split.test_idx):,} test playlists, seed {seed})")
+    for line in off_target(split):
+        reporter.note(f"split: {line}")
     lost = not_in_train(split)
     if lost:
         reporter.note(
@@ -177,6 +179,21 @@ def ensure_split(
             f"(coverage {coverage}: this corpus cannot keep them all, see {split_dir}/manifest.json)"
         )
     return split
+
+
+def off_target(split: Any, tolerance_pct: float = 10.0) -> list[str]:
+    """One line per category whose mean num_tracks is further than `tolerance_pct` from the
+    published mean (small corpora: too few long playlists keep every track in training)."""
+    lines = []
+    for number, r in split.report.items():
+        pct = r.get("deviation", {}).get("mean_pct") if isinstance(r, dict) else None
+        if pct is not None and abs(pct) > tolerance_pct:
+            lines.append(
+                f"category {number}'s mean num_tracks {r['num_tracks']['mean']:.1f} is "
+                f"{abs(pct):.0f}% {'below' if pct < 0 else 'above'} the published "
+                f"{r['target']['mean']} (see the split manifest)"
+            )
+    return lines
 
 
 def ensure_split_ref(

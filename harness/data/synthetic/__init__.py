@@ -2,10 +2,13 @@
 
 The real MPD cannot be downloaded here, so tests, benchmarks and the default evaluation run on
 this. The model (docs/synthetic.md) has a fixed catalogue sized for the full 1M-playlist dataset
-(artists in genre x era cells with Zipf popularity and fixed "scenes" of related artists; albums;
-tracks with a few hits and many deep cuts). A playlist draws a theme (title vocabulary +
-genre/era mixture), a second theme, and anchor artists mostly from one scene, then fills its
-tracks with segments (album runs or artist picks) from its anchors, their scenes or its themes.
+(artists in genre x era cells with Zipf popularity, one superstar, and fixed "scenes" of related
+artists; albums; tracks with a few hits and many deep cuts; a chart of the most popular tracks
+with a flat head; a few focus artists per title stem). A playlist draws a theme (title
+vocabulary + genre/era mixture), a title stem, a second theme, whether it is mainstream (drawing
+from the heads of the popularity distributions and the chart) or niche (deep cuts too), and
+anchor artists (the stem's focus artists, else mostly one scene), then fills its tracks with
+segments (album runs, artist picks, chart hits) from its anchors, their scenes or its themes.
 N playlists are a sample from the same distribution as the full 1M, so the vocabulary grows with
 N like a subsample of the real data (sub-linearly).
 
@@ -18,7 +21,8 @@ output does not depend on the worker count, and a full slice k is the same for e
 The package: `catalogue` (themes, parameters, the per-seed catalogue), `names` (URIs and names
 from hashes, playlist titles), `sampler` (`SyntheticMPD`: the playlists of a slice), `writer`
 (slice JSON, `write_synthetic`, the `synthetic.json` marker), `measure` (statistics of written
-slices vs the published figures).
+slices vs the published figures), `fidelity` (how playlists behave: concentration, title
+signal, vocabulary growth).
 """
 
 from harness.data.synthetic.catalogue import (

@@ -58,6 +58,10 @@ DESCRIPTIONS = (
     "{} and chill",
     "a little bit of {}",
 )
+_DECORATIONS = (
+    "{}!", "{}!!", "{}!!!", "{}...", "{} :)", "~{}~", "#{}", "{}.", "({})", "*{}*", "{}~",
+    "_{}_", "{} ;)", "@{}", "{}!!!!", "{} (:",
+)  # fmt: skip
 GENERIC_EMOJI = ("🔥", "🎶", "✨", "💯", "😎", "❤️", "🙌")
 
 # ------------------------------------------------------------------------------ hashing, URIs
@@ -232,18 +236,10 @@ def title_variant(stem: str, emoji: tuple[str, ...], u: FloatArray) -> str:
     )
     d = u[1]
     pool = emoji or GENERIC_EMOJI
-    if d < 0.10:
+    if d < 0.02:
         s += " " + pool[int(u[2] * len(pool))]
-    elif d < 0.13:
-        s += "!"
-    elif d < 0.15:
-        s += "!!"
-    elif d < 0.17:
-        s += "..."
-    elif d < 0.18:
-        s += " :)"
-    elif d < 0.19:
-        s = f"~{s}~"
+    elif d < 0.14:  # decorations that the official normalisation removes
+        s = _DECORATIONS[int(u[2] * len(_DECORATIONS))].format(s)
     return s
 
 
@@ -269,4 +265,4 @@ def tail_title(theme: Theme, u: FloatArray) -> str:
         return f"{w(_ADJ, u[1])} {first_stem}"
     if k == 6:
         return f"{w(_FIRST, u[1])} & {w(_FIRST, u[2])}"
-    return f"{w(_WORD, u[1])} {w(_WORD, u[2])}"
+    return f"{w(_WORD, u[1])} {w(_NOUN, u[2])}"

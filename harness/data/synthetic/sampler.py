@@ -1,5 +1,8 @@
 """Sampling the synthetic MPD: the fixed distributions (length, followers, edits, modified_at)
-and `SyntheticMPD`, which draws the playlists of one slice from its own seeded stream."""
+and `SyntheticMPD`, which draws the playlists of one slice from its own seeded stream.
+
+Per playlist, in order: themes, length and the other fields, the title stem, mainstream or
+niche (`depth`, the chart share), anchors, then the tracks in segments (docs/synthetic.md)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from harness.data.synthetic.catalogue import (
     SynthParams,
     cached_catalogue,
     grouped_choice,
+    grouped_cum,
     theme_cells,
 )
 from harness.data.synthetic.names import DESCRIPTIONS, GENERIC_EMOJI, tail_title, title_variant
@@ -106,6 +110,28 @@ class SliceSample:
     num_edits: IntArray
 
 
+@dataclass
+class PlaylistDraws:
+    """What a slice's playlists drew before their tracks, each (n,)."""
+
+    th1: IntArray  # primary theme
+    th2: IntArray  # second theme ...
+    eta: FloatArray  # ... and its share of the fresh segments
+    depth: FloatArray  # share of each popularity distribution drawn from (1: all of it)
+    chart: FloatArray  # share of segments drawn from the chart
+    focus_stem: IntArray  # the title's stem when its focus artists apply, else -1
+
+    def subset(self, idx: IntArray) -> PlaylistDraws:
+        return PlaylistDraws(
+            self.th1[idx],
+            self.th2[idx],
+            self.eta[idx],
+            self.depth[idx],
+            self.chart[idx],
+            self.focus_stem[idx],
+        )
+
+
 class SyntheticMPD:
     """The generative model of one seed; `sample_slice(i, n)` draws slice i (pids from 1000 i)."""
 
@@ -120,10 +146,10 @@ class SyntheticMPD:
         self._edits_pmf = edits_pmf()
         self._modified_pmf = modified_pmf(p)
         _, self._theme_w = theme_cells()
-        self._stems = [
-            (list(t.stems), np.cumsum(list(t.stems.values())) / sum(t.stems.values()))
-            for t in THEMES
-        ]
+        self._stem_words = [w for t in THEMES for w in t.stems]  # flat stem order
+        weights = np.asarray([v for t in THEMES for v in t.stems.values()])
+        starts = np.concatenate([[0], np.cumsum([len(t.stems) for t in THEMES])])
+        self._stem_cum = grouped_cum(weights, starts.astype(np.int64))
         self._mix = [t.key for t in THEMES].index("mix")
 
     @property
@@ -132,27 +158,68 @@ class SyntheticMPD:
 
     # ---------------------------------------------------------------- artists and tracks
 
-    def _artists(self, rng: np.random.Generator, themes: IntArray) -> IntArray:
-        """An artist per theme: a cell from P(cell | theme), then Zipf within the cell."""
+    def _artists(self, rng: np.random.Generator, themes: IntArray, depth: FloatArray) -> IntArray:
+        """An artist per theme: a cell from P(cell | theme), then Zipf within the cell, from the
+        head of the cell that carries `depth` of its popularity."""
         cat = self.catalogue
         starts = np.arange(len(THEMES) + 1) * cat.n_cells
         cell = grouped_choice(cat.theme_cell_cum, starts, themes, rng.random(len(themes)))
         cell = cell - themes * cat.n_cells
-        return grouped_choice(cat.artist_cum, cat.cell_start, cell, rng.random(len(themes)))
+        u = rng.random(len(themes)) * depth
+        return grouped_choice(cat.artist_cum, cat.cell_start, cell, u)
 
-    def _tracks(self, rng: np.random.Generator, artists: IntArray) -> IntArray:
-        """A track per artist, by popularity within the artist."""
+    def _tracks(self, rng: np.random.Generator, artists: IntArray, depth: FloatArray) -> IntArray:
+        """A track per artist, by popularity within the artist, from its head carrying `depth`
+        of the artist's popularity."""
         cat = self.catalogue
-        return grouped_choice(
-            cat.track_cum, cat.artist_track_start, artists, rng.random(len(artists))
-        )
+        u = rng.random(len(artists)) * depth
+        return cat.rank_track[grouped_choice(cat.track_cum, cat.artist_track_start, artists, u)]
+
+    def _chart_tracks(self, rng: np.random.Generator, artists: IntArray) -> IntArray:
+        """A hit of each artist's cell (the artist's cell must hold some)."""
+        cat = self.catalogue
+        cell = cat.artist_cell[artists]
+        return cat.chart[
+            grouped_choice(cat.chart_cum, cat.chart_start, cell, rng.random(len(cell)))
+        ]
+
+    def _anchors(
+        self,
+        rng: np.random.Generator,
+        th1: IntArray,
+        depth: FloatArray,
+        focus_stem: IntArray,
+        lengths: IntArray,
+    ) -> tuple[IntArray, IntArray]:
+        """The artists each playlist keeps coming back to: (anchors, CSR start per playlist).
+
+        An anchor is one of the title stem's focus artists (`p_stem_focus`, stem-titled
+        playlists only); else the first comes from the theme and later ones mostly from the
+        first one's scene (the popular half of it for mainstream playlists).
+        """
+        p, cat = self.params, self.catalogue
+        n_anchor = np.minimum(1 + rng.poisson(lengths / p.anchor_per_tracks), p.max_anchors)
+        start = np.concatenate([[0], np.cumsum(n_anchor)])
+        m = int(start[-1])
+        d = np.repeat(depth, n_anchor)  # (m,)
+        anchors = self._artists(rng, np.repeat(th1, n_anchor), d)
+        stem = np.repeat(focus_stem, n_anchor)
+        has = stem >= 0
+        fs = cat.focus_start[np.where(has, stem, 0)]
+        size = cat.focus_start[np.where(has, stem, 0) + 1] - fs
+        pick = cat.focus[fs + (rng.random(m) * size).astype(np.int64)]
+        use_focus = has & (rng.random(m) < p.p_stem_focus)
+        anchors = np.where(use_focus, pick, anchors)
+        owner = np.repeat(start[:-1], n_anchor)  # (m,) index of the playlist's first anchor
+        width = np.where(d < 1.0, p.n_related // 2, p.n_related)
+        scene = cat.related[anchors[owner], (rng.random(m) * width).astype(np.int64)]
+        from_scene = (np.arange(m) != owner) & ~use_focus & (rng.random(m) < p.p_scene)
+        return np.where(from_scene, scene, anchors), start
 
     def _candidates(
         self,
         rng: np.random.Generator,
-        th1: IntArray,
-        th2: IntArray,
-        eta: FloatArray,
+        pls: PlaylistDraws,
         lengths: IntArray,
         factor: float,
     ) -> tuple[IntArray, IntArray]:
@@ -172,33 +239,34 @@ class SyntheticMPD:
         seg_of = np.cumsum(new) - 1  # (total,)
         seg_pl = pl[seg_first]
         n_seg = len(seg_first)
-        # anchors: a few artists the playlist keeps coming back to
-        n_anchor = np.minimum(1 + rng.poisson(lengths / p.anchor_per_tracks), p.max_anchors)
-        anchor_start = np.concatenate([[0], np.cumsum(n_anchor)])
-        # the first anchor comes from the theme, most others from its scene
-        anchors = self._artists(rng, np.repeat(th1, n_anchor))
-        owner = np.repeat(anchor_start[:-1], n_anchor)  # (n_anchors,) index of the first
-        scene = cat.related[anchors[owner], rng.integers(0, p.n_related, len(anchors))]
-        from_scene = (np.arange(len(anchors)) != owner) & (rng.random(len(anchors)) < p.p_scene)
-        anchors = np.where(from_scene, scene, anchors)
+        anchors, anchor_start = self._anchors(rng, pls.th1, pls.depth, pls.focus_stem, lengths)
+        n_anchor = np.diff(anchor_start)
         pick = (n_anchor[seg_pl] * rng.random(n_seg) ** 2).astype(np.int64)  # favour the first
-        seg_theme = np.where(rng.random(n_seg) < eta[seg_pl], th2[seg_pl], th1[seg_pl])
-        fresh = self._artists(rng, seg_theme)
+        seg_theme = np.where(rng.random(n_seg) < pls.eta[seg_pl], pls.th2[seg_pl], pls.th1[seg_pl])
+        seg_depth = pls.depth[seg_pl]  # (n_seg,)
+        fresh = self._artists(rng, seg_theme, seg_depth)
         anchor = anchors[anchor_start[seg_pl] + pick]
-        related = cat.related[anchor, rng.integers(0, p.n_related, n_seg)]
+        width = np.where(seg_depth < 1.0, p.n_related // 2, p.n_related)
+        related = cat.related[anchor, (rng.random(n_seg) * width).astype(np.int64)]
         r = rng.random(n_seg)
         seg_artist = np.where(
             r < p.p_anchor, anchor, np.where(r < p.p_anchor + p.p_related, related, fresh)
         )
         album_run = rng.random(n_seg) < p.p_album_run
         # per candidate: a popularity draw, or the next track of the segment's album
-        pop = self._tracks(rng, seg_artist[seg_of])
+        pop = self._tracks(rng, seg_artist[seg_of], pls.depth[pl])
         t0 = pop[seg_first]  # (n_seg,)
         a0 = cat.album_start[cat.track_album[t0]]
         alen = cat.album_start[cat.track_album[t0] + 1] - a0
         j = np.arange(total) - seg_first[seg_of]
         run = a0[seg_of] + (t0[seg_of] - a0[seg_of] + j) % alen[seg_of]
-        return pl, np.where(album_run[seg_of], run, pop)
+        track = np.where(album_run[seg_of], run, pop)
+        # chart segments: hits of the cell of the segment's artist, one per position
+        has_hits = np.diff(cat.chart_start)[cat.artist_cell[seg_artist]] > 0
+        hits = (rng.random(n_seg) < pls.chart[seg_pl]) & has_hits
+        on = np.flatnonzero(hits[seg_of])
+        track[on] = self._chart_tracks(rng, seg_artist[seg_of[on]])
+        return pl, track
 
     def _select(
         self, rng: np.random.Generator, pl: IntArray, track: IntArray, lengths: IntArray
@@ -225,14 +293,7 @@ class SyntheticMPD:
         n_alb = np.bincount(np.unique(kpl * cat.n_albums + album) // cat.n_albums, minlength=n)
         return idx, (got == lengths) & (n_art >= 3) & (n_alb >= 2)
 
-    def _fill(
-        self,
-        rng: np.random.Generator,
-        th1: IntArray,
-        th2: IntArray,
-        eta: FloatArray,
-        lengths: IntArray,
-    ) -> IntArray:
+    def _fill(self, rng: np.random.Generator, pls: PlaylistDraws, lengths: IntArray) -> IntArray:
         """Tracks of every playlist (concatenated in order); resamples the few that fail."""
         pending = np.arange(len(lengths))
         parts_pl, parts_track = [], []
@@ -240,9 +301,7 @@ class SyntheticMPD:
         for _ in range(40):
             if not len(pending):
                 break
-            pl, track = self._candidates(
-                rng, th1[pending], th2[pending], eta[pending], lengths[pending], factor
-            )
+            pl, track = self._candidates(rng, pls.subset(pending), lengths[pending], factor)
             idx, ok = self._select(rng, pl, track, lengths[pending])
             good = ok[pl[idx]]
             parts_pl.append(pending[pl[idx][good]])
@@ -251,8 +310,8 @@ class SyntheticMPD:
             factor *= 1.5
         if len(pending):
             raise RuntimeError(f"synthetic: could not fill {len(pending)} playlists")
-        pls = np.concatenate(parts_pl)
-        order = np.argsort(pls, kind="stable")  # each playlist comes from one round, in order
+        owner = np.concatenate(parts_pl)
+        order = np.argsort(owner, kind="stable")  # each playlist comes from one round, in order
         return np.concatenate(parts_track)[order]
 
     def sample_slice(self, index: int, n: int) -> SliceSample:
@@ -272,8 +331,14 @@ class SyntheticMPD:
         epoch0 = int(dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc).timestamp())
         modified = epoch0 + day * 86_400
         collaborative = rng.random(n) < p.p_collaborative
-        tracks = self._fill(rng, th1, th2, eta, lengths)
-        names, descriptions = self._titles(rng, th1)
+        u = rng.random((n, 8))  # (n, 8) uniforms of the title
+        stems, own = self._stems(th1, u)
+        main = rng.random(n) < p.p_mainstream
+        depth = np.where(main, rng.uniform(p.depth_lo, p.depth_hi, n), 1.0)
+        chart = np.where(main, p.p_chart, p.p_chart_niche)
+        pls = PlaylistDraws(th1, th2, eta, depth, chart, np.where(own, stems, -1))
+        tracks = self._fill(rng, pls, lengths)
+        names, descriptions = self._titles(rng, th1, stems, u)
         return SliceSample(
             first_pid=index * SLICE_SIZE,
             offsets=np.concatenate([[0], np.cumsum(lengths)]),
@@ -287,25 +352,33 @@ class SyntheticMPD:
             num_edits=edits,
         )
 
+    def _stems(self, themes: IntArray, u: FloatArray) -> tuple[IntArray, NDArray[np.bool_]]:
+        """Title stem per playlist (flat index, -1 for a long-tail personal title) and whether
+        it is a stem of the playlist's own theme (else a generic one).
+
+        u: (n, 8) the title's uniforms: [0] the kind of title, [4] the stem.
+        """
+        p, cat = self.params, self.catalogue
+        is_mix = themes == self._mix
+        p_tail = np.where(is_mix, p.p_title_tail_mix, p.p_title_tail)
+        tail = u[:, 0] < p_tail
+        generic = ~tail & (u[:, 0] < p_tail + p.p_title_generic)
+        source = np.where(generic, self._mix, themes)
+        stem = grouped_choice(self._stem_cum, cat.stem_start, source, u[:, 4])
+        return np.where(tail, -1, stem), ~tail & (~generic | is_mix)
+
     def _titles(
-        self, rng: np.random.Generator, themes: IntArray
+        self, rng: np.random.Generator, themes: IntArray, stems: IntArray, u: FloatArray
     ) -> tuple[list[str], list[str | None]]:
-        """Raw titles (theme stem, generic stem or long-tail) and the rare descriptions."""
+        """Raw titles (the stem, or a long-tail title) and the rare descriptions."""
         p = self.params
         n = len(themes)
-        u = rng.random((n, 8))  # (n, 8) uniforms per playlist
         has_desc = rng.random(n) < p.p_description
         names: list[str] = []
         descriptions: list[str | None] = []
         for i in range(n):
             theme = THEMES[themes[i]]
-            r = u[i, 0]
-            p_tail = p.p_title_tail_mix if themes[i] == self._mix else p.p_title_tail
-            if r < p_tail:
-                stem = tail_title(theme, u[i, 1:4])
-            else:
-                words, cum = self._stems[self._mix if r < p_tail + p.p_title_generic else themes[i]]  # noqa: E501
-                stem = words[min(int(np.searchsorted(cum, u[i, 4], side="right")), len(words) - 1)]
+            stem = tail_title(theme, u[i, 1:4]) if stems[i] < 0 else self._stem_words[stems[i]]
             names.append(title_variant(stem, theme.emoji, u[i, 5:8]))
             desc = None
             if has_desc[i]:

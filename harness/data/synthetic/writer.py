@@ -37,7 +37,7 @@ PRESETS: dict[str, int] = {
 }
 # Bump whenever the bytes written for a seed change (tests/test_synthetic.py pins a digest per
 # version). `synthetic.json` records it, so `evaluate` regenerates data made by another version.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 MARKER = "synthetic.json"
 
 # ------------------------------------------------------------------------------ JSON
