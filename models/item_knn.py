@@ -1,9 +1,10 @@
 """`item_knn`: track-based k-NN from playlist co-occurrence, top-M neighbours per track.
 
 Fit computes the track × track similarity C_ij / (df_i^a df_j^(1-a) + shrink) (a = 0.5, shrink = 0:
-the plain cosine of the binary track columns; C = co-occurrence counts, df = playlist counts) in blocks of tracks: one block is the sparse product B[:, block].T @ B, cut
-so that its work (and so its nonzeros) stays under a budget, then pruned to the M best neighbours
-of each track before the next block. The whole track × track product never exists at once.
+the plain cosine of the binary track columns; C = co-occurrence counts, df = playlist counts)
+track by track in a compiled kernel (models/cooc_kernel.py): one track's counts in a dense
+accumulator, weighted and cut to its M best neighbours before the next track, blocks of tracks
+on a thread each. The whole track × track product never exists, not even a block of it.
 A query scores each track by the sum over its seeds of the seed's neighbour row (similarity^alpha);
 seeds are removed and the top k taken from the nonzeros of each row.
 
@@ -22,6 +23,7 @@ from typing_extensions import Self
 
 from harness.errors import ParameterError
 from models.base import IntArray, Queries, Recommender, TrainSet
+from models.cooc_kernel import fused_neighbours, usable_cores
 from models.knn import query_matrix, recommend_rows, sparse_from_csr, work_batches
 
 
@@ -36,7 +38,9 @@ class ItemKNNRecommender(Recommender):
         probability P(j | i) (which favours popular j).
     shrink : added to the denominator, so that similarities resting on few co-occurrences
         (rare tracks, which the cosine rates highly) count less.
-    work_budget : upper bound on the sparse-product work of one block (memory knob).
+    work_budget : upper bound on the co-occurrence work of one block of tracks (progress and
+        the unit of work a thread takes).
+    threads : threads of the fit (0: the usable cores); the result does not depend on it.
     """
 
     determinism_note = "always: sparse products in a fixed order, ties go to the lower index"
@@ -50,12 +54,14 @@ class ItemKNNRecommender(Recommender):
         asymmetry: float = 0.75,
         shrink: float = 20.0,
         work_budget: int = 20_000_000,
+        threads: int = 0,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.alpha = alpha
         self.asymmetry = asymmetry
         self.shrink = shrink
         self.work_budget = work_budget
+        self.threads = threads
 
     def check_params(self) -> None:
         if self.n_neighbors < 1:
@@ -66,6 +72,8 @@ class ItemKNNRecommender(Recommender):
             raise ParameterError(f"item_knn: shrink must be >= 0, got {self.shrink}")
         if self.work_budget < 1:
             raise ParameterError(f"item_knn: work_budget must be >= 1, got {self.work_budget}")
+        if self.threads < 0:
+            raise ParameterError(f"item_knn: threads must be >= 0, got {self.threads}")
 
     def _fit(self, train: TrainSet) -> Self:
         T = train.n_tracks
@@ -75,19 +83,12 @@ class ItemKNNRecommender(Recommender):
         lens = np.diff(B.indptr).astype(np.float64)  # (P,)
         left = np.power(df, self.asymmetry, out=np.ones(T), where=df > 0)  # df_i^a
         right = np.power(df, 1.0 - self.asymmetry, out=np.ones(T), where=df > 0)  # df_j^(1-a)
-        left32, right32 = left.astype(np.float32), right.astype(np.float32)
-        shrink = np.float32(self.shrink)
-
-        def block(sl: slice) -> sp.csr_matrix:
-            """Similarities (b, T) of tracks sl.start..sl.stop to every track."""
-            C = (BT[sl] @ B).tocsr()  # (b, T) co-occurrence counts
-            rows = np.repeat(left32[sl], np.diff(C.indptr))  # (nnz,) df_i^a of each entry
-            rows *= right32[C.indices]
-            rows += shrink
-            C.data /= rows
-            return C
-
-        self.sim_ = neighbour_matrix(BT @ lens, self.n_neighbors, self.work_budget, block, self)
+        blocks = list(work_batches(BT @ lens, self.work_budget, max_rows=65536))
+        self.sim_ = fused_neighbours(
+            B, BT, left.astype(np.float32), right.astype(np.float32), self.shrink,
+            self.n_neighbors, blocks, self.threads or usable_cores(),
+            lambda done, total: self._progress(done, total, "block"),
+        )  # fmt: skip
         self.n_tracks_ = T
         return self
 

@@ -8,8 +8,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from models import Queries, TrainSet
-from models.item_knn import ItemKNNRecommender, prune_rows
-from models.knn import KNNRecommender, query_matrix, top_k_sparse, work_batches
+from models.item_knn import ItemKNNRecommender, neighbour_matrix, prune_rows
+from models.knn import KNNRecommender, query_matrix, sparse_from_csr, top_k_sparse, work_batches
 
 N_TRACKS = 30
 
@@ -220,6 +220,46 @@ def test_item_knn_blocking_does_not_change_output() -> None:
     tiny = ItemKNNRecommender(n_neighbors=5, work_budget=1).fit(train)
     assert (big.sim_ != tiny.sim_).nnz == 0
     np.testing.assert_array_equal(big.recommend(queries, 20), tiny.recommend(queries, 20))
+
+
+def blocked_item_sim(train: TrainSet, M: int, a: float, shrink: float) -> sp.csr_matrix:
+    """item_knn's similarity by the numpy path (scipy product per block, then `prune_rows`),
+    float32 as the kernel computes it: the compiled kernel must equal it bit for bit."""
+    B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)
+    BT = B.T.tocsr()
+    df = np.diff(BT.indptr).astype(np.float64)
+    left = np.power(df, a, out=np.ones(len(df)), where=df > 0).astype(np.float32)
+    right = np.power(df, 1 - a, out=np.ones(len(df)), where=df > 0).astype(np.float32)
+
+    def block(sl: slice) -> sp.csr_matrix:
+        C = (BT[sl] @ B).tocsr()
+        C.data /= np.repeat(left[sl], np.diff(C.indptr)) * right[C.indices] + np.float32(shrink)
+        return C
+
+    return neighbour_matrix(BT @ np.diff(B.indptr).astype(np.float64), M, 50, block)
+
+
+@pytest.mark.parametrize(("M", "a", "shrink"), [(1, 0.5, 0.0), (3, 0.5, 0.0), (5, 0.75, 20.0)])
+def test_item_knn_kernel_equals_numpy_path_with_ties(M: int, a: float, shrink: float) -> None:
+    """Short playlists over few tracks make many exactly equal similarities at the cut; the
+    kernel keeps the same neighbours (ties to the lower column) and the same float32 values,
+    whatever the threads and blocks."""
+    rng = np.random.default_rng(M)
+    lists = [[int(t) for t in rng.choice(30, size=rng.integers(1, 5))] for _ in range(200)]
+    train = make_train(lists, ["x"] * 200, N_TRACKS)  # repeats within a playlist count once
+    want = blocked_item_sim(train, M, a, shrink)
+    want.sort_indices()
+    for threads, budget in [(1, 10**9), (2, 1), (3, 7)]:
+        got = (
+            ItemKNNRecommender(
+                n_neighbors=M, asymmetry=a, shrink=shrink, threads=threads, work_budget=budget
+            )
+            .fit(train)
+            .sim_
+        )
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)
 
 
 @pytest.mark.parametrize("M", [1, 3, 8])
