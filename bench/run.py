@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parent
-MODELS = ["popular", "title", "knn", "item_knn", "w2v", "sgns", "als", "ease", "rp3beta"]
+MODELS = ["popular", "title", "knn", "item_knn", "w2v", "sgns", "als", "ease", "rp3beta", "rerank"]
 # Skip-gram epochs per corpus size, so that the 1M evaluate stays within the time budget
 # (one gensim epoch over the full MPD is ~10 min on 2 cores).
 COMPARISONS = ("knn_speed",)  # rows listed below the table, not in it or the plot
@@ -66,11 +66,20 @@ def run_stage(stage: str, n: int, work: Path, extra: list[str]) -> dict[str, Any
     res: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
     res["date"] = dt.date.today().isoformat()  # rows of earlier runs are kept: each says when
     res["load_avg_1m"] = round(os.getloadavg()[0], 2)  # a shared machine: how busy it was
+    res["generator"] = generator_version()  # the synthetic data differs between versions
     print(
         f"  {res['stage']:<16} n={n:<8} {res['wall_s']:8.1f} s  {res['peak_rss_mb']:8.0f} MB",
         flush=True,
     )
     return res
+
+
+def generator_version() -> int:
+    """The synthetic generator's version (rows without one were made by version 3)."""
+    sys.path.insert(0, str(ROOT.parent))
+    from harness.data.synthetic import GENERATOR_VERSION
+
+    return GENERATOR_VERSION
 
 
 def machine() -> dict[str, Any]:
@@ -89,6 +98,7 @@ def machine() -> dict[str, Any]:
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
+    current = generator_version()
     sizes = sorted({r["n"] for r in results})
     stages = [s for s in dict.fromkeys(r["stage"] for r in results) if s not in COMPARISONS]
     by = {(r["stage"], r["n"]): r for r in results}
@@ -103,9 +113,11 @@ def markdown(results: list[dict[str, Any]]) -> str:
             elif "error" in r:
                 cells.append("error")
             else:
-                cells.append(f"{r['wall_s']:.1f} / {r['peak_rss_mb']:.0f}")
+                old = "†" if r.get("generator", 3) != current else ""
+                cells.append(f"{r['wall_s']:.1f} / {r['peak_rss_mb']:.0f}{old}")
         lines.append(f"| {st} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n" + speed_lines(results)
+    note = f"\n† measured on synthetic generator version 3 data; the others on version {current}.\n"
+    return "\n".join(lines) + "\n" + note + speed_lines(results)
 
 
 def speed_lines(results: list[dict[str, Any]]) -> str:
@@ -123,7 +135,8 @@ def speed_lines(results: list[dict[str, Any]]) -> str:
     for r in rows:
         out.append(
             f"- {r['n']:,} playlists: item_knn {r['item_knn_fit_s']} s, implicit cosine "
-            f"{r['cosine_fit_s']} s: ratio {r['ratio']:.2f} (load {r.get('load_avg_1m')})"
+            f"{r['cosine_fit_s']} s: ratio {r['ratio']:.2f} (load {r.get('load_avg_1m')}, "
+            f"{r.get('date')}, generator version {r.get('generator', 3)})"
         )
     return "\n".join(out) + "\n"
 

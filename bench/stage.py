@@ -84,10 +84,12 @@ def stage_split(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
 def stage_model(
     p: dict[str, Path], n: int, seed: int, model: str, params: dict[str, Any]
 ) -> dict[str, Any]:
+    from dataclasses import replace
+
     import numpy as np
 
     from harness.challenge.metrics import compute_metrics
-    from harness.challenge.split import load_split, train_set
+    from harness.challenge.split import as_validation, load_split, make_validation, train_set
     from harness.data.ingest import load_corpus
     from models import get_model
 
@@ -95,6 +97,8 @@ def stage_model(
     s = load_split(p["split"], c)
     train = train_set(c, s)
     m = get_model(model, **params)
+    if getattr(m, "needs_validation", False):  # drawn as evaluate would, not timed
+        train = replace(train, validation=as_validation(make_validation(c, s), s.ref, c))
     t = time.perf_counter()
     m.fit(train)
     fit_s = time.perf_counter() - t

@@ -135,6 +135,7 @@ def main() -> int:
     ap.add_argument("--skip", type=int, default=0, help="skip the first N settings of each grid")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "sweep_baselines.jsonl")
     a = ap.parse_args()
+    from harness.data.synthetic import GENERATOR_VERSION
     from models import get_model
 
     if a.score_on == "validation":
@@ -157,6 +158,7 @@ def main() -> int:
         for params in settings[a.skip :]:
             res = run(get_model(name, **params))
             row = {"model": name, "params": params, "data_seed": a.data_seed}
+            row |= {"generator": GENERATOR_VERSION, "date": time.strftime("%Y-%m-%d")}
             row |= {"scored_on": a.score_on, **res}
             print(
                 f"{name:9s} {params}  R-prec {res['r_precision']:.4f}  NDCG {res['ndcg']:.4f}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +36,7 @@ from models.rerank_features import (
     F32,
     Candidates,
     TrackStats,
+    artist_labels,
     labels,
     model_features,
     pair_features,
@@ -43,6 +45,22 @@ from models.rerank_features import (
 )
 
 OBJECTIVES = ("lambdarank", "rank_xendcg", "binary")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What each (validation query, candidate) pair is: (n_pairs,) arrays."""
+
+    track: F32  # 1 when the candidate is a held-out track
+    artist: F32  # 1 when its artist is a held-out track's artist
+    ids: IntArray  # the candidate track
+
+    def graded(self, artist_gain: float) -> F32:
+        """LambdaRank's labels: 2 a held-out track, 1 an artist-only match (gain
+        `artist_gain`), 0 otherwise; only 0/1 tracks when artist_gain is 0."""
+        if artist_gain <= 0:
+            return self.track
+        return np.where(self.track > 0, 2.0, self.artist).astype(np.float32)
 
 
 class RerankRecommender(Recommender):
@@ -61,6 +79,9 @@ class RerankRecommender(Recommender):
         candidates) or "binary" (pointwise log loss).
     truncation : LambdaRank's truncation level: pairs are formed with the top this many of
         each query's current ranking (cost grows with it).
+    artist_gain : LambdaRank's gain for a candidate whose artist (not the track) is held out,
+        a held-out track's gain being 1; 0 learns from track hits only. The challenge's
+        R-precision credits such an artist match a quarter of a hit.
     full_ranker : once early stopping has found the number of rounds, train the ranker again
         for that many rounds on every validation query (the stop part included).
     refit : fit the base models again on the whole training set for test-time candidates.
@@ -89,6 +110,7 @@ class RerankRecommender(Recommender):
         eval_at: int = 100,
         objective: str = "lambdarank",
         truncation: int = 60,
+        artist_gain: float = 0.0,
         full_ranker: bool = True,
         refit: bool = True,
         batch_size: int = 500,
@@ -106,6 +128,7 @@ class RerankRecommender(Recommender):
         self.eval_at = eval_at
         self.objective = objective
         self.truncation = truncation
+        self.artist_gain = artist_gain
         self.full_ranker = full_ranker
         self.refit = refit
         self.batch_size = batch_size
@@ -146,6 +169,8 @@ class RerankRecommender(Recommender):
             raise ParameterError(
                 f"rerank: stop_fraction must be in (0, 1), got {self.stop_fraction}"
             )
+        if not 0.0 <= self.artist_gain < 1.0:
+            raise ParameterError(f"rerank: artist_gain must be in [0, 1), got {self.artist_gain}")
         if not self.learning_rate > 0:
             raise ParameterError(f"rerank: learning_rate must be > 0, got {self.learning_rate}")
 
@@ -177,7 +202,7 @@ class RerankRecommender(Recommender):
         self._progress(0, 4, "stage")
         bases, stats = self._fit_bases(inner), TrackStats(inner)
         stage("bases_s", 1)
-        X, y, query, names = self._training_rows(bases, stats, val)
+        X, y, query, names = self._training_rows(bases, stats, val, inner.track_artist)
         self.feature_names_ = names
         stage("features_s", 2)
         self.booster_, info = self._train_ranker(X, y, query, val)
@@ -195,23 +220,26 @@ class RerankRecommender(Recommender):
         return self
 
     def _training_rows(
-        self, bases: list[Recommender], stats: TrackStats, val: Validation
-    ) -> tuple[F32, F32, NDArray[np.int64], list[str]]:
+        self, bases: list[Recommender], stats: TrackStats, val: Validation, track_artist: IntArray
+    ) -> tuple[F32, Labels, NDArray[np.int64], list[str]]:
         """Features (n_pairs, F), labels and validation query index of every candidate pair."""
-        Xs, ys, qs = [], [], []
+        Xs, ys, arts, ids, qs = [], [], [], [], []
         names: list[str] = []
         for rows, cands, X, batch_names in self._batches(bases, stats, val.queries):
             names = batch_names
             a = rows[0]
             ho = val.holdout_offsets[a : rows[-1] + 2] - val.holdout_offsets[a]
-            ids = val.holdout_ids[val.holdout_offsets[a] : val.holdout_offsets[rows[-1] + 1]]
+            held = val.holdout_ids[val.holdout_offsets[a] : val.holdout_offsets[rows[-1] + 1]]
             Xs.append(X)
-            ys.append(labels(cands, ho, ids))
+            ys.append(labels(cands, ho, held))
+            arts.append(artist_labels(cands, ho, held, track_artist))
+            ids.append(cands.track)
             qs.append(rows[cands.query])
-        return np.concatenate(Xs), np.concatenate(ys), np.concatenate(qs), names
+        y = Labels(np.concatenate(ys), np.concatenate(arts), np.concatenate(ids))
+        return np.concatenate(Xs), y, np.concatenate(qs), names
 
     def _train_ranker(
-        self, X: F32, y: F32, query: NDArray[np.int64], val: Validation
+        self, X: F32, y: Labels, query: NDArray[np.int64], val: Validation
     ) -> tuple[Any, dict[str, Any]]:
         """LambdaRank on the validation queries outside the stop part, early-stopped on it;
         with `full_ranker`, trained again on every validation query for the rounds found."""
@@ -221,7 +249,7 @@ class RerankRecommender(Recommender):
         stop = np.zeros(n, dtype=bool)
         n_stop = min(n - 1, max(1, round(self.stop_fraction * n))) if n > 1 else 0
         stop[np.random.default_rng(self.seed).permutation(n)[:n_stop]] = True
-        positives = np.bincount(query, weights=y, minlength=n) > 0  # (n,)
+        positives = np.bincount(query, weights=y.track, minlength=n) > 0  # (n,)
         fit_rows = ~stop[query] & positives[query]
         stop_rows = stop[query] & positives[query]
         if not fit_rows.any():
@@ -229,12 +257,12 @@ class RerankRecommender(Recommender):
                 "rerank: no held-out track of the validation queries is among the candidates; "
                 "raise n_candidates or give a larger validation split"
             )
-        params = self._lgb_params()
-        train_set = self._dataset(lgb, X, y, query, fit_rows)
+        params, g = self._lgb_params(), y.graded(self.artist_gain)
+        train_set = self._dataset(lgb, X, g, query, fit_rows)
         callbacks: list[Any] = []
         valid: list[Any] = []
         if stop_rows.any():
-            valid = [self._dataset(lgb, X, y, query, stop_rows, reference=train_set)]
+            valid = [self._dataset(lgb, X, g, query, stop_rows, reference=train_set)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         booster = lgb.train(
             params, train_set, self.n_estimators, valid_sets=valid, callbacks=callbacks
@@ -252,7 +280,7 @@ class RerankRecommender(Recommender):
         info |= self._validation_scores(booster, X, y, query, stop, val)
         if self.full_ranker and stop_rows.any():
             # the stop part's scores above are the early-stopped ranker's (it never saw them)
-            every = self._dataset(lgb, X, y, query, positives[query])
+            every = self._dataset(lgb, X, g, query, positives[query])
             booster = lgb.train(params, every, rounds)
             self.best_iteration_ = booster.current_iteration()
             info["final_pairs"] = int(positives[query].sum())
@@ -273,7 +301,7 @@ class RerankRecommender(Recommender):
             "num_threads": self.num_threads,
             "seed": self.seed,
             "verbose": -1,
-        }
+        } | ({"label_gain": [0.0, self.artist_gain, 1.0]} if self.artist_gain > 0 else {})
 
     def _dataset(
         self,
@@ -300,40 +328,45 @@ class RerankRecommender(Recommender):
         self,
         booster: Any,
         X: F32,
-        y: F32,
+        y: Labels,
         query: NDArray[np.int64],
         stop: NDArray[np.bool_],
         val: Validation,
     ) -> dict[str, Any]:
         """Track R-precision on the stop part: the reranker's and each base model's top |G|
-        (no artist credit), and the share of held-out tracks among the candidates."""
-        rows = stop[query]
-        n_held = np.array(
-            [len(np.unique(val.holdouts(int(i)))) for i in np.flatnonzero(stop)], dtype=np.float64
-        )
-        if not rows.any() or not n_held.sum():
+        (no artist credit: models do not import the harness's metrics), and the share of
+        held-out tracks among the candidates. Each model's top |G| lists are kept in
+        `stop_lists_` ((n_stop, max |G|) track ids, -1 padded; rows `stop_rows_` of the
+        validation split) for scorers outside the model (bench/sweep_rerank.py)."""
+        rows, idx = stop[query], np.flatnonzero(stop)
+        size = np.array([len(np.unique(val.holdouts(int(i)))) for i in idx], dtype=np.int64)
+        if not rows.any() or not size.sum():
             return {}
         q = query[rows]
-        qpos = np.searchsorted(np.flatnonzero(stop), q)  # (pairs,) position among stop queries
-        size = n_held[qpos]  # (pairs,) |G| of the pair's query
+        qpos = np.searchsorted(idx, q)  # (pairs,) position among the stop queries
         pred = booster.predict(X[rows], num_iteration=self.best_iteration_)
-        Xs, ys = X[rows], y[rows]
+        Xs, ys, ids = X[rows], y.track[rows], y.ids[rows]
         order = np.lexsort((Xs[:, self.feature_names_.index("best_rank")], -pred, q))
         rank = np.empty(len(q), np.int64)
         starts = np.searchsorted(q[order], q[order], side="left")
         rank[order] = np.arange(len(q)) - starts + 1
+        K = int(size.max())
+        self.stop_rows_ = idx
+        self.stop_lists_: dict[str, IntArray] = {}
 
-        def rprec(r: NDArray[Any], most: float) -> NDArray[np.float64]:
-            """(n_stop,) track R-precision of each stop query."""
-            hits = np.bincount(
-                qpos, weights=ys * (r <= np.minimum(size, most)), minlength=len(n_held)
-            )
-            return hits / np.maximum(n_held, 1)
+        def rprec(name: str, r: NDArray[Any]) -> NDArray[np.float64]:
+            """(n_stop,) track R-precision of each stop query for 1-based ranks r; keeps the
+            top |G| list."""
+            top = r <= size[qpos]
+            lists = np.full((len(idx), K), -1, dtype=np.int32)
+            lists[qpos[top], r[top].astype(np.int64) - 1] = ids[top]
+            self.stop_lists_[name] = lists
+            return np.bincount(qpos, weights=ys * top, minlength=len(idx)) / np.maximum(size, 1)
 
-        per_query = {"rerank": rprec(rank, np.inf)}
+        per_query = {"rerank": rprec("rerank", rank)}
         for name in self.base_names():  # rank M + 1 marks "not proposed"
             col = Xs[:, self.feature_names_.index(f"{name}_rank")]
-            per_query[name] = rprec(col, self.n_candidates)
+            per_query[name] = rprec(name, np.where(col <= self.n_candidates, col, K + 1))
         cats = val.queries.categories[stop]
         self.validation_scores_ = {
             "note": "track R-precision (no artist credit) of the top |G| on the validation "
@@ -343,7 +376,7 @@ class RerankRecommender(Recommender):
                 str(c): {m: round(float(v[cats == c].mean()), 5) for m, v in per_query.items()}
                 for c in np.unique(cats)
             },
-            "candidate_recall": round(float(ys.sum() / n_held.sum()), 5),
+            "candidate_recall": round(float(ys.sum() / size.sum()), 5),
         }
         return {
             "stop_rprec_tracks": self.validation_scores_["overall"],

@@ -107,6 +107,19 @@ def labels(cands: Candidates, holdout_offsets: NDArray[np.int64], holdout_ids: I
     return np.isin(cands.keys, held).astype(np.float32)
 
 
+def artist_labels(
+    cands: Candidates, holdout_offsets: NDArray[np.int64], holdout_ids: IntArray,
+    track_artist: IntArray,
+) -> F32:  # fmt: skip
+    """1 where the candidate's artist is an artist of its query's held-out tracks: (n_pairs,).
+    The challenge's R-precision credits such a track (a quarter of a hit) when it is not one."""
+    qi = np.repeat(np.arange(len(holdout_offsets) - 1, dtype=np.int64), np.diff(holdout_offsets))
+    n_artists = int(track_artist.max()) + 1 if len(track_artist) else 1
+    held = np.unique(qi * n_artists + track_artist[holdout_ids].astype(np.int64))
+    keys = cands.query * n_artists + track_artist[cands.track].astype(np.int64)
+    return np.isin(keys, held).astype(np.float32)
+
+
 def model_features(
     name: str, cands: Candidates, ranked: IntArray, scores: F32 | None
 ) -> dict[str, F32]:

@@ -14,6 +14,7 @@ from test_runner import write_mini_mpd
 from test_validation_run import hide_during
 
 from harness.atomic import read_json
+from harness.challenge.metrics import compute_metrics
 from harness.errors import ParameterError, UsageError
 from harness.run.contract import (
     make_queries,
@@ -25,8 +26,10 @@ from harness.run.contract import (
 )
 from models import get_model
 from models.base import TrainSet
+from models.rerank import Labels
 from models.rerank_features import (
     TrackStats,
+    artist_labels,
     labels,
     model_features,
     pair_features,
@@ -87,6 +90,18 @@ def test_labels_mark_held_out_candidates() -> None:
     cands = union_candidates([LIST_A, LIST_B], QUERIES, 10)
     held = labels(cands, np.array([0, 2, 3]), np.array([3, 9, 6], dtype=np.int32))
     assert held.tolist() == [0, 1, 0, 0, 0, 0, 1]
+
+
+def test_artist_labels_and_graded_labels() -> None:
+    """Held out: query 0 tracks 3 and 9 (artists 1, 2), query 1 track 6 (artist 2); the
+    candidates' artists are 1, 1, 0, 1 | 0, 1, 2."""
+    cands = union_candidates([LIST_A, LIST_B], QUERIES, 10)
+    ho, ids = np.array([0, 2, 3]), np.array([3, 9, 6], dtype=np.int32)
+    art = artist_labels(cands, ho, ids, fixture_train().track_artist)
+    assert art.tolist() == [1, 1, 0, 1, 0, 0, 1]
+    y = Labels(labels(cands, ho, ids), art, cands.track)
+    assert y.graded(0.0).tolist() == [0, 1, 0, 0, 0, 0, 1]  # track hits only
+    assert y.graded(0.25).tolist() == [1, 2, 0, 1, 0, 0, 2]  # artist-only matches grade 1
 
 
 def test_pair_features_by_hand() -> None:
@@ -179,6 +194,8 @@ def test_rerank_needs_a_validation_split() -> None:
         ({"stop_fraction": 1.0}, "stop_fraction"),
         ({"objective": "regression"}, "objective"),
         ({"n_candidates": 0}, "n_candidates"),
+        ({"artist_gain": 1.0}, "artist_gain"),
+        ({"artist_gain": -0.1}, "artist_gain"),
     ],
 )
 def test_bad_parameters_are_named(params: dict[str, object], match: str) -> None:
@@ -207,10 +224,29 @@ def test_fit_info_and_importances() -> None:
         "popular",
         "als",
     }
+    lists = model.stop_lists_  # type: ignore[attr-defined]
+    assert set(lists) == set(info["stop_rprec_tracks"])
+    val = val_train().validation
+    gt = [val.holdouts(int(i)) for i in model.stop_rows_]  # type: ignore[attr-defined]
+    off = np.concatenate([[0], np.cumsum([len(g) for g in gt])])
+    ids = np.concatenate(gt)
+    for name, recs in lists.items():  # the kept lists give the reported scores
+        m = compute_metrics(recs, off, ids, ids, recs)  # artists = tracks: no extra credit
+        assert m["r_precision_track"].mean() == pytest.approx(
+            info["stop_rprec_tracks"][name], abs=1e-5
+        )
     assert set(info["seconds"]) == {"bases_s", "features_s", "ranker_s", "refit_s"}
     table = model.artifacts()["feature_importance.parquet"]  # type: ignore[attr-defined]
     assert sorted(table["feature"]) == sorted(model.feature_names_)  # type: ignore[attr-defined]
     assert (np.diff(table["gain"]) <= 0).all() and table["gain"].sum() > 0
+
+
+def test_artist_gain_trains_another_ranker_deterministically() -> None:
+    a = small_rerank(artist_gain=0.25).fit(val_train())
+    b = small_rerank(artist_gain=0.25).fit(val_train())
+    plain = small_rerank().fit(val_train())
+    assert a.booster_.model_to_string() == b.booster_.model_to_string()  # type: ignore[attr-defined]
+    assert a.booster_.model_to_string() != plain.booster_.model_to_string()  # type: ignore[attr-defined]
 
 
 def test_refit_false_keeps_the_base_models_of_the_validation_fit() -> None:

@@ -1,0 +1,97 @@
+"""Time a whole `mpd-harness evaluate` and keep the evidence: the README's leaderboard and timings.
+
+    python bench/evaluate_run.py --out bench/evaluate_default.json -- --synthetic default \
+        --out /tmp/run --submissions /tmp/subs
+
+runs `python -m harness evaluate ARGS` in a child process and writes one JSON file: the date,
+the machine (cores, RAM, load average before and after), the command line, the wall time and the
+peak RSS of the whole job (the child's getrusage high-water mark), and from the run folder the
+leaderboard's overall rows and each model's fit/recommend seconds, peak RSS, versions and
+hyperparameters. Every figure a README table quotes from such a run comes from this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import machine  # noqa: E402  (bench/ is not a package)
+
+MODEL_FIELDS = ("fit_s", "recommend_s", "peak_rss_mb", "params", "versions", "deterministic")
+
+
+def run_folder(args: list[str]) -> Path:
+    """The run folder evaluate was given (--out), which this script needs to read back."""
+    if "--out" not in args:
+        raise SystemExit("evaluate_run: pass evaluate's --out RUN_DIR after --")
+    return Path(args[args.index("--out") + 1]).resolve()
+
+
+def summary(run: Path) -> dict[str, Any]:
+    board = orjson.loads((run / "leaderboard.json").read_bytes())
+    models = {}
+    for name in orjson.loads((run / "run.json").read_bytes())["models"]:
+        path = run / name / "manifest.json"
+        if path.exists():
+            m = orjson.loads(path.read_bytes())
+            models[name] = {k: m.get(k) for k in MODEL_FIELDS}
+    return {"data": board.get("data"), "split": board.get("split"), "leaderboard": board,
+            "models": models}  # fmt: skip
+
+
+def _commit() -> str | None:
+    """The checkout's commit (with "+dirty" when files differ), or None outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"],
+                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    ap.add_argument("evaluate_args", nargs=argparse.REMAINDER, help="-- then evaluate's args")
+    a = ap.parse_args()
+    args = [x for x in a.evaluate_args if x != "--"]
+    run = run_folder(args)
+    cmd = [sys.executable, "-m", "harness", "evaluate", *args]
+    load_before = os.getloadavg()
+    start, t = dt.datetime.now(dt.UTC), time.perf_counter()
+    rc = subprocess.run(cmd, env={**os.environ, "PYTHONHASHSEED": "0"}).returncode
+    wall = time.perf_counter() - t
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    doc = {
+        "what": "a whole `mpd-harness evaluate`, timed by bench/evaluate_run.py",
+        "date": start.isoformat(timespec="seconds"),
+        "command": " ".join(["python", "-m", "harness", "evaluate", *args]),
+        "commit": _commit(),
+        "machine": {**machine(), "load_before": load_before, "load_after": os.getloadavg()},
+        "returncode": rc,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(peak_mb, 1),
+        **(summary(run) if rc == 0 else {}),
+    }
+    tmp = a.out.with_name(a.out.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    tmp.replace(a.out)
+    print(f"wrote {a.out}: rc {rc}, {wall:.0f} s, peak {peak_mb:.0f} MB")
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
