@@ -99,7 +99,7 @@ class RerankRecommender(Recommender):
 
     def __init__(
         self,
-        base_models: str = "knn,item_knn,title,popular,als",
+        base_models: str = "knn,item_knn,title,popular,als,rp3beta",
         n_candidates: int = 200,
         n_estimators: int = 400,
         learning_rate: float = 0.1,

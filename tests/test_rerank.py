@@ -223,6 +223,7 @@ def test_fit_info_and_importances() -> None:
         "title",
         "popular",
         "als",
+        "rp3beta",
     }
     lists = model.stop_lists_  # type: ignore[attr-defined]
     assert set(lists) == set(info["stop_rprec_tracks"])
