@@ -27,6 +27,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import machine  # noqa: E402  (bench/ is not a package)
 
+REPO = Path(__file__).resolve().parent.parent
 MODEL_FIELDS = ("fit_s", "recommend_s", "peak_rss_mb", "params", "versions", "deterministic")
 
 
@@ -51,7 +52,7 @@ def summary(run: Path) -> dict[str, Any]:
 
 def _commit() -> str | None:
     """The checkout's commit (with "+dirty" when files differ), or None outside git."""
-    root = Path(__file__).resolve().parent.parent
+    root = REPO
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, check=True).stdout.strip()  # fmt: skip
@@ -62,17 +63,26 @@ def _commit() -> str | None:
     return sha + ("+dirty" if dirty else "")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, required=True, help="the JSON file to write")
-    ap.add_argument("evaluate_args", nargs=argparse.REMAINDER, help="-- then evaluate's args")
-    a = ap.parse_args()
-    args = [x for x in a.evaluate_args if x != "--"]
+def timed_evaluate(
+    args: list[str],
+    out: Path,
+    timeout_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Run `python -m harness evaluate ARGS` as a child (in `cwd`, with this checkout first on
+    its path), write the evidence file `out` (atomically) and return the child's exit status
+    (124 when it ran past timeout_s)."""
     run = run_folder(args)
     cmd = [sys.executable, "-m", "harness", "evaluate", *args]
     load_before = os.getloadavg()
     start, t = dt.datetime.now(dt.UTC), time.perf_counter()
-    rc = subprocess.run(cmd, env={**os.environ, "PYTHONHASHSEED": "0"}).returncode
+    try:
+        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": path}
+        rc = subprocess.run(cmd, env=env, timeout=timeout_s, cwd=cwd).returncode
+    except subprocess.TimeoutExpired:
+        rc = 124
     wall = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     doc = {
@@ -84,13 +94,22 @@ def main() -> int:
         "returncode": rc,
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(peak_mb, 1),
+        **(extra or {}),
         **(summary(run) if rc == 0 else {}),
     }
-    tmp = a.out.with_name(a.out.name + ".tmp")
+    tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    tmp.replace(a.out)
-    print(f"wrote {a.out}: rc {rc}, {wall:.0f} s, peak {peak_mb:.0f} MB")
+    tmp.replace(out)
+    print(f"wrote {out}: rc {rc}, {wall:.0f} s, peak {peak_mb:.0f} MB")
     return rc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    ap.add_argument("evaluate_args", nargs=argparse.REMAINDER, help="-- then evaluate's args")
+    a = ap.parse_args()
+    return timed_evaluate([x for x in a.evaluate_args if x != "--"], a.out)
 
 
 if __name__ == "__main__":

@@ -23,16 +23,19 @@ seeds occur in training gets a row of -1 (the runner sends it to the title basel
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
-from harness.errors import ParameterError
+from harness.errors import ParameterError, UsageError
 from models.base import IntArray, Queries, Recommender, TrainSet
 from models.knn import query_matrix, sparse_from_csr
 
 FLOAT_MIN = -np.finfo(np.float32).max  # implicit's score for a filtered item
+DEVICES = ("cpu", "cuda", "auto")
 
 
 class ALSRecommender(Recommender):
@@ -50,11 +53,13 @@ class ALSRecommender(Recommender):
     score_budget : queries per batch = score_budget // n_tracks (1 to 1,024): bounds the dense
         (queries × tracks) float32 score block (memory knob: 2**26 is 256 MB; implicit itself
         never scores more than 100 queries at once per thread).
+    device : "cpu"; "cuda" fits with implicit's CUDA solver (needs an implicit built with CUDA:
+        its PyPI wheels are CPU-only), "auto" does when it can. Queries are answered on the CPU.
     """
 
     determinism_note = (
-        "always on one machine: seeded initial factors, per-row solves whose result does not "
-        "depend on the thread count, BLAS pinned to one thread"
+        "on the CPU, always on one machine: seeded initial factors, per-row solves whose result "
+        "does not depend on the thread count, BLAS pinned to one thread"
     )
 
     cold_start = "title"
@@ -68,6 +73,7 @@ class ALSRecommender(Recommender):
         seed: int = 0,
         threads: int = 0,
         score_budget: int = 2**26,
+        device: str = "cpu",
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -76,6 +82,7 @@ class ALSRecommender(Recommender):
         self.seed = seed
         self.threads = threads
         self.score_budget = score_budget
+        self.device = device
 
     def check_params(self) -> None:
         if self.factors < 1:
@@ -90,26 +97,47 @@ class ALSRecommender(Recommender):
             raise ParameterError(f"als: threads must be >= 0 (0: every core), got {self.threads}")
         if self.score_budget < 1:
             raise ParameterError(f"als: score_budget must be >= 1, got {self.score_budget}")
+        if self.device not in DEVICES:
+            raise ParameterError(f"als: device must be one of {DEVICES}, got {self.device!r}")
+
+    def _on_gpu(self) -> bool:
+        """Whether the fit runs on implicit's CUDA solver: 'auto' when implicit was built with
+        CUDA and sees a GPU; 'cuda' insists (an error naming why when it cannot)."""
+        if self.device == "cpu":
+            return False
+        import implicit.gpu
+
+        if implicit.gpu.HAS_CUDA:
+            return True
+        if self.device == "cuda":
+            raise UsageError(
+                "als: device='cuda' but this implicit has no CUDA support (its PyPI wheels are "
+                "CPU-only; build implicit with CUDA, or use device='auto' or 'cpu')"
+            )
+        return False
 
     def _fit(self, train: TrainSet) -> Self:
-        from implicit.cpu.als import AlternatingLeastSquares
-
         B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)  # (P, T) binary
+        gpu = self._on_gpu()
+        kw = dict(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                  iterations=self.iterations, random_state=self.seed)  # fmt: skip
         with threadpool_limits(limits=1, user_api="blas"):  # implicit's advice, and determinism
-            model = AlternatingLeastSquares(
-                factors=self.factors,
-                regularization=self.regularization,
-                alpha=self.alpha,
-                iterations=self.iterations,
-                random_state=self.seed,
-                num_threads=self.threads,
-            )
+            if gpu:
+                from implicit.gpu.als import AlternatingLeastSquares as GPUSolver
+
+                model: Any = GPUSolver(**kw)
+            else:
+                from implicit.cpu.als import AlternatingLeastSquares
+
+                model = AlternatingLeastSquares(**kw, num_threads=self.threads)
             model.fit(
                 B,
                 show_progress=False,
                 callback=lambda it, _s, _loss: self._progress(it + 1, self.iterations, "iteration"),
             )
-        self.model_ = model  # item_factors (T, factors), user_factors (P, factors)
+        # item_factors (T, factors), user_factors (P, factors); queries are answered on the CPU
+        self.model_ = model.to_cpu() if gpu else model
+        self.deterministic_ = not gpu  # the CUDA solver's reductions are not ordered
         self.seen_ = np.diff(B.tocsc().indptr) > 0  # (T,) tracks in some training playlist
         self.n_tracks_ = train.n_tracks
         return self

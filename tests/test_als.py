@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from harness.errors import ParameterError
+from harness.errors import ParameterError, UsageError
 from harness.run.contract import make_queries, make_train
 from harness.types import TrainSet
 from models.als import ALSRecommender
@@ -109,3 +109,20 @@ def test_small_score_budget_batches_the_same() -> None:
 def test_bad_params(param: str, value: float) -> None:
     with pytest.raises(ParameterError, match=param):
         ALSRecommender(**{param: value}).check_params()  # type: ignore[arg-type]
+
+
+def test_device_auto_without_cuda_is_the_cpu_model() -> None:
+    """implicit's PyPI wheels have no CUDA: 'auto' falls back to the CPU solver (the same
+    factors), 'cuda' is refused naming why, anything else is a parameter error."""
+    import implicit.gpu
+
+    if implicit.gpu.HAS_CUDA:
+        pytest.skip("this implicit has CUDA: auto runs on the GPU")
+    auto = ALSRecommender(factors=8, iterations=3, device="auto").fit(random_train(0))
+    cpu = fitted(factors=8, iterations=3)
+    assert np.array_equal(auto.model_.item_factors, cpu.model_.item_factors)
+    assert auto.deterministic_
+    with pytest.raises(UsageError, match="no CUDA support"):
+        ALSRecommender(factors=8, iterations=3, device="cuda").fit(random_train(0))
+    with pytest.raises(ParameterError, match="device"):
+        ALSRecommender(device="gpu").check_params()

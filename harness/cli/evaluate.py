@@ -9,6 +9,7 @@ submissions are written.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from harness.run.evaluate import (
 )
 from harness.run.experiment import Experiment, override, read_experiment, record
 from harness.run.external import ExternalSpec
-from harness.run.factory import build_models, parse_params, select_models
+from harness.run.factory import DEVICES, build_models, parse_params, select_models, with_device
 from harness.run.sources import DEFAULT_PRESET
 
 # flags that set the EvaluateSettings field of their own name; their argparse default is None
@@ -63,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="MODEL.PARAM=VALUE",
         help="model hyperparameter, a Python literal (e.g. -p knn.k_neighbors=200); repeatable",
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help="put every model that can use a GPU on this device (sgns; als when implicit has "
+        "CUDA); auto: CUDA when present; -p MODEL.device wins (default: each model's own)",
     )
     parser.add_argument(
         "--out",
@@ -274,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_seeds(args, exp, reporter)
     chosen = None if exp.models is None else ",".join(exp.models)
     specs = select_models(chosen, exp.params)
+    exp = replace(exp, params=with_device(specs, exp.params, args.device))
     models = build_models(specs, exp.params)  # bad -p fails here
     externals = _external_specs(args.submissions, exp.settings, [name for name, _ in models])
     needs = any(needs_validation(model) for _, model in models)
@@ -306,6 +315,7 @@ def _run_seeds(args: argparse.Namespace, exp: Experiment, reporter: ConsoleRepor
     if args.submissions:
         raise UsageError("--split-seeds: not with --submission (a file answers one split)")
     specs = select_models(None if exp.models is None else ",".join(exp.models), exp.params)
+    exp = replace(exp, params=with_device(specs, exp.params, args.device))
     build_models(specs, exp.params)  # bad -p fails here, before any task starts
     result = evaluate_seeds(
         exp.settings, specs, exp.params, seeds, force=exp.force, reporter=reporter

@@ -230,6 +230,28 @@ def checked(model: Recommender, name: str) -> Recommender:
     return model
 
 
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def with_device(
+    specs: Sequence[str], params: dict[str, dict[str, Any]], device: str | None
+) -> dict[str, dict[str, Any]]:
+    """`params` plus `device` for every model whose constructor takes one (`sgns`, `als`) and
+    whose `-p` did not set it: `evaluate --device` puts what can use a GPU on it, and the
+    run's experiment.toml records each model's device. Other models are untouched."""
+    if device is None:
+        return params
+    if device not in DEVICES:
+        raise UsageError(f"--device {device!r}: expected one of {', '.join(DEVICES)}")
+    out = {k: dict(v) for k, v in params.items()}
+    for spec in specs:
+        given = out.get(spec, out.get(model_name(spec), {}))
+        if "device" in given or "device" not in instantiate(spec, given).get_params():
+            continue
+        out.setdefault(spec, {})["device"] = device
+    return out
+
+
 def select_models(spec: str | None, params: dict[str, dict[str, Any]]) -> list[str]:
     """Model specs in the order given (all built-in models by default), each once; `-p` may
     only name selected models. Names may be built-in or installed plugins (entry points)."""
