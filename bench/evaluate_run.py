@@ -74,6 +74,7 @@ def timed_evaluate(
     its path), write the evidence file `out` (atomically) and return the child's exit status
     (124 when it ran past timeout_s)."""
     run = run_folder(args)
+    commit = _commit()  # before the run: the code it ran
     cmd = [sys.executable, "-m", "harness", "evaluate", *args]
     load_before = os.getloadavg()
     start, t = dt.datetime.now(dt.UTC), time.perf_counter()
@@ -89,7 +90,7 @@ def timed_evaluate(
         "what": "a whole `mpd-harness evaluate`, timed by bench/evaluate_run.py",
         "date": start.isoformat(timespec="seconds"),
         "command": " ".join(["python", "-m", "harness", "evaluate", *args]),
-        "commit": _commit(),
+        "commit": commit,
         "machine": {**machine(), "load_before": load_before, "load_after": os.getloadavg()},
         "returncode": rc,
         "wall_s": round(wall, 1),

@@ -51,7 +51,8 @@ GRIDS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "ease": (
         "ease",
         [{"n_items": 20_000, "l2": l2} for l2 in (200.0, 800.0, 2000.0, 50.0)]
-        + [{"n_items": 10_000, "l2": 800.0}],
+        + [{"n_items": 10_000, "l2": 800.0}]
+        + [{"n_items": 20_000, "l2": l2} for l2 in (5000.0, 10000.0, 20000.0)],
     ),
     "rp3beta": (
         "rp3beta",

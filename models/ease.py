@@ -109,7 +109,7 @@ class EASERecommender(Recommender):
     def __init__(
         self,
         n_items: int = 20_000,
-        l2: float = 800.0,
+        l2: float = 5000.0,
         work_budget: int = 20_000_000,
         score_budget: int = 2**26,
     ) -> None:

@@ -61,7 +61,7 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
     },
     # n_items up to the default: EASE's dense Gram matrix grows with its square
     "ease": {
-        "l2": {"float": [10.0, 5000.0], "log": True},
+        "l2": {"float": [10.0, 50000.0], "log": True},
         "n_items": {"choices": [5000, 10000, 20000]},
     },
     "rp3beta": {

@@ -1,0 +1,77 @@
+"""How many epochs the embedding models need at a corpus size (issue 26 item 2).
+
+    python bench/embedding_epochs.py --n 100000 --models sgns --epochs 3,10,20
+
+Fits `knn` once (the reference) and each embedding model at each epoch count, every fit in its
+own process through bench/stage.py (the corpus and split of `nox -s bench` at that size, which
+must exist: run `nox -s bench -- --sizes N --stages synth,ingest,split` first), and appends one
+row per fit to bench/embedding_epochs.jsonl: R-precision, its ratio to knn's, fit seconds,
+words per second, the machine's load. Extra `-p KEY=VALUE` apply to every embedding fit. All
+data is synthetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from run import generator_version  # noqa: E402  (bench/ is not a package)
+
+
+def fit(n: int, work: Path, model: str, params: list[str]) -> dict[str, Any]:
+    """One model's bench/stage.py row (wall time, peak RSS, metrics, fit_info)."""
+    cmd = [sys.executable, str(ROOT / "stage.py"), "model", "--n", str(n), "--work", str(work)]
+    cmd += ["--model", model]
+    for p in params:
+        cmd += ["-p", p]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    row: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, required=True)
+    ap.add_argument("--work", type=Path, default=ROOT / "out")
+    ap.add_argument("--models", default="sgns,w2v")
+    ap.add_argument("--epochs", default="3,10,20")
+    ap.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--out", type=Path, default=ROOT / "embedding_epochs.jsonl")
+    a = ap.parse_args()
+    knn = fit(a.n, a.work, "knn", [])["r_precision"]
+    print(f"knn R-precision {knn:.4f}", flush=True)
+    for model in a.models.split(","):
+        for epochs in (int(e) for e in a.epochs.split(",")):
+            extra = [f"epochs={epochs}", *a.params]
+            if model == "sgns":
+                extra.append("device='cpu'")
+            r = fit(a.n, a.work, model, extra)
+            info = r.get("fit_info") or {}
+            row = {
+                "model": model, "n": a.n, "epochs": epochs, "params": extra,
+                "r_precision": r["r_precision"], "ndcg": r["ndcg"], "knn_r_precision": knn,
+                "ratio_to_knn": round(r["r_precision"] / knn, 4), "fit_s": r["fit_s"],
+                "words_per_s": info.get("words_per_s"), "peak_rss_mb": r["peak_rss_mb"],
+                "date": dt.date.today().isoformat(), "load_avg_1m": round(os.getloadavg()[0], 2),
+                "generator": generator_version(),
+            }  # fmt: skip
+            print(f"{model} {epochs} epochs: R-prec {row['r_precision']:.4f} "
+                  f"({row['ratio_to_knn']:.2f}x knn), fit {row['fit_s']:.0f} s", flush=True)  # fmt: skip
+            with a.out.open("ab") as f:
+                f.write(orjson.dumps(row) + b"\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
