@@ -43,7 +43,10 @@ class ItemKNNRecommender(Recommender):
     threads : threads of the fit (0: the usable cores); the result does not depend on it.
     """
 
-    determinism_note = "always: sparse products in a fixed order, ties go to the lower index"
+    determinism_note = (
+        "always: integer co-occurrence counts, each similarity one float32 formula, ties to the "
+        "lower index; the thread count does not change the result"
+    )
 
     cold_start = "title"
 
