@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 MODELS = ["popular", "title", "knn", "item_knn", "w2v", "sgns", "als", "ease", "rp3beta", "rerank"]
 # Skip-gram epochs per corpus size, so that the 1M evaluate stays within the time budget
 # (one gensim epoch over the full MPD is ~10 min on 2 cores).
-COMPARISONS = ("knn_speed",)  # rows listed below the table, not in it or the plot
+COMPARISONS = ("knn_speed", "sgns_speed")  # rows listed below the table, not in it or the plot
 EPOCHS = {10_000: 5, 100_000: 3, 1_000_000: 1}
 
 
@@ -117,7 +117,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 cells.append(f"{r['wall_s']:.1f} / {r['peak_rss_mb']:.0f}{old}")
         lines.append(f"| {st} | " + " | ".join(cells) + " |")
     note = f"\n† measured on synthetic generator version 3 data; the others on version {current}.\n"
-    return "\n".join(lines) + "\n" + note + speed_lines(results)
+    return "\n".join(lines) + "\n" + note + speed_lines(results) + sgns_speed_lines(results)
 
 
 def speed_lines(results: list[dict[str, Any]]) -> str:
@@ -138,6 +138,26 @@ def speed_lines(results: list[dict[str, Any]]) -> str:
             f"{r['cosine_fit_s']} s: ratio {r['ratio']:.2f} (load {r.get('load_avg_1m')}, "
             f"{r.get('date')}, generator version {r.get('generator', 3)})"
         )
+    return "\n".join(out) + "\n"
+
+
+def sgns_speed_lines(results: list[dict[str, Any]]) -> str:
+    """The sgns_speed rows: sgns against gensim's word2vec at 1 and 2 threads."""
+    rows = sorted((r for r in results if r["stage"] == "sgns_speed" and "words" in r), key=_n)
+    if not rows:
+        return ""
+    out = ["", "`sgns` (PyTorch CPU) vs gensim `w2v` at equal threads, same epochs and data "
+           "(words/s = track occurrences x epochs / fit seconds; R-precision of each):", ""]  # fmt: skip
+    for r in rows:
+        for t in (1, 2):
+            sg, gs = r[f"sgns_t{t}"], r[f"w2v_t{t}"]
+            out.append(
+                f"- {r['n']:,} playlists, {r['epochs']} epochs, {t} thread(s): sgns "
+                f"{sg['words_per_s']:,} words/s vs gensim {gs['words_per_s']:,}: "
+                f"{r[f'speedup_t{t}']:.2f}x; R-precision {sg['r_precision']:.4f} vs "
+                f"{gs['r_precision']:.4f} ({r[f'rprec_change_t{t}']:+.1%}) "
+                f"(load {r.get('load_avg_1m')}, {r.get('date')})"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -175,7 +195,7 @@ def main() -> int:
     ap.add_argument("--full", action="store_true", help="also run the 1M-playlist corpus")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--stages", default="synth,ingest,reload,split,models,knn_speed")
+    ap.add_argument("--stages", default="synth,ingest,reload,split,models,knn_speed,sgns_speed")
     ap.add_argument("--no-gpu", action="store_true", help="skip the CUDA rows even with a GPU")
     ap.add_argument("--work", type=Path, default=ROOT / "out")
     ap.add_argument("--results", type=Path, default=ROOT / "results.json")
@@ -219,6 +239,9 @@ def main() -> int:
                     save()
         if "knn_speed" in stages:  # item_knn's fit against implicit's cosine fit, interleaved
             put(run_stage("knn_speed", n, a.work, []))
+            save()
+        if "sgns_speed" in stages:  # sgns against gensim at equal threads, interleaved
+            put(run_stage("sgns_speed", n, a.work, ["--epochs", str(_epochs(n))]))
             save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"

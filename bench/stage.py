@@ -2,7 +2,8 @@
 
 Usage: python bench/stage.py STAGE --n N --work DIR [--model NAME] [-p key=value ...]
 Prints one JSON line: {"stage", "n", "wall_s", "peak_rss_mb", ...extras}.
-Stages: synth, ingest, reload, split, model, knn_speed (item_knn's fit against implicit's).
+Stages: synth, ingest, reload, split, model, knn_speed (item_knn's fit against implicit's),
+sgns_speed (sgns against gensim at equal threads).
 """
 
 from __future__ import annotations
@@ -86,9 +87,6 @@ def stage_model(
 ) -> dict[str, Any]:
     from dataclasses import replace
 
-    import numpy as np
-
-    from harness.challenge.metrics import compute_metrics
     from harness.challenge.split import as_validation, load_split, make_validation, train_set
     from harness.data.ingest import load_corpus
     from models import get_model
@@ -102,14 +100,7 @@ def stage_model(
     t = time.perf_counter()
     m.fit(train)
     fit_s = time.perf_counter() - t
-    t = time.perf_counter()
-    recs = m.recommend(s.queries, k=500)
-    rec_s = time.perf_counter() - t
-    rec_art = np.where(recs >= 0, c.track_artist[np.maximum(recs, 0)], -1)
-    gt_art = c.track_artist[s.holdout_ids]
-    t = time.perf_counter()
-    vals = compute_metrics(recs, s.holdout_offsets, s.holdout_ids, gt_art, rec_art)
-    score_s = time.perf_counter() - t
+    recs, rec_s, vals, score_s = _recommend_and_score(c, s, m)
     out: dict[str, Any] = {
         "model": model,
         "params": params,
@@ -127,6 +118,57 @@ def stage_model(
     info = getattr(m, "fit_info_", None)
     if isinstance(info, dict):
         out["fit_info"] = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
+    return out
+
+
+def _recommend_and_score(c: Any, s: Any, m: Any) -> tuple[Any, float, dict[str, Any], float]:
+    """(recs, recommend seconds, per-playlist metrics, scoring seconds) of a fitted model."""
+    import numpy as np
+
+    from harness.challenge.metrics import compute_metrics
+
+    t = time.perf_counter()
+    recs = m.recommend(s.queries, k=500)
+    rec_s = time.perf_counter() - t
+    rec_art = np.where(recs >= 0, c.track_artist[np.maximum(recs, 0)], -1)
+    gt_art = c.track_artist[s.holdout_ids]
+    t = time.perf_counter()
+    vals = compute_metrics(recs, s.holdout_offsets, s.holdout_ids, gt_art, rec_art)
+    return recs, rec_s, vals, time.perf_counter() - t
+
+
+def stage_sgns_speed(p: dict[str, Path], n: int, seed: int, epochs: int) -> dict[str, Any]:
+    """`sgns` (PyTorch, CPU) against gensim's `w2v` at equal threads (1, then 2), interleaved,
+    at the same epochs and the models' other defaults: words per second (training-playlist
+    track occurrences x epochs / fit seconds, one definition for both) and R-precision."""
+    from harness.challenge.split import load_split, train_set
+    from harness.data.ingest import load_corpus
+    from models import get_model
+
+    c = load_corpus(p["data"], cache_dir=p["cache"])
+    s = load_split(p["split"], c)
+    train = train_set(c, s)
+    words = len(train.track_ids) * epochs
+    min_count = 50 if n >= 10_000 else 1  # toy sizes (the test suite) have no 50-fold tracks
+    out: dict[str, Any] = {"epochs": epochs, "min_count": min_count, "words": words}
+    for threads in (1, 2):
+        for name, params in (
+            ("w2v", {"workers": threads}),
+            ("sgns", {"threads": threads, "device": "cpu"}),
+        ):
+            m = get_model(name, epochs=epochs, min_count=min_count, **params)
+            t = time.perf_counter()
+            m.fit(train)
+            fit_s = time.perf_counter() - t
+            vals = _recommend_and_score(c, s, m)[2]
+            out[f"{name}_t{threads}"] = {
+                "fit_s": round(fit_s, 2),
+                "words_per_s": round(words / fit_s),
+                "r_precision": round(float(vals["r_precision"].mean()), 5),
+            }
+        sg, gs = out[f"sgns_t{threads}"], out[f"w2v_t{threads}"]
+        out[f"speedup_t{threads}"] = round(sg["words_per_s"] / gs["words_per_s"], 3)
+        out[f"rprec_change_t{threads}"] = round(sg["r_precision"] / gs["r_precision"] - 1, 4)
     return out
 
 
@@ -203,11 +245,15 @@ def _suffix(params: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("stage", choices=["synth", "ingest", "reload", "split", "model", "knn_speed"])
+    ap.add_argument(
+        "stage",
+        choices=["synth", "ingest", "reload", "split", "model", "knn_speed", "sgns_speed"],
+    )
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model")
+    ap.add_argument("--epochs", type=int, default=3, help="sgns_speed: epochs of both models")
     ap.add_argument("-p", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args()
     paths = _paths(a.work, a.n)
@@ -221,6 +267,8 @@ def main() -> None:
             except (ValueError, SyntaxError):
                 params[k] = v
         extra = stage_model(paths, a.n, a.seed, a.model, params)
+    elif a.stage == "sgns_speed":
+        extra = stage_sgns_speed(paths, a.n, a.seed, a.epochs)
     else:
         extra = globals()[f"stage_{a.stage}"](paths, a.n, a.seed)
     res = {

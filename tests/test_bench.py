@@ -27,7 +27,9 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path) -> None:
     doc = _bench(tmp_path, "--models", "popular")
     rows = {r["stage"]: r for r in doc["results"]}
-    assert list(rows) == ["synth", "ingest", "reload", "split", "model:popular", "knn_speed"]
+    assert list(rows) == [
+        "synth", "ingest", "reload", "split", "model:popular", "knn_speed", "sgns_speed"
+    ]  # fmt: skip
     assert all("error" not in r and r["n"] == 300 for r in rows.values())
     assert all(r["wall_s"] > 0 and r["peak_rss_mb"] > 10 for r in rows.values())
     assert 0 <= rows["model:popular"]["r_precision"] <= 1 and rows["reload"]["occurrences"] > 0
@@ -38,6 +40,11 @@ def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path
     assert len(speed["item_knn_fit_s"]) == len(speed["cosine_fit_s"]) == 3
     assert speed["ratio"] > 0 and "| knn_speed |" not in md
     assert "- 300 playlists: item_knn [" in md
+    sg = rows["sgns_speed"]  # sgns against gensim at 1 and 2 threads, the same words
+    for t in (1, 2):
+        assert sg[f"sgns_t{t}"]["words_per_s"] > 0 and sg[f"w2v_t{t}"]["words_per_s"] > 0
+        assert 0 <= sg[f"sgns_t{t}"]["r_precision"] <= 1 and sg[f"speedup_t{t}"] > 0
+    assert "| sgns_speed |" not in md and "- 300 playlists, 5 epochs, 2 thread(s): sgns " in md
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     again = _bench(tmp_path, "--stages", "reload")
