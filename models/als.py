@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
-from harness.errors import ParameterError, UsageError
-from models.base import IntArray, Queries, Recommender, TrainSet
+from harness.errors import UsageError
+from models.base import IntArray, Queries, Recommender, TrainSet, at_least, require
 from models.knn import query_matrix, sparse_from_csr
 
 FLOAT_MIN = -np.finfo(np.float32).max  # implicit's score for a filtered item
@@ -85,20 +85,13 @@ class ALSRecommender(Recommender):
         self.device = device
 
     def check_params(self) -> None:
-        if self.factors < 1:
-            raise ParameterError(f"als: factors must be >= 1, got {self.factors}")
-        if self.regularization < 0:
-            raise ParameterError(f"als: regularization must be >= 0, got {self.regularization}")
-        if self.alpha <= 0:
-            raise ParameterError(f"als: alpha must be > 0, got {self.alpha}")
-        if self.iterations < 1:
-            raise ParameterError(f"als: iterations must be >= 1, got {self.iterations}")
-        if self.threads < 0:
-            raise ParameterError(f"als: threads must be >= 0 (0: every core), got {self.threads}")
-        if self.score_budget < 1:
-            raise ParameterError(f"als: score_budget must be >= 1, got {self.score_budget}")
-        if self.device not in DEVICES:
-            raise ParameterError(f"als: device must be one of {DEVICES}, got {self.device!r}")
+        bounds = {"factors": 1, "regularization": 0, "iterations": 1, "threads": 0}
+        at_least(self, "als", bounds | {"score_budget": 1})
+        require(
+            "als",
+            ("alpha", self.alpha, self.alpha > 0, "> 0"),
+            ("device", repr(self.device), self.device in DEVICES, f"one of {DEVICES}"),
+        )
 
     def _on_gpu(self) -> bool:
         """Whether the fit runs on implicit's CUDA solver: 'auto' when implicit was built with

@@ -12,7 +12,7 @@ does), and `artifacts()`, named files the runner writes into the model's run fol
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from typing_extensions import Self
 
+from harness.errors import ParameterError
 from harness.types import IntArray, Queries, TrainSet
 
 __all__ = [
@@ -107,6 +108,23 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         in `.json` to a JSON-able value. The runner writes them into `RUN_DIR/<model>/` and lists
         them in the manifest (e.g. the reranker's feature importances). None by default."""
         return {}
+
+
+def require(model: str, *rules: tuple[str, Any, bool, str]) -> None:
+    """One ParameterError for the first hyperparameter that breaks its rule, worded the same
+    for every model: "<model>: <name> must be <rule>, got <value>". rules: (name, value, ok,
+    rule), e.g. ("n_neighbors", self.n_neighbors, self.n_neighbors >= 1, ">= 1")."""
+    for name, value, ok, rule in rules:
+        if not ok:
+            raise ParameterError(f"{model}: {name} must be {rule}, got {value}")
+
+
+def at_least(model: Recommender, name: str, bounds: Mapping[str, float]) -> None:
+    """`require` for the commonest rule: each named attribute of `model` is >= its bound."""
+    require(
+        name,
+        *((p, getattr(model, p), getattr(model, p) >= b, f">= {b}") for p, b in bounds.items()),
+    )
 
 
 def top_k(scores: NDArray[np.floating], k: int) -> IntArray:

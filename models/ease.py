@@ -25,7 +25,7 @@ from scipy.linalg import lapack
 from typing_extensions import Self
 
 from harness.errors import ParameterError
-from models.base import IntArray, Queries, Recommender, TrainSet, top_k
+from models.base import IntArray, Queries, Recommender, TrainSet, at_least, require, top_k
 from models.knn import query_matrix, sparse_from_csr, work_batches
 from models.popular import popularity_ranking
 
@@ -124,12 +124,8 @@ class EASERecommender(Recommender):
                 f"ease: n_items must be in [1, {MAX_ITEMS:,}], got {self.n_items:,} (the dense "
                 "N × N float32 matrix must stay under 2 GiB for scipy's 32-bit LAPACK)"
             )
-        if self.l2 <= 0:
-            raise ParameterError(f"ease: l2 must be > 0, got {self.l2}")
-        if self.work_budget < 1:
-            raise ParameterError(f"ease: work_budget must be >= 1, got {self.work_budget}")
-        if self.score_budget < 1:
-            raise ParameterError(f"ease: score_budget must be >= 1, got {self.score_budget}")
+        require("ease", ("l2", self.l2, self.l2 > 0, "> 0"))
+        at_least(self, "ease", {"work_budget": 1, "score_budget": 1})
 
     def _fit(self, train: TrainSet) -> Self:
         T = train.n_tracks

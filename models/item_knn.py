@@ -21,8 +21,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from typing_extensions import Self
 
-from harness.errors import ParameterError
-from models.base import IntArray, Queries, Recommender, TrainSet
+from models.base import IntArray, Queries, Recommender, TrainSet, at_least, require
 from models.cooc_kernel import fused_neighbours, usable_cores
 from models.knn import query_matrix, recommend_rows, sparse_from_csr, work_batches
 
@@ -67,16 +66,9 @@ class ItemKNNRecommender(Recommender):
         self.threads = threads
 
     def check_params(self) -> None:
-        if self.n_neighbors < 1:
-            raise ParameterError(f"item_knn: n_neighbors must be >= 1, got {self.n_neighbors}")
-        if not 0.0 <= self.asymmetry <= 1.0:
-            raise ParameterError(f"item_knn: asymmetry must be in [0, 1], got {self.asymmetry}")
-        if self.shrink < 0:
-            raise ParameterError(f"item_knn: shrink must be >= 0, got {self.shrink}")
-        if self.work_budget < 1:
-            raise ParameterError(f"item_knn: work_budget must be >= 1, got {self.work_budget}")
-        if self.threads < 0:
-            raise ParameterError(f"item_knn: threads must be >= 0, got {self.threads}")
+        at_least(self, "item_knn", {"n_neighbors": 1, "shrink": 0, "work_budget": 1, "threads": 0})
+        a = self.asymmetry
+        require("item_knn", ("asymmetry", a, 0.0 <= a <= 1.0, "in [0, 1]"))
 
     def _fit(self, train: TrainSet) -> Self:
         T = train.n_tracks

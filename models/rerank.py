@@ -31,7 +31,7 @@ from typing_extensions import Self
 
 from harness.errors import ParameterError, UsageError
 from harness.types import Validation
-from models.base import IntArray, Queries, Recommender, TrainSet
+from models.base import IntArray, Queries, Recommender, TrainSet, at_least
 from models.rerank_features import (
     F32,
     Candidates,
@@ -45,6 +45,8 @@ from models.rerank_features import (
 )
 
 OBJECTIVES = ("lambdarank", "rank_xendcg", "binary")
+COUNTS = ("n_candidates", "n_estimators", "num_leaves", "min_child_samples",
+          "early_stopping_rounds", "eval_at", "truncation", "batch_size", "num_threads")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -155,16 +157,11 @@ class RerankRecommender(Recommender):
                 )
         if len(set(names)) != len(names):
             raise ParameterError(f"rerank: base_models repeats a name: {self.base_models!r}")
-        for p in ("n_candidates", "n_estimators", "num_leaves", "min_child_samples"):
-            if getattr(self, p) < 1:
-                raise ParameterError(f"rerank: {p} must be >= 1, got {getattr(self, p)}")
+        at_least(self, "rerank", dict.fromkeys(COUNTS, 1))
         if self.objective not in OBJECTIVES:
             raise ParameterError(
                 f"rerank: objective must be one of {OBJECTIVES}, got {self.objective!r}"
             )
-        for p in ("early_stopping_rounds", "eval_at", "truncation", "batch_size", "num_threads"):
-            if getattr(self, p) < 1:
-                raise ParameterError(f"rerank: {p} must be >= 1, got {getattr(self, p)}")
         if not 0.0 < self.stop_fraction < 1.0:
             raise ParameterError(
                 f"rerank: stop_fraction must be in (0, 1), got {self.stop_fraction}"

@@ -34,8 +34,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from typing_extensions import Self
 
-from harness.errors import ParameterError
-from models.base import IntArray, Queries, Recommender, TrainSet
+from models.base import IntArray, Queries, Recommender, TrainSet, at_least, require
 from models.item_knn import neighbour_matrix, neighbour_scores
 from models.knn import sparse_from_csr
 
@@ -77,16 +76,8 @@ class RP3BetaRecommender(Recommender):
         self.work_budget = work_budget
 
     def check_params(self) -> None:
-        if self.n_neighbors < 1:
-            raise ParameterError(f"rp3beta: n_neighbors must be >= 1, got {self.n_neighbors}")
-        if self.alpha <= 0:
-            raise ParameterError(f"rp3beta: alpha must be > 0, got {self.alpha}")
-        if self.beta < 0:
-            raise ParameterError(f"rp3beta: beta must be >= 0, got {self.beta}")
-        if self.min_count < 1:
-            raise ParameterError(f"rp3beta: min_count must be >= 1, got {self.min_count}")
-        if self.work_budget < 1:
-            raise ParameterError(f"rp3beta: work_budget must be >= 1, got {self.work_budget}")
+        at_least(self, "rp3beta", {"n_neighbors": 1, "beta": 0, "min_count": 1, "work_budget": 1})
+        require("rp3beta", ("alpha", self.alpha, self.alpha > 0, "> 0"))
 
     def _fit(self, train: TrainSet) -> Self:
         T = train.n_tracks
