@@ -95,6 +95,7 @@ def timed_evaluate(
         "returncode": rc,
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(peak_mb, 1),
+        **({"within_budget": rc == 0 and wall <= timeout_s} if timeout_s is not None else {}),
         **(extra or {}),
         **(summary(run) if rc == 0 else {}),
     }

@@ -183,6 +183,7 @@ def stage_knn_speed(p: dict[str, Path], n: int, seed: int, rounds: int = 3) -> d
 
     from harness.challenge.split import load_split, train_set
     from harness.data.ingest import load_corpus
+    from harness.run.contract import make_train
     from models.item_knn import ItemKNNRecommender
     from models.knn import sparse_from_csr
 
@@ -190,7 +191,9 @@ def stage_knn_speed(p: dict[str, Path], n: int, seed: int, rounds: int = 3) -> d
     train = train_set(c, load_split(p["split"], c))
     B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)  # (P, T) binary
     M = ItemKNNRecommender().n_neighbors
-    ItemKNNRecommender(n_neighbors=M, threads=1).fit(_tiny_train())  # numba compiles here
+    ItemKNNRecommender(n_neighbors=M, threads=1).fit(
+        make_train([[0, 1], [1, 2]], ["a", "b"], 3)
+    )  # numba compiles here
     times: dict[str, list[float]] = {"item_knn": [], "cosine": []}
     cpu: dict[str, list[float]] = {"item_knn": [], "cosine": []}
     with threadpool_limits(limits=1):
@@ -214,22 +217,6 @@ def stage_knn_speed(p: dict[str, Path], n: int, seed: int, rounds: int = 3) -> d
         "threads": 1,
         "implicit": _version("implicit"),
     }
-
-
-def _tiny_train() -> Any:
-    """Two playlists over three tracks: enough to run a model's compiled code once."""
-    import numpy as np
-
-    from models.base import TrainSet
-
-    return TrainSet(
-        offsets=np.array([0, 2, 4], dtype=np.int64),
-        track_ids=np.array([0, 1, 1, 2], dtype=np.int32),
-        titles=np.array(["a", "b"], dtype=object),
-        n_tracks=3,
-        track_artist=np.arange(3, dtype=np.int32),
-        track_album=np.arange(3, dtype=np.int32),
-    )
 
 
 def _version(dist: str) -> str:

@@ -11,7 +11,6 @@ neighbours are bit-identical to the blocked path's; ties go to the lower column.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -117,11 +116,6 @@ def _select(
         res[k : k + take] = tie[:take]
         k += take
     return res[:k]
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (not the machine's count on a shared host)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def fused_neighbours(  # noqa: PLR0913

@@ -14,6 +14,7 @@ directly on one, `recommend` returns a row of -1.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -22,7 +23,7 @@ from numpy.typing import NDArray
 from typing_extensions import Self
 
 from models.base import IntArray, Queries, Recommender, TrainSet, at_least, require
-from models.cooc_kernel import fused_neighbours, usable_cores
+from models.cooc_kernel import fused_neighbours
 from models.knn import query_matrix, recommend_rows, sparse_from_csr, work_batches
 
 
@@ -39,7 +40,7 @@ class ItemKNNRecommender(Recommender):
         (rare tracks, which the cosine rates highly) count less.
     work_budget : upper bound on the co-occurrence work of one block of tracks (progress and
         the unit of work a thread takes).
-    threads : threads of the fit (0: the usable cores); the result does not depend on it.
+    threads : threads of the fit (0: every core); the result does not depend on it.
     """
 
     determinism_note = (
@@ -81,7 +82,7 @@ class ItemKNNRecommender(Recommender):
         blocks = list(work_batches(BT @ lens, self.work_budget, max_rows=65536))
         self.sim_ = fused_neighbours(
             B, BT, left.astype(np.float32), right.astype(np.float32), self.shrink,
-            self.n_neighbors, blocks, self.threads or usable_cores(),
+            self.n_neighbors, blocks, self.threads or os.cpu_count() or 1,
             lambda done, total: self._progress(done, total, "block"),
         )  # fmt: skip
         self.n_tracks_ = T
