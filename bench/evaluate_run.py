@@ -28,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import machine  # noqa: E402  (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL_FIELDS = ("fit_s", "recommend_s", "peak_rss_mb", "params", "versions", "deterministic")
+MODEL_FIELDS = (
+    "fit_s", "recommend_s", "peak_rss_mb", "params", "versions", "deterministic", "fit_info"
+)  # fmt: skip
 
 
 def run_folder(args: list[str]) -> Path:
@@ -36,6 +38,20 @@ def run_folder(args: list[str]) -> Path:
     if "--out" not in args:
         raise SystemExit("evaluate_run: pass evaluate's --out RUN_DIR after --")
     return Path(args[args.index("--out") + 1]).resolve()
+
+
+def artifacts(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The files a model kept beside its run (e.g. rerank's feature importances), as JSON."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, Any] = {}
+    for name in (manifest.get("files") or {}).get("artifacts") or []:
+        path = folder / name
+        if name.endswith(".json"):
+            out[name] = orjson.loads(path.read_bytes())
+        elif name.endswith(".parquet"):
+            out[name] = pq.read_table(path).to_pydict()
+    return out
 
 
 def summary(run: Path) -> dict[str, Any]:
@@ -46,6 +62,7 @@ def summary(run: Path) -> dict[str, Any]:
         if path.exists():
             m = orjson.loads(path.read_bytes())
             models[name] = {k: m.get(k) for k in MODEL_FIELDS}
+            models[name]["artifacts"] = artifacts(run / name, m)
     return {"data": board.get("data"), "split": board.get("split"), "leaderboard": board,
             "models": models}  # fmt: skip
 
