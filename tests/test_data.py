@@ -8,14 +8,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
 import harness.data.ingest as data
 from harness.cli import main
-from harness.data import checks
 from harness.data.corpus import Corpus
 from harness.data.ingest import default_cache_dir, load_corpus
+from harness.data.keys import KeyTable, Packed, render, uri_keys
 from harness.errors import DataError
 from harness.progress import Recorder
 
@@ -448,9 +449,38 @@ def test_uri_check_byte_matrix_agrees_with_the_regex() -> None:
         "spotify:track:t6Jolenet6Jolenet6Jol-",  # not base 62
         "spotify:track:t6Jolenet6Jolenet6Jolé",  # non-ASCII
     ]
-    assert list(checks._bad_uris(uris, "track")) == [False, True, True, True, True, True]
-    assert list(checks._bad_uris(uris[:5], "track")) == [False, True, True, True, True]
-    assert list(checks._bad_uris([], "artist")) == []
+    keys, bad = uri_keys(uris, "track")
+    assert list(bad) == [False, True, True, True, True, True]
+    assert list(uri_keys(uris[:5], "track")[1]) == [False, True, True, True, True]
+    assert list(uri_keys([], "artist")[1]) == []
+    assert render(keys[:1], "track") == uris[:1]
+    assert not keys[1:].any()  # a malformed URI has no key
+
+
+def test_key_table_gives_ids_in_first_appearance_order_across_growth() -> None:
+    rng = np.random.default_rng(0)
+    alphabet = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    ids = ["".join(row) for row in rng.choice(alphabet, size=(20_000, 22))]
+    uris = [f"spotify:artist:{x}" for x in dict.fromkeys(ids)]  # distinct, in order
+    table, seen = KeyTable(), 0
+    for chunk in (uris[:3], uris[:1000], uris[500:9000], uris[8000:]):  # overlapping batches
+        keys, bad = uri_keys(chunk, "artist")
+        assert not bad.any()
+        got = table.add(keys, table.lookup(keys))
+        want = [uris.index(u) for u in chunk[:50]]
+        assert got[:50].tolist() == want
+        seen = max(seen, uris.index(chunk[-1]) + 1)
+        assert table.n == seen
+    assert render(table.keys, "artist") == uris
+    assert table.lookup(uri_keys(["spotify:artist:" + "z" * 22], "artist")[0]).tolist() == [-1]
+
+
+def test_packed_names_take_any_positions() -> None:
+    names = ["", "Sigur Rós", "a", "日本語のタイトル", "", "x" * 300]
+    packed = Packed.of(names)
+    assert packed.take(np.array([5, 0, 3, 1])) == [names[5], names[0], names[3], names[1]]
+    assert packed.take(np.arange(len(names))) == names
+    assert Packed.of([]).take(np.zeros(0, dtype=np.int64)) == []
 
 
 def test_progress_bar_over_slices(slice_path: Path, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ slice (a pid seen before, a track URI whose artist changed) are the merger's (`m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -18,11 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.data.keys import uri_keys
 from harness.data.slices import Playlist, Track
-
-_URI = {
-    kind: re.compile(rf"spotify:{kind}:[0-9A-Za-z]{{22}}") for kind in ("track", "artist", "album")
-}
 
 # A check: (bad playlists mask (n,), field, message for playlist index i).
 Check = tuple[NDArray[np.bool_], str, Callable[[int], str]]
@@ -61,6 +57,8 @@ class FlatSlice:
     ar_uri: list[str]  # (n_a,)
     al_uri: list[str]  # (n_b,)
     first: NDArray[np.int64]  # (n_t,) first occurrence of each local track
+    # kind -> (keys (n_distinct, 3) of the distinct URIs, which of them are malformed)
+    keys: dict[str, tuple[NDArray[np.uint64], NDArray[np.bool_]]]
     dur_occ: NDArray[np.int64]  # (n_occ,) duration_ms as given at each occurrence
     pos: NDArray[np.int64]  # (n_occ,) pos as given
 
@@ -87,6 +85,10 @@ class FlatSlice:
             ar_uri=ar_uri,
             al_uri=al_uri,
             first=first_index(occ),
+            keys={
+                kind: uri_keys(uris, kind)
+                for kind, uris in (("track", tr_uri), ("artist", ar_uri), ("album", al_uri))
+            },
             dur_occ=np.array([t.duration_ms for t in flat], dtype=np.int64),
             pos=np.array([t.pos for t in flat], dtype=np.int64),
         )
@@ -179,12 +181,8 @@ def _count_checks(f: FlatSlice) -> list[Check]:
 def _uri_checks(f: FlatSlice) -> list[Check]:
     """Track, artist and album URIs are `spotify:<kind>:` + 22 base-62 characters."""
     checks: list[Check] = []
-    for kind, codes, uniques in (
-        ("track", f.occ, f.tr_uri),
-        ("artist", f.art_occ, f.ar_uri),
-        ("album", f.alb_occ, f.al_uri),
-    ):
-        bad_u = _bad_uris(uniques, kind)
+    for kind, codes in (("track", f.occ), ("artist", f.art_occ), ("album", f.alb_occ)):
+        bad_u = f.keys[kind][1]
         if bad_u.any():
             bad_occ = bad_u[codes]
             message = partial(_uri_message, f=f, bad_occ=bad_occ, kind=kind)
@@ -237,28 +235,6 @@ def _field_checks(f: FlatSlice) -> list[Check]:
         ),
         (dup, "pid", lambda i: f"{pids[i]} appears earlier in the same slice"),
     ]
-
-
-_BASE62 = np.zeros(256, dtype=bool)
-_BASE62[
-    np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
-] = True
-
-
-def _bad_uris(uris: list[str], kind: str) -> NDArray[np.bool_]:
-    """Which URIs are not `spotify:<kind>:` + 22 base-62 characters, checked as one byte matrix."""
-    prefix = f"spotify:{kind}:".encode()
-    width = len(prefix) + 22
-    bad = np.fromiter(map(len, uris), np.int64, len(uris)) != width  # (n,)
-    ok = np.flatnonzero(~bad)
-    raw = "".join([uris[i] for i in ok.tolist()]).encode()
-    if len(raw) != len(ok) * width:  # some non-ASCII character: check one by one
-        return np.array([_URI[kind].fullmatch(u) is None for u in uris], dtype=bool)
-    chars = np.frombuffer(raw, np.uint8).reshape(len(ok), width)  # (n_ok, width)
-    good = (chars[:, : len(prefix)] == np.frombuffer(prefix, np.uint8)).all(axis=1)
-    good &= _BASE62[chars[:, len(prefix) :]].all(axis=1)
-    bad[ok] = ~good
-    return bad
 
 
 def _count_message(

@@ -8,7 +8,6 @@ duration_ms differs between occurrences is counted (the first value is kept), no
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.data.corpus import Corpus
+from harness.data.keys import KeyTable, Packed, render
 from harness.data.parse import SliceResult
 from harness.errors import DataError
 
@@ -45,28 +45,28 @@ class _Column:
 
 @dataclass
 class _Table:
-    """URI -> global id, with the names, in first-appearance order."""
+    """URI key -> global id, with the names, in first-appearance order."""
 
-    index: dict[str, int] = field(default_factory=dict)
-    uris: list[str] = field(default_factory=list)
+    kind: str  # track, artist or album
+    index: KeyTable = field(default_factory=KeyTable)
     names: list[str] = field(default_factory=list)
 
-    def lookup(self, uris: list[str]) -> NDArray[np.int64]:
-        """Global ids of `uris`, -1 where unknown (nothing is added)."""
-        n = len(uris)
-        return np.fromiter(map(self.index.get, uris, itertools.repeat(-1, n)), np.int64, n)
+    def lookup(self, keys: NDArray[np.uint64]) -> NDArray[np.int64]:
+        """Global ids of `keys` (n, 3), -1 where unknown (nothing is added)."""
+        return self.index.lookup(keys)
 
-    def add(self, uris: list[str], names: list[str], ids: NDArray[np.int64]) -> NDArray[np.int32]:
-        """Complete `ids` (from `lookup` of distinct `uris`): the unknown get new ids in order."""
-        new = np.flatnonzero(ids < 0).tolist()
-        start = len(self.uris)
-        out = ids.copy()
-        out[new] = np.arange(start, start + len(new))
-        fresh = [uris[i] for i in new]
-        self.index.update(zip(fresh, range(start, start + len(new)), strict=True))
-        self.uris.extend(fresh)
-        self.names.extend([names[i] for i in new])
-        return out.astype(np.int32)
+    def add(
+        self, keys: NDArray[np.uint64], names: Packed, ids: NDArray[np.int64]
+    ) -> NDArray[np.int32]:
+        """Complete `ids` (from `lookup` of distinct `keys`): the unknown get new ids in order."""
+        self.names.extend(names.take(np.flatnonzero(ids < 0)))
+        return self.index.add(keys, ids)
+
+    def uri(self, g: int) -> str:
+        return render(self.index.keys[g : g + 1], self.kind)[0]
+
+    def uris(self) -> list[str]:
+        return render(self.index.keys, self.kind)
 
 
 class Merger:
@@ -74,7 +74,7 @@ class Merger:
 
     def __init__(self, lenient: bool) -> None:
         self.lenient = lenient
-        self.tracks, self.artists, self.albums = _Table(), _Table(), _Table()
+        self.tracks, self.artists, self.albums = _Table("track"), _Table("artist"), _Table("album")
         self.t_art, self.t_alb, self.t_dur = _Column(np.int32), _Column(np.int32), _Column(np.int64)
         self.pid_seen: set[int] = set()
         self.pid_file: list[tuple[str, NDArray[np.int64]]] = []
@@ -105,9 +105,9 @@ class Merger:
     def _lookup(self, r: SliceResult) -> tuple[NDArray[np.int64], ...]:
         """Global ids of the slice's tracks, artists and albums; -1 for new ones."""
         return (
-            self.tracks.lookup(r.tr_uri),
-            self.artists.lookup(r.ar_uri),
-            self.albums.lookup(r.al_uri),
+            self.tracks.lookup(r.tr_key),
+            self.artists.lookup(r.ar_key),
+            self.albums.lookup(r.al_key),
         )
 
     def _cross_slice_problems(
@@ -155,7 +155,7 @@ class Merger:
             j = int(np.flatnonzero(bad_t[local])[0])
             t = int(local[j])
             msgs.append(
-                f"{head}: tracks[{j}].{what[t]}: track {r.tr_uri[t]} "
+                f"{head}: tracks[{j}].{what[t]}: track {r.uri('track', t)} "
                 f"{self._describe(r, t, what[t])} here but {self._describe_global(int(gt[t]), what[t])} "
                 "in an earlier slice"
             )
@@ -163,13 +163,13 @@ class Merger:
 
     def _describe(self, r: SliceResult, t: int, what: str) -> str:
         if what == "artist_uri":
-            return f"has artist {r.ar_uri[r.tr_art[t]]}"
-        return f"has album {r.al_uri[r.tr_alb[t]]}"
+            return f"has artist {r.uri('artist', int(r.tr_art[t]))}"
+        return f"has album {r.uri('album', int(r.tr_alb[t]))}"
 
     def _describe_global(self, g: int, what: str) -> str:
         if what == "artist_uri":
-            return self.artists.uris[self.t_art.view[g]]
-        return self.albums.uris[self.t_alb.view[g]]
+            return self.artists.uri(int(self.t_art.view[g]))
+        return self.albums.uri(int(self.t_alb.view[g]))
 
     def _file_of(self, pid: int) -> str:
         for name, pids in self.pid_file:
@@ -181,9 +181,9 @@ class Merger:
         self, r: SliceResult, gt: NDArray[np.int64], ga: NDArray[np.int64], gb: NDArray[np.int64]
     ) -> None:
         new = gt < 0  # (n_t,)
-        ga32 = self.artists.add(r.ar_uri, r.ar_name, ga)
-        gb32 = self.albums.add(r.al_uri, r.al_name, gb)
-        gt32 = self.tracks.add(r.tr_uri, r.tr_name, gt)
+        ga32 = self.artists.add(r.ar_key, r.ar_name, ga)
+        gb32 = self.albums.add(r.al_key, r.al_name, gb)
+        gt32 = self.tracks.add(r.tr_key, r.tr_name, gt)
         self.t_art.extend(ga32[r.tr_art[new]])
         self.t_alb.extend(gb32[r.tr_alb[new]])
         self.t_dur.extend(r.tr_dur[new])
@@ -191,7 +191,9 @@ class Merger:
         self.pid_seen.update(r.pids.tolist())
         self.pid_file.append((r.name, r.pids))
         r.occ = gt32[r.occ]
-        r.tr_uri = r.tr_name = r.ar_uri = r.ar_name = r.al_uri = r.al_name = []
+        # fresh empties, not [:0] views: a view would keep each slice's arrays alive
+        r.tr_key = r.ar_key = r.al_key = np.zeros((0, 3), dtype=np.uint64)
+        r.tr_name = r.ar_name = r.al_name = Packed.of([])
         self.parts.append(r)
 
     def _count_duration_conflicts(self, r: SliceResult, gt32: NDArray[np.int32]) -> None:
@@ -206,10 +208,10 @@ class Merger:
                 j = k - int(r.lengths[:i].sum())
                 self.dur_example = (
                     f"{r.name}: playlist pid {r.pids[i]} (playlists[{r.index[i]}]): "
-                    f"tracks[{j}] ({r.tr_uri[r.occ[k]]}) has duration_ms {r.occ_dur[k]}, "
+                    f"tracks[{j}] ({r.uri('track', int(r.occ[k]))}) has duration_ms {r.occ_dur[k]}, "
                     f"kept {kept[k]} from its first occurrence"
                 )
-        r.occ_dur = r.occ_dur[:0]  # not needed after this
+        r.occ_dur = np.zeros(0, dtype=np.int64)  # not needed after this (a [:0] view would keep it)
 
     def build(self, source: dict[str, Any]) -> Corpus:
         parts = self.parts
@@ -237,14 +239,14 @@ class Merger:
             modified_at=cat("modified_at", np.int64),
             num_followers=cat("num_followers", np.int32),
             num_edits=cat("num_edits", np.int32),
-            track_uris=obj(self.tracks.uris),
+            track_uris=obj(self.tracks.uris()),
             track_names=obj(self.tracks.names),
             track_artist=self.t_art.view.copy(),
             track_album=self.t_alb.view.copy(),
             track_duration=self.t_dur.view.copy(),
-            artist_uris=obj(self.artists.uris),
+            artist_uris=obj(self.artists.uris()),
             artist_names=obj(self.artists.names),
-            album_uris=obj(self.albums.uris),
+            album_uris=obj(self.albums.uris()),
             album_names=obj(self.albums.names),
             source=source,
         )

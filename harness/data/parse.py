@@ -4,7 +4,7 @@ Runs in the parser processes; the merger (`merge.py`) maps the local ids to glob
 error sends the slice down a slow path that names the offending playlist's pid and field; with
 `lenient` such playlists, and those failing an invariant, are skipped and their messages kept.
 A track URI must carry the same artist and album everywhere; its name is taken from its first
-appearance.
+appearance. URIs travel to the merger as fixed-width keys and names packed (`keys.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.data.checks import FlatSlice, find_problems, first_index
+from harness.data.keys import Packed, render
 from harness.data.slices import DECODER, Info, Playlist, SliceRef
 from harness.errors import DataError
 
@@ -41,24 +42,29 @@ class SliceResult:
     num_followers: NDArray[np.int64]
     num_edits: NDArray[np.int64]
     occ: NDArray[np.int32]  # (n_occurrences,) local track ids
-    # local tracks (n_t,), artists (n_a,), albums (n_b,)
-    tr_uri: list[str]
-    tr_name: list[str]
+    # local tracks (n_t,), artists (n_a,), albums (n_b,); keys (n_*, 3) of their URIs
+    tr_key: NDArray[np.uint64]
+    tr_name: Packed
     tr_art: NDArray[np.int32]
     tr_alb: NDArray[np.int32]
     tr_dur: NDArray[np.int64]
-    ar_uri: list[str]
-    ar_name: list[str]
-    al_uri: list[str]
-    al_name: list[str]
+    ar_key: NDArray[np.uint64]
+    ar_name: Packed
+    al_key: NDArray[np.uint64]
+    al_name: Packed
     occ_dur: NDArray[np.int64]  # (n_occurrences,) duration_ms as given at each occurrence
+
+    def uri(self, kind: str, local: int) -> str:
+        """The URI of local track, artist or album id `local`."""
+        keys = {"track": self.tr_key, "artist": self.ar_key, "album": self.al_key}[kind]
+        return render(keys[local : local + 1], kind)[0]
 
     def subset(self, keep: NDArray[np.bool_]) -> SliceResult:
         """The same slice with only the playlists where `keep` is true, local ids re-numbered."""
         occ = self.occ[np.repeat(keep, self.lengths)]
-        used_t = _first_appearance(occ, len(self.tr_uri))
-        used_a = _first_appearance(self.tr_art[used_t], len(self.ar_uri))
-        used_b = _first_appearance(self.tr_alb[used_t], len(self.al_uri))
+        used_t = _first_appearance(occ, len(self.tr_key))
+        used_a = _first_appearance(self.tr_art[used_t], len(self.ar_key))
+        used_b = _first_appearance(self.tr_alb[used_t], len(self.al_key))
         idx = np.flatnonzero(keep)
         return SliceResult(
             name=self.name,
@@ -74,16 +80,16 @@ class SliceResult:
             modified_at=self.modified_at[keep],
             num_followers=self.num_followers[keep],
             num_edits=self.num_edits[keep],
-            occ=_renumber(used_t, len(self.tr_uri))[occ],
-            tr_uri=[self.tr_uri[i] for i in used_t],
-            tr_name=[self.tr_name[i] for i in used_t],
-            tr_art=_renumber(used_a, len(self.ar_uri))[self.tr_art[used_t]],
-            tr_alb=_renumber(used_b, len(self.al_uri))[self.tr_alb[used_t]],
+            occ=_renumber(used_t, len(self.tr_key))[occ],
+            tr_key=self.tr_key[used_t],
+            tr_name=Packed.of(self.tr_name.take(used_t)),
+            tr_art=_renumber(used_a, len(self.ar_key))[self.tr_art[used_t]],
+            tr_alb=_renumber(used_b, len(self.al_key))[self.tr_alb[used_t]],
             tr_dur=self.tr_dur[used_t],
-            ar_uri=[self.ar_uri[i] for i in used_a],
-            ar_name=[self.ar_name[i] for i in used_a],
-            al_uri=[self.al_uri[i] for i in used_b],
-            al_name=[self.al_name[i] for i in used_b],
+            ar_key=self.ar_key[used_a],
+            ar_name=Packed.of(self.ar_name.take(used_a)),
+            al_key=self.al_key[used_b],
+            al_name=Packed.of(self.al_name.take(used_b)),
             occ_dur=self.occ_dur[np.repeat(keep, self.lengths)],
         )
 
@@ -249,15 +255,15 @@ def _result(
         num_followers=column("num_followers"),
         num_edits=column("num_edits"),
         occ=f.occ,
-        tr_uri=f.tr_uri,
-        tr_name=[flat[i].track_name for i in first.tolist()],
+        tr_key=f.keys["track"][0],
+        tr_name=Packed.of([flat[i].track_name for i in first.tolist()]),
         tr_art=f.art_occ[first],
         tr_alb=f.alb_occ[first],
         tr_dur=f.dur_occ[first],
-        ar_uri=f.ar_uri,
-        ar_name=[flat[i].artist_name for i in first_index(f.art_occ).tolist()],
-        al_uri=f.al_uri,
-        al_name=[flat[i].album_name for i in first_index(f.alb_occ).tolist()],
+        ar_key=f.keys["artist"][0],
+        ar_name=Packed.of([flat[i].artist_name for i in first_index(f.art_occ).tolist()]),
+        al_key=f.keys["album"][0],
+        al_name=Packed.of([flat[i].album_name for i in first_index(f.alb_occ).tolist()]),
         occ_dur=f.dur_occ,
     )
 
