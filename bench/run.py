@@ -196,6 +196,9 @@ def main() -> int:
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--stages", default="synth,ingest,reload,split,models,knn_speed,sgns_speed")
+    ap.add_argument(
+        "--speed-epochs", type=int, default=None, help="sgns_speed's epochs (default: EPOCHS)"
+    )
     ap.add_argument("--no-gpu", action="store_true", help="skip the CUDA rows even with a GPU")
     ap.add_argument("--work", type=Path, default=ROOT / "out")
     ap.add_argument("--results", type=Path, default=ROOT / "results.json")
@@ -241,7 +244,8 @@ def main() -> int:
             put(run_stage("knn_speed", n, a.work, []))
             save()
         if "sgns_speed" in stages:  # sgns against gensim at equal threads, interleaved
-            put(run_stage("sgns_speed", n, a.work, ["--epochs", str(_epochs(n))]))
+            epochs = a.speed_epochs or _epochs(n)
+            put(run_stage("sgns_speed", n, a.work, ["--epochs", str(epochs)]))
             save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"

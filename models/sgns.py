@@ -1,8 +1,8 @@
 """`sgns`: skip-gram with negative sampling written from scratch in PyTorch (no gensim).
 
 Top to bottom: the math (`SkipGram`: input and output embeddings, the loss, its closed-form
-gradients and the SGD step), the bookkeeping in small functions (vocabulary, subsampling,
-windows and negatives, batches, learning-rate decay), then `SGNSRecommender`: ten
+gradients and the SGD step; the bookkeeping, vocabulary, subsampling, windows and negatives,
+batches, learning-rate decay, is in `sgns_corpus.py`), then `SGNSRecommender`: ten
 hyperparameters named as in `w2v` where shared, seeding, device, the epoch loop, recommend.
 Settings that are not hyperparameters are `Knobs`, fixed at measured defaults (docs/sgns.md).
 
@@ -10,7 +10,7 @@ A batch is a run of whole playlists (~`batch_tokens` tokens) of the subsampled c
 is the input of the pairs (i, j), j within the centre j's reduced window and the same playlist,
 plus `negative` draws from unigram**`ns_exponent` weighted by i's pair count (in expectation
 word2vec's K negatives per pair, at 1/(window+1) of the cost). Every row is read as it was when
-the batch began and updated by one `index_add_` per table: plain SGD as in word2vec, less the
+the batch began and updated by one row scatter-add per table: plain SGD as in word2vec, less the
 compounding of its one-pair-at-a-time updates (docs/sgns.md measures what that costs).
 """
 
@@ -31,6 +31,7 @@ from typing_extensions import Self
 
 from harness.errors import ParameterError, UsageError
 from models.base import IntArray, Queries, Recommender, TrainSet
+from models.sgns_corpus import Batch, Corpus, LinearDecay, batch_bounds, build_corpus, draw_batch
 from models.vectors import normalize_rows, recommend_from_vectors
 
 NEG_MODES = ("token", "pair")
@@ -38,17 +39,6 @@ DEVICES = ("auto", "cpu", "cuda")
 DIVERGED_FACTOR = 10.0
 
 # ---------------------------------------------------------------------------------- the math
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One batch of whole playlists on the training device."""
-
-    tokens: Tensor  # (B,) int64 vocabulary rows, playlists back to back
-    seg: Tensor  # (B,) playlist index of each token: positives never cross a change of seg
-    win: Tensor  # (B,) int64 reduced window of each token (as centre), in 1..window
-    neg: Tensor  # (B, K) int64 negatives of each token (as input); (B, 2W·K) in pair mode
-    window: int  # the largest shift to look at
 
 
 class SkipGram(nn.Module):
@@ -89,15 +79,16 @@ class SkipGram(nn.Module):
         offs = torch.arange(-w, w + 1, device=dev)  # (2W+1,) slot c is offset c - W
         j = torch.arange(n, device=dev).unsqueeze(1) + offs  # (B, 2W+1) context positions
         jc = j.clamp(0, n - 1)  # (B, 2W+1)
-        valid = (offs != 0) & (j == jc) & (seg[jc] == seg.unsqueeze(1)) & (win[jc] >= offs.abs())
+        seg_c, win_c = rows(seg, jc), rows(win, jc)  # (B, 2W+1) each
+        valid = (offs != 0) & (j == jc) & (seg_c == seg.unsqueeze(1)) & (win_c >= offs.abs())
         pos_w = valid.to(self.inp.dtype)  # (B, 2W+1)
         n_pos = pos_w.sum(1)  # (B,) pairs of each input token
 
-        U = self.inp[t]  # (B, d)
-        V = self.out[t]  # (B, d)
+        U = rows(self.inp, t)  # (B, d)
+        V = rows(self.out, t)  # (B, d)
         Vp = torch.cat([V.new_zeros(w, d), V, V.new_zeros(w, d)])  # (B+2W, d)
         Vc = Vp.unfold(0, 2 * w + 1, 1)  # (B, d, 2W+1) view: Vc[i, :, c] = V[i + c - W]
-        Vn = self.out[neg]  # (B, K, d)
+        Vn = rows(self.out, neg)  # (B, K, d)
         s_ctx = torch.bmm(U.unsqueeze(1), Vc).squeeze(1)  # (B, 2W+1)
         s_neg = (Vn * U.unsqueeze(1)).sum(-1)  # (B, K) (faster than a batched gemv on CPU)
         if k == 2 * w * self.neg_per_slot and self.neg_per_slot:  # K negatives per pair slot
@@ -125,126 +116,29 @@ class SkipGram(nn.Module):
         tensors on the device (no host sync per batch)."""
         loss, gU, gV, gVn, n_pairs = self.batch_grads(b)
         neg = b.neg.reshape(-1)  # (B·K,)
-        self.inp.index_add_(0, b.tokens, gU, alpha=-lr)  # (B, d) rows
-        self.out.index_add_(0, b.tokens, gV, alpha=-lr)  # (B, d) rows
-        self.out.index_add_(0, neg, gVn.reshape(len(neg), -1), alpha=-lr)  # (B·K, d) rows
+        add_rows(self.inp, b.tokens, gU, -lr)  # (B, d) rows
+        add_rows(self.out, b.tokens, gV, -lr)  # (B, d) rows
+        add_rows(self.out, neg, gVn.reshape(len(neg), -1), -lr)  # (B·K, d) rows
         return loss, n_pairs
 
 
-# ------------------------------------------------------------------------------- bookkeeping
+def rows(table: Tensor, idx: Tensor) -> Tensor:
+    """table[idx] for an index of any shape: rows (idx.shape + table.shape[1:]).
+
+    index_select, not advanced indexing: on the CPU `table[idx]` (aten::index) took 5-6x as long
+    for the same rows (bench/sgns_profile.json measures the share of each)."""
+    return table.index_select(0, idx.reshape(-1)).view(*idx.shape, *table.shape[1:])
 
 
-def keep_probability(counts: NDArray[np.int64], sample: float) -> NDArray[np.float64]:
-    """word2vec's (and gensim's) subsampling: keep a word of count f with probability
-    (sqrt(f / (s·N)) + 1) · s·N / f, capped at 1; N = total count. sample=0 keeps all."""
-    f = counts.astype(np.float64)
-    if sample <= 0:
-        return np.ones_like(f)
-    thr = sample * f.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = (np.sqrt(f / thr) + 1.0) * thr / f
-    return np.minimum(np.nan_to_num(p, nan=1.0, posinf=1.0), 1.0)
+def add_rows(table: Tensor, idx: Tensor, src: Tensor, alpha: float) -> None:
+    """table[idx[i]] += alpha * src[i], in order of i (repeated rows accumulate).
 
-
-def negative_cdf(counts: NDArray[np.int64], ns_exponent: float) -> NDArray[np.float64]:
-    """Cumulative unigram**α distribution over rows with a positive count (any real α)."""
-    w = np.where(counts > 0, np.power(np.maximum(counts, 1).astype(np.float64), ns_exponent), 0.0)
-    cdf = np.cumsum(w)  # (V,)
-    return cdf / cdf[-1]
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The training playlists as vocabulary rows, with what an epoch samples from, on the
-    training device. V = vocabulary size, N' = tokens of vocabulary tracks."""
-
-    counts: NDArray[np.int64]  # (n_tracks,) occurrences in training
-    vocab: NDArray[np.int64]  # (V,) track id of each row: tracks seen >= min_count times
-    tokens: Tensor  # (N',) int64 row of each token, playlists back to back
-    seg: Tensor  # (N',) int32 playlist index of each token
-    keep_p: Tensor  # (V,) float32 subsampling keep probability of each row
-    cdf: Tensor  # (V,) float64 cumulative negative-sampling distribution
-    n_raw: int  # tokens before min_count: the unit of the lr decay and of words/s
-    max_len: int  # the longest playlist: the window of window=0
-
-
-def build_corpus(
-    train: TrainSet, min_count: int, sample: float, ns_exponent: float, dev: torch.device
-) -> Corpus:
-    """Keep the tracks seen at least min_count times; map tokens to rows; upload."""
-    counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
-    vocab = np.flatnonzero(counts >= min_count)  # (V,)
-    if len(vocab) == 0:
-        raise UsageError(
-            f"sgns: no track occurs min_count={min_count} times in the "
-            f"{train.n_playlists:,} training playlists; lower min_count"
-        )
-    row_of = np.full(train.n_tracks, -1, dtype=np.int64)  # (n_tracks,)
-    row_of[vocab] = np.arange(len(vocab))
-    rows = row_of[train.track_ids]  # (N,) -1 for dropped tracks
-    keep = rows >= 0  # (N,)
-    lengths = np.diff(train.offsets)  # (P,)
-    seg = np.repeat(np.arange(train.n_playlists, dtype=np.int32), lengths)[keep]  # (N',)
-    vcounts = counts[vocab]  # (V,)
-    return Corpus(
-        counts=counts,
-        vocab=vocab,
-        tokens=torch.from_numpy(rows[keep]).to(dev),
-        seg=torch.from_numpy(seg).to(dev),
-        keep_p=torch.from_numpy(keep_probability(vcounts, sample)).float().to(dev),
-        cdf=torch.from_numpy(negative_cdf(vcounts, ns_exponent)).to(dev),
-        n_raw=len(train.track_ids),
-        max_len=int(lengths.max(initial=1)),
-    )
-
-
-def batch_bounds(seg: Tensor, batch: int) -> list[tuple[int, int]]:
-    """(lo, hi) slices of about `batch` tokens that start and end at playlist boundaries.
-
-    seg: (M,) non-decreasing playlist index. A playlist longer than `batch` is one batch.
-    """
-    m = len(seg)
-    if m == 0:
-        return []
-    starts = torch.ones(m, dtype=torch.bool, device=seg.device)  # (M,)
-    starts[1:] = seg[1:] != seg[:-1]
-    first = torch.nonzero(starts).squeeze(1)  # (n_playlists_kept,) first token of each
-    targets = torch.arange(0, m, batch, device=seg.device)  # (n_batches,)
-    pos = torch.searchsorted(first, targets).cpu().numpy()  # (n_batches,) index into first
-    first_np = np.append(first.cpu().numpy(), m)  # (n_playlists_kept + 1,)
-    cut = first_np[pos]  # the first playlist boundary at or after each target
-    cuts = np.unique(np.append(cut, m))
-    cuts = cuts[cuts > 0]
-    lo = np.concatenate([[0], cuts[:-1]])
-    return list(zip(lo.tolist(), cuts.tolist(), strict=True))
-
-
-def draw_batch(
-    t: Tensor, seg: Tensor, window: int, whole: bool, k: int, cdf: Tensor, gen: torch.Generator
-) -> Batch:
-    """A batch of tokens t (B,) with their reduced windows (B,) and k negatives each (B, k)."""
-    dev = t.device
-    if whole:
-        win = torch.full_like(t, window)  # (B,)
+    On the CPU scatter_add_ over the row index broadcast to (B, d), about 3x as fast as
+    index_add_ there and the same sums in the same order; on CUDA index_add_, as measured."""
+    if table.device.type == "cpu":
+        table.scatter_add_(0, idx.unsqueeze(1).expand_as(src), src * alpha)
     else:
-        win = torch.randint(1, window + 1, t.shape, generator=gen, device=dev)  # (B,)
-    r = torch.rand(len(t), k, generator=gen, device=dev, dtype=cdf.dtype)  # (B, k)
-    neg = torch.searchsorted(cdf, r).clamp_(max=len(cdf) - 1)  # (B, k)
-    return Batch(t, seg, win, neg, window)
-
-
-@dataclass
-class LinearDecay:
-    """word2vec's learning rate: linear from alpha to min_alpha over `total` raw tokens."""
-
-    alpha: float
-    min_alpha: float
-    total: int
-    done: int = 0  # raw tokens processed so far
-
-    def lr(self) -> float:
-        frac = self.done / self.total
-        return max(self.alpha - (self.alpha - self.min_alpha) * frac, self.min_alpha)
+        table.index_add_(0, idx, src, alpha=alpha)
 
 
 def _check_converging(losses: list[float], start: float, alpha: float, batch: int) -> None:
@@ -468,7 +362,7 @@ class SGNSRecommender(Recommender):
         kept = u < c.keep_p[c.tokens]  # (N',)
         tokens, seg = c.tokens[kept], c.seg[kept]  # (M,), (M,)
         for lo, hi in batch_bounds(seg, batch):
-            b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c.cdf, gen)
+            b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c, gen)
             loss, pairs = self._step(model, b, decay.lr())
             loss_sum += loss
             pair_sum += pairs

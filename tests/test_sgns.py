@@ -25,8 +25,13 @@ from models.sgns import (
     SGNSRecommender,
     SkipGram,
     _check_converging,
+)
+from models.sgns_corpus import (
+    alias_table,
+    build_corpus,
+    draw_batch,
     keep_probability,
-    negative_cdf,
+    negative_distribution,
 )
 from models.w2v import W2VRecommender
 
@@ -246,11 +251,35 @@ def test_subsampling_and_negative_distribution() -> None:
     assert p[1] == 1.0 and p[3] < p[2] <= 1.0
     assert (keep_probability(counts, 0) == 1).all()
     for alpha in (0.75, 0.0, -0.5):
-        cdf = negative_cdf(counts, alpha)
-        w = np.diff(np.concatenate([[0.0], cdf]))
-        assert w[0] == 0.0 and cdf[-1] == pytest.approx(1.0)
+        w = negative_distribution(counts, alpha)
+        assert w[0] == 0.0 and w.sum() == pytest.approx(1.0)
         want = np.array([1.0, 10.0, 1000.0]) ** alpha
         np.testing.assert_allclose(w[1:], want / want.sum())
+
+
+@pytest.mark.parametrize("alpha", [0.75, -0.5])
+def test_alias_table_holds_the_distribution_exactly(alpha: float) -> None:
+    counts = np.random.default_rng(0).zipf(1.3, size=5000)
+    counts[::97] = 0  # rows never drawn
+    p = negative_distribution(counts, alpha)
+    prob, alias = alias_table(p)
+    n = len(p)
+    # mass of row i: its own column's kept share plus what other columns hand over to it
+    implied = prob + np.bincount(alias, weights=1.0 - prob, minlength=n)
+    implied -= np.where(alias == np.arange(n), 1.0 - prob, 0.0)
+    np.testing.assert_allclose(implied / n, p, rtol=1e-9, atol=1e-15)
+    assert (implied[counts == 0] < 1e-9).all()
+
+
+def test_negatives_are_drawn_from_the_distribution() -> None:
+    counts = np.array([1, 5, 50, 500])
+    train = make_train([np.repeat(np.arange(4), counts).tolist()], 4)
+    c = build_corpus(train, 1, 0.0, 0.75, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    t = torch.zeros(100_000, dtype=torch.int64)
+    neg = draw_batch(t, t, 1, False, 2, c, gen).neg.reshape(-1).numpy()  # (200_000,)
+    freq = np.bincount(neg, minlength=4) / len(neg)
+    np.testing.assert_allclose(freq, negative_distribution(counts, 0.75), atol=0.004)
 
 
 def test_a_diverged_fit_is_refused_though_its_vectors_are_finite() -> None:
