@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
 
 
 def _run(checkout: Path, work: Path, n: int) -> dict[str, Any]:
@@ -48,7 +49,6 @@ def _commit(checkout: Path) -> str:
 
 def _same_corpus(a_cache: Path, b_cache: Path) -> list[str]:
     """Names of the corpus fields that differ (source's path aside)."""
-    sys.path.insert(0, str(ROOT.parent))
     from harness.data.corpus import Corpus
 
     a, b = (Corpus.load(next(p for p in c.iterdir() if p.is_dir())) for c in (a_cache, b_cache))
