@@ -125,16 +125,17 @@ class SkipGram(nn.Module):
 def rows(table: Tensor, idx: Tensor) -> Tensor:
     """table[idx] for an index of any shape: rows (idx.shape + table.shape[1:]).
 
-    index_select, not advanced indexing: on the CPU `table[idx]` (aten::index) took 5-6x as long
-    for the same rows (bench/sgns_profile.json measures the share of each)."""
+    index_select, not advanced indexing: on the CPU `table[idx]` (aten::index) took about 5x as
+    long for the same rows (bench/row_ops.py)."""
     return table.index_select(0, idx.reshape(-1)).view(*idx.shape, *table.shape[1:])
 
 
 def add_rows(table: Tensor, idx: Tensor, src: Tensor, alpha: float) -> None:
     """table[idx[i]] += alpha * src[i], in order of i (repeated rows accumulate).
 
-    On the CPU scatter_add_ over the row index broadcast to (B, d), about 3x as fast as
-    index_add_ there and the same sums in the same order; on CUDA index_add_, as measured."""
+    On the CPU scatter_add_ over the row index broadcast to (B, d): index_add_ took 1.4-2.3x as
+    long there (bench/row_ops.py); the same sums up to float rounding. On CUDA index_add_, as
+    measured there."""
     if table.device.type == "cpu":
         table.scatter_add_(0, idx.unsqueeze(1).expand_as(src), src * alpha)
     else:
