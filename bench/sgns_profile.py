@@ -40,11 +40,10 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--out", type=Path, default=ROOT / "sgns_profile.json")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
     base = a.work / f"n{a.n}"
     corpus = load_corpus(base / "mpd", cache_dir=base / "cache")
     train = train_set(corpus, load_split(base / "split", corpus))
-    model = get_model("sgns", epochs=a.epochs, device="cpu")
+    model = get_model("sgns", epochs=a.epochs, device="cpu", threads=a.threads)
     warm = model.fit(train).fit_info_["words_per_s"]
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         model.fit(train)

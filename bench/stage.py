@@ -83,8 +83,17 @@ def stage_split(p: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
 
 
 def stage_model(
-    p: dict[str, Path], n: int, seed: int, model: str, params: dict[str, Any]
+    p: dict[str, Path],
+    n: int,
+    seed: int,
+    model: str,
+    params: dict[str, Any],
+    knobs: dict[str, Any] | None = None,
+    on: str = "test",
 ) -> dict[str, Any]:
+    """Fit one model and score it on the test split, or (`on="validation"`, for choosing
+    settings without reading the test split) fit on the training playlists less a validation
+    split drawn from them and score that. `knobs`: `with_knobs` changes (sgns)."""
     from dataclasses import replace
 
     from harness.challenge.split import as_validation, load_split, make_validation, train_set
@@ -95,18 +104,29 @@ def stage_model(
     s = load_split(p["split"], c)
     train = train_set(c, s)
     m = get_model(model, **params)
-    if getattr(m, "needs_validation", False):  # drawn as evaluate would, not timed
+    if knobs:
+        m.with_knobs(**knobs)
+    if getattr(m, "needs_validation", False) or on == "validation":  # drawn, not timed
         train = replace(train, validation=as_validation(make_validation(c, s), s.ref, c))
+    if on == "validation":
+        v = train.validation
+        assert v is not None
+        train = train.without_validation()
     t = time.perf_counter()
     m.fit(train)
     fit_s = time.perf_counter() - t
-    recs, rec_s, vals, score_s = _recommend_and_score(c, s, m)
+    if on == "validation":
+        recs, rec_s, vals, score_s = _recommend_and_score_validation(c, v, m)
+    else:
+        recs, rec_s, vals, score_s = _recommend_and_score(c, s, m)
     out: dict[str, Any] = {
         "model": model,
         "params": params,
+        "knobs": knobs or {},
+        "on": on,
         "fit_s": fit_s,
         "recommend_s": rec_s,
-        "queries": len(s.queries),
+        "queries": len(vals["r_precision"]),
         "score_s": score_s,
         "r_precision": float(vals["r_precision"].mean()),
         "ndcg": float(vals["ndcg"].mean()),
@@ -134,6 +154,20 @@ def _recommend_and_score(c: Any, s: Any, m: Any) -> tuple[Any, float, dict[str, 
     gt_art = c.track_artist[s.holdout_ids]
     t = time.perf_counter()
     vals = compute_metrics(recs, s.holdout_offsets, s.holdout_ids, gt_art, rec_art)
+    return recs, rec_s, vals, time.perf_counter() - t
+
+
+def _recommend_and_score_validation(
+    c: Any, v: Any, m: Any
+) -> tuple[Any, float, dict[str, Any], float]:
+    """`_recommend_and_score` for a validation split (its queries and held-out tracks)."""
+    from harness.challenge.scoring import validation_metrics
+
+    t = time.perf_counter()
+    recs = m.recommend(v.queries, k=500)
+    rec_s = time.perf_counter() - t
+    t = time.perf_counter()
+    vals = validation_metrics(recs, v, c.track_artist)
     return recs, rec_s, vals, time.perf_counter() - t
 
 
@@ -230,6 +264,18 @@ def _suffix(params: dict[str, Any]) -> str:
     return "-cuda" if str(params.get("device", "")).startswith("cuda") else ""
 
 
+def _literals(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE strings as a dict, values as Python literals where they parse."""
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            out[k] = v
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -242,18 +288,15 @@ def main() -> None:
     ap.add_argument("--model")
     ap.add_argument("--epochs", type=int, default=3, help="sgns_speed: epochs of both models")
     ap.add_argument("-p", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("-k", action="append", default=[], metavar="KNOB=VALUE", help="model: knobs")
+    ap.add_argument("--on", choices=["test", "validation"], default="test", help="model: scored on")
     a = ap.parse_args()
     paths = _paths(a.work, a.n)
     t0 = time.perf_counter()
     params: dict[str, Any] = {}
     if a.stage == "model":
-        for kv in a.p:
-            k, _, v = kv.partition("=")
-            try:
-                params[k] = ast.literal_eval(v)
-            except (ValueError, SyntaxError):
-                params[k] = v
-        extra = stage_model(paths, a.n, a.seed, a.model, params)
+        params, knobs = _literals(a.p), _literals(a.k)
+        extra = stage_model(paths, a.n, a.seed, a.model, params, knobs, a.on)
     elif a.stage == "sgns_speed":
         extra = stage_sgns_speed(paths, a.n, a.seed, a.epochs)
     else:

@@ -68,3 +68,23 @@ def test_sgns_cpu_row_stays_on_the_cpu_where_a_gpu_is_present() -> None:
     assert model_rows("sgns", 10_000, gpu=False) == gpu_rows[:1]
     assert "epochs=5" in gpu_rows[0] and "epochs=3" in model_rows("w2v", 100_000, gpu=True)[0]
     assert model_rows("popular", 10_000, gpu=True) == [["--model", "popular"]]
+
+
+def test_embedding_epochs_scores_on_validation_and_keeps_a_diverged_fit(tmp_path: Path) -> None:
+    """bench/embedding_epochs.py --on validation fits on the training playlists less a
+    validation split and scores that; a fit that diverges is a row with its error."""
+    _bench(tmp_path, "--stages", "synth,ingest,split")
+    out = tmp_path / "epochs.jsonl"
+    cmd = [sys.executable, str(ROOT / "bench" / "embedding_epochs.py"), "--n", "300"]
+    cmd += ["--work", str(tmp_path / "work"), "--models", "sgns", "--epochs", "1,2"]
+    cmd += ["--on", "validation", "-p", "min_count=1", "--out", str(out)]
+    for alpha in ("0.025", "1e6"):
+        proc = subprocess.run([*cmd, "-k", f"alpha={alpha}"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [(r["epochs"], r["knobs"]) for r in rows] == [
+        (1, ["alpha=0.025"]), (2, ["alpha=0.025"]), (1, ["alpha=1e6"]), (2, ["alpha=1e6"])
+    ]  # fmt: skip
+    assert all(r["on"] == "validation" and 0 < r["knn_r_precision"] <= 1 for r in rows)
+    assert all(0 <= r["r_precision"] <= 1 and "error" not in r for r in rows[:2])
+    assert all(r["r_precision"] is None and "diverged" in r["error"] for r in rows[2:])
