@@ -7,7 +7,8 @@ own process through bench/stage.py (the corpus and split of `nox -s bench` at th
 must exist: run `nox -s bench -- --sizes N --stages synth,ingest,split` first), and appends one
 row per fit to bench/embedding_epochs.jsonl: R-precision, its ratio to knn's, fit seconds,
 words per second, the machine's load. Extra `-p KEY=VALUE` apply to every embedding fit,
-`-k KNOB=VALUE` to every sgns fit. `--on validation` fits on the training playlists less a
+`-k KNOB=VALUE` to every sgns fit; `--candidates 100,300` also scores each fit at those
+`candidate_min_count`s (the same vectors, only the recommendable tracks change). `--on validation` fits on the training playlists less a
 validation split drawn from them and scores that (choosing epochs without reading the test
 split). All data is synthetic.
 """
@@ -30,11 +31,11 @@ from run import generator_version  # noqa: E402  (bench/ is not a package)
 
 
 def fit(
-    n: int, work: Path, model: str, params: list[str], knobs: list[str], on: str
+    n: int, work: Path, model: str, params: list[str], knobs: list[str], on: str, cmc: str = ""
 ) -> dict[str, Any]:
     """One model's bench/stage.py row (wall time, peak RSS, metrics, fit_info)."""
     cmd = [sys.executable, str(ROOT / "stage.py"), "model", "--n", str(n), "--work", str(work)]
-    cmd += ["--model", model, "--on", on]
+    cmd += ["--model", model, "--on", on, "--candidates", cmc]
     for p in params:
         cmd += ["-p", p]
     for k in knobs:
@@ -58,6 +59,7 @@ def _measured(r: dict[str, Any], knn: float) -> dict[str, Any]:
         "r_precision": r["r_precision"], "ndcg": r["ndcg"], "knn_r_precision": knn,
         "ratio_to_knn": round(r["r_precision"] / knn, 4), "fit_s": r["fit_s"],
         "words_per_s": info.get("words_per_s"), "peak_rss_mb": r["peak_rss_mb"],
+        **{k: r[k] for k in ("by_candidate_min_count",) if k in r},
     }  # fmt: skip
 
 
@@ -72,6 +74,8 @@ def main() -> int:
                     help="sgns knobs (Knobs fields), for sgns fits only")  # fmt: skip
     ap.add_argument("--on", choices=["test", "validation"], default="test",
                     help="score on the test split or on a validation split drawn from training")  # fmt: skip
+    ap.add_argument("--candidates", default="", metavar="N,N,...",
+                    help="also score each fit at these candidate_min_count (same vectors)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=ROOT / "embedding_epochs.jsonl")
     a = ap.parse_args()
     knn = fit(a.n, a.work, "knn", [], [], a.on)["r_precision"]
@@ -82,7 +86,7 @@ def main() -> int:
             if model == "sgns":
                 extra.append("device='cpu'")
             knobs = a.knobs if model == "sgns" else []
-            r = fit(a.n, a.work, model, extra, knobs, a.on)
+            r = fit(a.n, a.work, model, extra, knobs, a.on, a.candidates)
             row = {
                 "model": model, "n": a.n, "epochs": epochs, "params": extra, "knobs": knobs,
                 "on": a.on, **_measured(r, knn),

@@ -90,11 +90,15 @@ def stage_model(
     params: dict[str, Any],
     knobs: dict[str, Any] | None = None,
     on: str = "test",
+    candidates: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Fit one model and score it on the test split, or (`on="validation"`, for choosing
     settings without reading the test split) fit on the training playlists less a validation
-    split drawn from them and score that. `knobs`: `with_knobs` changes (sgns)."""
+    split drawn from them and score that. `knobs`: `with_knobs` changes (sgns). `candidates`:
+    also score the same fit at each of these `candidate_min_count`s (w2v, sgns)."""
     from dataclasses import replace
+
+    import numpy as np
 
     from harness.challenge.split import as_validation, load_split, make_validation, train_set
     from harness.data.ingest import load_corpus
@@ -115,10 +119,19 @@ def stage_model(
     t = time.perf_counter()
     m.fit(train)
     fit_s = time.perf_counter() - t
-    if on == "validation":
-        recs, rec_s, vals, score_s = _recommend_and_score_validation(c, v, m)
-    else:
-        recs, rec_s, vals, score_s = _recommend_and_score(c, s, m)
+
+    def score() -> tuple[Any, float, dict[str, Any], float]:
+        if on == "validation":
+            return _recommend_and_score_validation(c, v, m)
+        return _recommend_and_score(c, s, m)
+
+    recs, rec_s, vals, score_s = score()
+    by_cmc = {}
+    for cmc in candidates:  # what fit sets from the hyperparameter, for the same vectors
+        m.candidate_min_count = cmc
+        m.candidates_ = np.bincount(train.track_ids, minlength=train.n_tracks) >= cmc
+        cv = score()[2]
+        by_cmc[str(cmc)] = {k: float(cv[k].mean()) for k in ("r_precision", "ndcg")}
     out: dict[str, Any] = {
         "model": model,
         "params": params,
@@ -130,6 +143,7 @@ def stage_model(
         "score_s": score_s,
         "r_precision": float(vals["r_precision"].mean()),
         "ndcg": float(vals["ndcg"].mean()),
+        **({"by_candidate_min_count": by_cmc} if by_cmc else {}),
     }
     if _suffix(params):
         import torch
@@ -290,13 +304,17 @@ def main() -> None:
     ap.add_argument("-p", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("-k", action="append", default=[], metavar="KNOB=VALUE", help="model: knobs")
     ap.add_argument("--on", choices=["test", "validation"], default="test", help="model: scored on")
+    ap.add_argument(
+        "--candidates", default="", help="model: also score at these candidate_min_count"
+    )
     a = ap.parse_args()
     paths = _paths(a.work, a.n)
     t0 = time.perf_counter()
     params: dict[str, Any] = {}
     if a.stage == "model":
         params, knobs = _literals(a.p), _literals(a.k)
-        extra = stage_model(paths, a.n, a.seed, a.model, params, knobs, a.on)
+        cmcs = tuple(int(x) for x in a.candidates.split(",") if x)
+        extra = stage_model(paths, a.n, a.seed, a.model, params, knobs, a.on, cmcs)
     elif a.stage == "sgns_speed":
         extra = stage_sgns_speed(paths, a.n, a.seed, a.epochs)
     else:

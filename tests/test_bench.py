@@ -72,12 +72,13 @@ def test_sgns_cpu_row_stays_on_the_cpu_where_a_gpu_is_present() -> None:
 
 def test_embedding_epochs_scores_on_validation_and_keeps_a_diverged_fit(tmp_path: Path) -> None:
     """bench/embedding_epochs.py --on validation fits on the training playlists less a
-    validation split and scores that; a fit that diverges is a row with its error."""
+    validation split and scores that, also at other candidate_min_counts; a fit that diverges
+    is a row with its error."""
     _bench(tmp_path, "--stages", "synth,ingest,split")
     out = tmp_path / "epochs.jsonl"
     cmd = [sys.executable, str(ROOT / "bench" / "embedding_epochs.py"), "--n", "300"]
     cmd += ["--work", str(tmp_path / "work"), "--models", "sgns", "--epochs", "1,2"]
-    cmd += ["--on", "validation", "-p", "min_count=1", "--out", str(out)]
+    cmd += ["--on", "validation", "-p", "min_count=1", "--out", str(out), "--candidates", "0,3"]
     for alpha in ("0.025", "1e6"):
         proc = subprocess.run([*cmd, "-k", f"alpha={alpha}"], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -87,4 +88,7 @@ def test_embedding_epochs_scores_on_validation_and_keeps_a_diverged_fit(tmp_path
     ]  # fmt: skip
     assert all(r["on"] == "validation" and 0 < r["knn_r_precision"] <= 1 for r in rows)
     assert all(0 <= r["r_precision"] <= 1 and "error" not in r for r in rows[:2])
+    for r in rows[:2]:  # the same fit rescored: candidate_min_count 0 is the fit's own setting
+        by = r["by_candidate_min_count"]
+        assert sorted(by) == ["0", "3"] and by["0"]["r_precision"] == r["r_precision"]
     assert all(r["r_precision"] is None and "diverged" in r["error"] for r in rows[2:])
