@@ -315,11 +315,9 @@ def test_ten_hyperparameters_named_and_defaulted_as_in_w2v() -> None:
         n: w2v[n] for n in set(params) & set(w2v)
     }
     knobs = Knobs()  # w2v's hyperparameters that are sgns knobs keep w2v's names and defaults
-    assert (knobs.ns_exponent, knobs.alpha, knobs.min_alpha) == (
-        w2v["ns_exponent"],
-        w2v["alpha"],
-        w2v["min_alpha"],
-    )
+    assert (knobs.ns_exponent, knobs.min_alpha) == (w2v["ns_exponent"], w2v["min_alpha"])
+    # but the learning rate: w2v's 0.1 diverges in sgns (docs/sgns.md), which keeps 0.025
+    assert knobs.alpha == 0.025 < w2v["alpha"]
 
 
 def test_knobs_are_checked_but_are_not_hyperparameters() -> None:

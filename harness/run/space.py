@@ -77,6 +77,7 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
         "ns_exponent": {"float": [-1.0, 1.0]},
         "sample": {"float": [1e-5, 1e-2], "log": True},
         "min_count": {"int": [1, 100], "log": True},
+        "alpha": {"float": [0.0125, 0.2], "log": True},
     },
     "sgns": {
         "dim": {"choices": [32, 64, 128]},
