@@ -8,9 +8,10 @@ must exist: run `nox -s bench -- --sizes N --stages synth,ingest,split` first), 
 row per fit to bench/embedding_epochs.jsonl: R-precision, its ratio to knn's, fit seconds,
 words per second, the machine's load. Extra `-p KEY=VALUE` apply to every embedding fit,
 `-k KNOB=VALUE` to every sgns fit; `--candidates 100,300` also scores each fit at those
-`candidate_min_count`s (the same vectors, only the recommendable tracks change). `--on validation` fits on the training playlists less a
-validation split drawn from them and scores that (choosing epochs without reading the test
-split). All data is synthetic.
+`candidate_min_count`s (the same vectors, only the recommendable tracks change).
+`--on validation` fits on the training playlists less a validation split drawn from them and
+scores that (choosing settings without reading the test split). A fit refused with a
+UsageError (a diverged `sgns`) is a row with its error. All data is synthetic.
 """
 
 from __future__ import annotations

@@ -110,6 +110,8 @@ def stage_model(
     m = get_model(model, **params)
     if knobs:
         m.with_knobs(**knobs)
+    if getattr(m, "needs_validation", False) and on == "validation":
+        raise SystemExit(f"{model} learns from the validation split: score it with --on test")
     if getattr(m, "needs_validation", False) or on == "validation":  # drawn, not timed
         train = replace(train, validation=as_validation(make_validation(c, s), s.ref, c))
     if on == "validation":
