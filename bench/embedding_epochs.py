@@ -6,7 +6,7 @@ Fits `knn` once (the reference) and each embedding model at each epoch count, ev
 own process through bench/stage.py (the corpus and split of `nox -s bench` at that size, which
 must exist: run `nox -s bench -- --sizes N --stages synth,ingest,split` first), and appends one
 row per fit to bench/embedding_epochs.jsonl: R-precision, its ratio to knn's, fit seconds,
-words per second, the machine's load. Extra `-p KEY=VALUE` apply to every embedding fit,
+words per second, the machine, its load, the versions and the command line. Extra `-p KEY=VALUE` apply to every embedding fit,
 `-k KNOB=VALUE` to every sgns fit; `--candidates 100,300` also scores each fit at those
 `candidate_min_count`s (the same vectors, only the recommendable tracks change).
 `--on validation` fits on the training playlists less a validation split drawn from them and
@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from run import generator_version  # noqa: E402  (bench/ is not a package)
+from run import generator_version, machine  # noqa: E402  (bench/ is not a package)
 
 
 def fit(
@@ -79,6 +80,8 @@ def main() -> int:
                     help="also score each fit at these candidate_min_count (same vectors)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=ROOT / "embedding_epochs.jsonl")
     a = ap.parse_args()
+    host = machine()
+    versions = {d: metadata.version(d) for d in ("numpy", "torch", "gensim")}
     knn = fit(a.n, a.work, "knn", [], [], a.on)["r_precision"]
     print(f"knn R-precision {knn:.4f}", flush=True)
     for model in a.models.split(","):
@@ -92,7 +95,8 @@ def main() -> int:
                 "model": model, "n": a.n, "epochs": epochs, "params": extra, "knobs": knobs,
                 "on": a.on, **_measured(r, knn),
                 "date": dt.date.today().isoformat(), "load_avg_1m": round(os.getloadavg()[0], 2),
-                "generator": generator_version(),
+                "generator": generator_version(), "command": " ".join(sys.argv),
+                "machine": host, "versions": versions,
             }  # fmt: skip
             print(f"{model} {epochs} epochs {' '.join(extra[1:] + knobs)}: "
                   + (f"failed: {row['error']}" if "error" in row else

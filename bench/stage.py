@@ -114,24 +114,24 @@ def stage_model(
         raise SystemExit(f"{model} learns from the validation split: score it with --on test")
     if getattr(m, "needs_validation", False) or on == "validation":  # drawn, not timed
         train = replace(train, validation=as_validation(make_validation(c, s), s.ref, c))
-    if on == "validation":
-        v = train.validation
-        assert v is not None
+    v = train.validation if on == "validation" else None
+    if v is not None:
         train = train.without_validation()
     t = time.perf_counter()
     m.fit(train)
     fit_s = time.perf_counter() - t
 
     def score() -> tuple[Any, float, dict[str, Any], float]:
-        if on == "validation":
-            return _recommend_and_score_validation(c, v, m)
-        return _recommend_and_score(c, s, m)
+        if v is None:
+            return _recommend_and_score(c, s, m)
+        return _recommend_and_score_validation(c, v, m)
 
     recs, rec_s, vals, score_s = score()
     by_cmc = {}
+    counts = np.bincount(train.track_ids, minlength=train.n_tracks)  # (n_tracks,)
     for cmc in candidates:  # what fit sets from the hyperparameter, for the same vectors
         m.candidate_min_count = cmc
-        m.candidates_ = np.bincount(train.track_ids, minlength=train.n_tracks) >= cmc
+        m.candidates_ = counts >= cmc
         cv = score()[2]
         by_cmc[str(cmc)] = {k: float(cv[k].mean()) for k in ("r_precision", "ndcg")}
     out: dict[str, Any] = {

@@ -87,6 +87,7 @@ def test_embedding_epochs_scores_on_validation_and_keeps_a_diverged_fit(tmp_path
         (1, ["alpha=0.025"]), (2, ["alpha=0.025"]), (1, ["alpha=1e6"]), (2, ["alpha=1e6"])
     ]  # fmt: skip
     assert all(r["on"] == "validation" and 0 < r["knn_r_precision"] <= 1 for r in rows)
+    assert all("--on validation" in r["command"] and r["machine"]["cores"] >= 1 for r in rows)
     assert all(0 <= r["r_precision"] <= 1 and "error" not in r for r in rows[:2])
     for r in rows[:2]:  # the same fit rescored: candidate_min_count 0 is the fit's own setting
         by = r["by_candidate_min_count"]
