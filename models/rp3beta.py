@@ -18,10 +18,10 @@ collapsed (R-precision 0.018 on the default synthetic preset, issue 20). Two def
 never neighbours, no neighbours of their own, and len_u counts only the tracks that stay), and
 alpha below 1 flattens the source weight df_i^-alpha (docs/baselines.md has the sweep).
 
-Fit works in blocks of source tracks like `item_knn` (models/item_knn.py, `neighbour_matrix`):
-one block is the sparse product G[:, block].T @ G_w whose work stays under `work_budget`,
-pruned to the top M per row before the next block, so no dense or full track × track matrix
-ever exists.
+Fit runs in `item_knn`'s compiled kernel (models/cooc_kernel.py): track by track, the walk
+weights of one source track's co-occurrences in a dense accumulator, cut to its M best before the
+next track, blocks of tracks on a thread each; no dense or full track × track matrix ever exists.
+The values equal the blocked scipy product G[:, block].T @ G_w's bit for bit (a test holds it).
 
 Seedless queries go to the shared title baseline (`cold_start = "title"`), and so do queries
 none of whose seeds is in the graph (a row of -1 here).
@@ -29,14 +29,17 @@ none of whose seeds is in the graph (a row of -1 here).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from typing_extensions import Self
 
 from models.base import IntArray, Queries, Recommender, TrainSet, at_least, require
-from models.item_knn import neighbour_matrix, neighbour_scores
-from models.knn import sparse_from_csr
+from models.cooc_kernel import fused_neighbours
+from models.item_knn import neighbour_scores
+from models.knn import sparse_from_csr, work_batches
 
 
 class RP3BetaRecommender(Recommender):
@@ -52,10 +55,15 @@ class RP3BetaRecommender(Recommender):
     min_count : minimum support; tracks in fewer training playlists leave the walk's graph.
     normalize : scale each track's kept neighbour row to sum 1 (after the top M), so that every
         seed brings the same mass to a query's scores; without it a seed weighs df_i^-alpha.
-    work_budget : upper bound on the sparse-product work of one block (memory knob).
+    work_budget : upper bound on the co-occurrence work of one block of tracks (the unit of
+        work a thread takes).
+    threads : threads of the fit (0: every core); the result does not depend on it.
     """
 
-    determinism_note = "always: sparse products in a fixed order, ties go to the lower index"
+    determinism_note = (
+        "always: each track's float32 sums in a fixed order, ties go to the lower index; the "
+        "thread count does not change the result"
+    )
 
     cold_start = "title"
 
@@ -67,6 +75,7 @@ class RP3BetaRecommender(Recommender):
         min_count: int = 5,
         normalize: bool = True,
         work_budget: int = 20_000_000,
+        threads: int = 0,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.alpha = alpha
@@ -74,9 +83,14 @@ class RP3BetaRecommender(Recommender):
         self.min_count = min_count
         self.normalize = normalize
         self.work_budget = work_budget
+        self.threads = threads
 
     def check_params(self) -> None:
-        at_least(self, "rp3beta", {"n_neighbors": 1, "beta": 0, "min_count": 1, "work_budget": 1})
+        at_least(
+            self,
+            "rp3beta",
+            {"n_neighbors": 1, "beta": 0, "min_count": 1, "work_budget": 1, "threads": 0},
+        )
         require("rp3beta", ("alpha", self.alpha, self.alpha > 0, "> 0"))
 
     def _fit(self, train: TrainSet) -> Self:
@@ -86,22 +100,23 @@ class RP3BetaRecommender(Recommender):
         G = drop_columns(B, df < self.min_count)  # (P, T) the walk's graph: supported tracks
         lens = np.diff(G.indptr).astype(np.float64)  # (P,) supported tracks per playlist
         GT = G.T.tocsr()  # (T, P) binary: track -> its playlists
-        Gw = G.copy()  # (P, T) each entry len_u^-alpha: the step playlist -> track
-        Gw.data = np.repeat(np.power(np.maximum(lens, 1.0), -self.alpha), np.diff(G.indptr))
-        Gw.data = Gw.data.astype(np.float32)
+        steps = np.power(np.maximum(lens, 1.0), -self.alpha).astype(np.float32)  # (P,) len_u^-a
         src = np.power(df, -self.alpha, out=np.zeros(T), where=df > 0).astype(np.float32)
         dst = np.power(df, -self.beta, out=np.zeros(T), where=df > 0).astype(np.float32)
-
-        def block(sl: slice) -> sp.csr_matrix:
-            """W (b, T) of source tracks sl.start..sl.stop."""
-            W = GT[sl] @ Gw  # (b, T) sum_u len_u^-alpha over the playlists shared with j
-            scale = np.repeat(src[sl], np.diff(W.indptr))  # (nnz,) df_i^-alpha
-            scale *= dst[W.indices]  # df_j^-beta
-            W.data *= scale
-            return W
-
-        work = GT @ lens  # (T,) bound on each row's nonzeros
-        S = neighbour_matrix(work, self.n_neighbors, self.work_budget, block, self)  # (T, T)
+        blocks = list(work_batches(GT @ lens, self.work_budget, max_rows=65536))
+        S = fused_neighbours(
+            G,
+            GT,
+            src,
+            dst,
+            0.0,
+            self.n_neighbors,
+            blocks,
+            self.threads or os.cpu_count() or 1,
+            lambda done, total: self._progress(done, total, "block"),
+            weights=steps,
+            product=True,
+        )  # (T, T) top M of df_i^-a * sum_u len_u^-a / df_j^b, in float32 as scipy sums it
         if self.normalize:  # every seed brings the same mass: its kept row sums to 1
             sums = np.asarray(S.sum(axis=1), dtype=np.float32).ravel()  # (T,)
             S.data /= np.repeat(np.where(sums > 0, sums, 1.0), np.diff(S.indptr))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from blocked_reference import neighbour_matrix, prune_rows
 from numpy.typing import NDArray
 
 from models import Queries, TrainSet
-from models.item_knn import ItemKNNRecommender, neighbour_matrix, prune_rows
+from models.item_knn import ItemKNNRecommender
 from models.knn import KNNRecommender, query_matrix, sparse_from_csr, top_k_sparse, work_batches
 
 N_TRACKS = 30

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from blocked_reference import neighbour_matrix
 from numpy.typing import NDArray
 
 from harness.errors import ParameterError
 from harness.run.contract import make_queries, make_train
-from models.rp3beta import RP3BetaRecommender
+from models.base import TrainSet
+from models.knn import sparse_from_csr
+from models.rp3beta import RP3BetaRecommender, drop_columns
 
 # track 0 shares two playlists with the popular track 1 and one with the rare track 2
 WALK = [[0, 1], [0, 1], [0, 2], [1, 3], [1, 4], [1, 5]]
@@ -138,18 +141,76 @@ def test_scores_are_summed_neighbour_rows() -> None:
         np.testing.assert_allclose(scores[got], want, rtol=1e-5)
 
 
-def test_blocking_does_not_change_output() -> None:
+def test_blocking_and_threads_do_not_change_output() -> None:
     _, train = random_train(3)
     queries = make_queries([[0, 1], [4], [9, 10, 11]], [None] * 3, [4] * 3)
-    big = RP3BetaRecommender(n_neighbors=5, min_count=1).fit(train)
-    tiny = RP3BetaRecommender(n_neighbors=5, min_count=1, work_budget=1).fit(train)
-    assert (big.sim_ != tiny.sim_).nnz == 0
-    np.testing.assert_array_equal(big.recommend(queries, 20), tiny.recommend(queries, 20))
+    big = RP3BetaRecommender(n_neighbors=5, min_count=1, threads=1).fit(train)
+    for threads, budget in [(1, 1), (2, 1), (3, 7)]:
+        tiny = RP3BetaRecommender(
+            n_neighbors=5, min_count=1, work_budget=budget, threads=threads
+        ).fit(train)
+        assert (big.sim_ != tiny.sim_).nnz == 0
+        np.testing.assert_array_equal(big.recommend(queries, 20), tiny.recommend(queries, 20))
+
+
+def blocked_rp3_sim(train: TrainSet, M: int, alpha: float, beta: float, min_count: int):  # type: ignore[no-untyped-def]
+    """rp3beta's unnormalised similarity by the blocked scipy path it used before the compiled
+    kernel (float32 product per block, then `prune_rows`)."""
+    T = train.n_tracks
+    B = sparse_from_csr(train.offsets, train.track_ids, T)
+    df = np.bincount(B.indices, minlength=T).astype(np.float64)
+    G = drop_columns(B, df < min_count)
+    lens = np.diff(G.indptr).astype(np.float64)
+    GT = G.T.tocsr()
+    Gw = G.copy()
+    Gw.data = np.repeat(np.power(np.maximum(lens, 1.0), -alpha), np.diff(G.indptr))
+    Gw.data = Gw.data.astype(np.float32)
+    src = np.power(df, -alpha, out=np.zeros(T), where=df > 0).astype(np.float32)
+    dst = np.power(df, -beta, out=np.zeros(T), where=df > 0).astype(np.float32)
+
+    def block(sl: slice):  # type: ignore[no-untyped-def]
+        W = GT[sl] @ Gw
+        W.data *= np.repeat(src[sl], np.diff(W.indptr)) * dst[W.indices]
+        return W
+
+    return neighbour_matrix(GT @ lens, M, 50, block)
+
+
+@pytest.mark.parametrize(
+    ("M", "alpha", "beta", "min_count"), [(1, 1.0, 0.0, 1), (3, 0.5, 0.2, 1), (6, 0.7, 0.4, 2)]
+)
+def test_kernel_equals_blocked_scipy_path_bit_for_bit(
+    M: int, alpha: float, beta: float, min_count: int
+) -> None:
+    """Short playlists over few tracks make many equal walk weights at the cut: the kernel keeps
+    the same neighbours (ties to the lower column) with the same float32 values."""
+    rng = np.random.default_rng(M)
+    lists = [[int(t) for t in rng.choice(30, size=rng.integers(1, 6))] for _ in range(200)]
+    train = make_train(lists, ["x"] * 200, 32)
+    want = blocked_rp3_sim(train, M, alpha, beta, min_count)
+    want.sort_indices()
+    got = (
+        RP3BetaRecommender(
+            n_neighbors=M, alpha=alpha, beta=beta, min_count=min_count, normalize=False
+        )
+        .fit(train)
+        .sim_
+    )
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
 
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("n_neighbors", 0), ("alpha", 0.0), ("beta", -0.1), ("min_count", 0), ("work_budget", 0)],
+    [
+        ("n_neighbors", 0),
+        ("alpha", 0.0),
+        ("beta", -0.1),
+        ("min_count", 0),
+        ("work_budget", 0),
+        ("threads", -1),
+    ],
 )
 def test_bad_params(param: str, value: float) -> None:
     with pytest.raises(ParameterError, match=param):
