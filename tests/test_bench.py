@@ -93,3 +93,19 @@ def test_embedding_epochs_scores_on_validation_and_keeps_a_diverged_fit(tmp_path
         by = r["by_candidate_min_count"]
         assert sorted(by) == ["0", "3"] and by["0"]["r_precision"] == r["r_precision"]
     assert all(r["r_precision"] is None and "diverged" in r["error"] for r in rows[2:])
+
+
+def test_model_compare_runs_both_checkouts_interleaved_and_checks_scores(tmp_path: Path) -> None:
+    """bench/ingest_compare.py --model times one model's stage in two checkouts in turn (here
+    this checkout twice) and says whether their scores are equal."""
+    _bench(tmp_path, "--stages", "synth,ingest,split")
+    out = tmp_path / "compare.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "ingest_compare.py"), "--old", str(ROOT)]
+    cmd += ["--model", "rp3beta", "--n", "300", "--work", str(tmp_path / "work"), "--rounds", "2"]
+    proc = subprocess.run([*cmd, "-p", "min_count=1", "--out", str(out)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = orjson.loads(out.read_bytes())
+    assert [len(doc["runs"][s]) for s in ("old", "new")] == [2, 2] and doc["same_scores"]
+    assert doc["runs"]["new"][0]["fit_s"] > 0 and 0 <= doc["runs"]["old"][1]["r_precision"] <= 1
+    assert doc["new_over_old"] > 0 and doc["params"] == ["min_count=1"]
+    assert doc["commits"]["old"] == doc["commits"]["new"] and doc["machine"]["cores"] >= 1
