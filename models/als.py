@@ -10,9 +10,9 @@ and the test that the learned item factors are per track.
 Queries are folded in: each query's seed row is solved against the fitted track factors
 (`recalculate_user`: x = (Y^T C Y + reg I)^-1 Y^T C p, one Cholesky solve per query, in C++),
 then scored against every track, seeds and tracks unseen in training filtered out, top k kept.
-One `recommend` call handles a batch of queries; implicit scores them 100 at a time, so the
-dense (queries × tracks) score block is at most max(score_budget, 100 × n_tracks) floats per
-thread.
+Queries go to implicit in batches of score_budget // n_tracks (the dense queries × tracks
+score block of one batch is at most max(score_budget, 100 × n_tracks) floats), the batches on
+`threads` threads.
 
 Why implicit and not numpy: its CG solver and top-k are multithreaded C++; the same per-row
 solve in numpy would be a Python loop over a million playlists.
@@ -23,6 +23,8 @@ seeds occur in training gets a row of -1 (the runner sends it to the title basel
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -48,11 +50,12 @@ class ALSRecommender(Recommender):
     alpha : confidence of an observed (playlist, track) pair; unobserved pairs weigh 1.
     iterations : ALS rounds (each solves all playlists, then all tracks).
     seed : seeds the random initial factors (implicit's `random_state`).
-    threads : implicit's worker threads for fitting and scoring (0: every core); BLAS stays at
-        one thread. Results do not depend on it (each row's solve is independent).
+    threads : implicit's worker threads for fitting, and the threads that score batches of
+        queries (0: every core); BLAS stays at one thread. Results do not depend on it (each
+        row's solve and each query's scores are independent).
     score_budget : queries per batch = score_budget // n_tracks (1 to 1,024): bounds the dense
-        (queries × tracks) float32 score block (memory knob: 2**26 is 256 MB; implicit itself
-        never scores more than 100 queries at once per thread).
+        (queries × tracks) float32 score block of each scoring thread (memory knob: 2**26 is
+        256 MB; implicit itself never scores more than 100 queries at once per thread).
     device : "cpu"; "cuda" fits with implicit's CUDA solver (needs an implicit built with CUDA:
         its PyPI wheels are CPU-only), "auto" does when it can. Queries are answered on the CPU.
     """
@@ -152,20 +155,29 @@ class ALSRecommender(Recommender):
         if not len(rows):
             return out, out_scores
         unseen = np.flatnonzero(~self.seen_).astype(np.int32)
+        unseen_or_none = unseen if len(unseen) else None
         kk = min(k, T)
         batch = max(1, min(1024, self.score_budget // max(T, 1)))
-        with threadpool_limits(limits=1, user_api="blas"):
-            for start in range(0, len(rows), batch):
-                sub = rows[start : start + batch]
-                Q = query_matrix(queries, sub, T)  # (b, T) binary seeds
-                ids, scores = self.model_.recommend(
-                    np.arange(len(sub)),
-                    Q,
-                    N=kk,
-                    filter_already_liked_items=True,
-                    filter_items=unseen if len(unseen) else None,
-                    recalculate_user=True,
-                )  # (b, kk) each, best first; filtered items last with FLOAT_MIN
+
+        def run(sub: NDArray[np.int64]) -> tuple[NDArray[np.int64], IntArray, NDArray[np.float32]]:
+            Q = query_matrix(queries, sub, T)  # (b, T) binary seeds
+            ids, scores = self.model_.recommend(
+                np.arange(len(sub)),
+                Q,
+                N=kk,
+                filter_already_liked_items=True,
+                filter_items=unseen_or_none,
+                recalculate_user=True,
+            )  # (b, kk) each, best first; filtered items last with FLOAT_MIN
+            return sub, ids, scores
+
+        # implicit scores a call of at most 100 queries on the calling thread alone (it starts
+        # its pool only for more), and at 1M tracks a budgeted batch is ~29 queries: so the
+        # batches go to `threads` threads here (BLAS and implicit's top-k release the GIL)
+        subs = [rows[i : i + batch] for i in range(0, len(rows), batch)]
+        threads = min(self.threads or os.cpu_count() or 1, len(subs))
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+            for sub, ids, scores in pool.map(run, subs):
                 ids = np.where(scores > FLOAT_MIN, ids, -1)
                 out[sub, :kk] = ids
                 out_scores[sub, :kk] = np.where(ids >= 0, scores, np.nan)
