@@ -81,7 +81,7 @@ def compare_model(a: argparse.Namespace) -> int:
         "command": " ".join(sys.argv),
         "playlists": a.n,
         "params": a.p,
-        "machine": machine(),
+        "machine": {**machine(), "cores_allowed": len(os.sched_getaffinity(0))},  # taskset
         "commits": {"old": _commit(a.old), "new": _commit(ROOT.parent)},
         "runs": runs,
         "median_fit_s": med,
