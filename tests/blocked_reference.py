@@ -108,3 +108,11 @@ def row_cuts(data: NDArray[np.float32], indptr: NDArray[np.integer], M: int) -> 
         a, e = indptr[j], indptr[j + 1]
         cut[j] = np.partition(data[a:e], e - a - M)[e - a - M]
     return cut
+
+
+def assert_same_csr(got: sp.csr_matrix, want: sp.csr_matrix) -> None:
+    """The kernel's matrix equals the blocked path's bit for bit (want's rows sorted first)."""
+    want.sort_indices()
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
