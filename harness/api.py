@@ -126,7 +126,10 @@ def evaluate(
     with prepare(settings, reporter, needs_validation=needs) as ev:  # locked until the end
         record(ev, settings, specs, built, force)  # RUN_DIR/experiment.toml, as the CLI does
         start_run(ev, [name for name, _ in built])
-        for _ in run_models(ev, built, force=force):
+        given = [
+            name for (name, _), spec in zip(built, specs, strict=True) if not isinstance(spec, str)
+        ]
+        for _ in run_models(ev, built, force=force, keep=given):  # instances stay fitted
             pass
         board = build(ev.run_dir)
         write(board, ev.run_dir)

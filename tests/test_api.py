@@ -160,3 +160,39 @@ def test_import_harness_loads_no_model_library() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_each_model_is_released_once_its_run_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run holds one fitted model at a time: when the next model fits, the one the harness
+    built before it has no learned state left (attributes ending in `_`); an instance the
+    caller gave stays fitted."""
+    monkeypatch.chdir(tmp_path)
+
+    class PopB(PopularRecommender):
+        name = "pop_b"
+
+    fitted: list[PopularRecommender] = []
+    state_of_first: list[list[str]] = []
+    fit = PopularRecommender.fit
+
+    def spy(self: PopularRecommender, train: Any) -> PopularRecommender:
+        if fitted:
+            state_of_first.append(learned(fitted[0]))
+        fitted.append(self)
+        return fit(self, train)
+
+    monkeypatch.setattr(PopularRecommender, "fit", spy)
+    given = PopB()
+    board = harness.evaluate("synthetic:tiny", models=["popular", given], k=20)
+    assert len(fitted) == 2 and fitted[1] is given
+    assert state_of_first == [[]]  # built by the harness: released before pop_b fits
+    assert learned(given) and learned(fitted[0]) == []  # the caller's instance stays fitted
+    assert sorted(m["name"] for m in board.models) == ["pop_b", "popular"]
+    for name in ("popular", "pop_b"):
+        assert (tmp_path / f"runs/synthetic-tiny-s0/{name}/recs.npz").exists()
+
+
+def learned(model: object) -> list[str]:
+    return [a for a in vars(model) if a.endswith("_") and not a.startswith("_")]
