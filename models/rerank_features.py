@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from models.base import IntArray, Queries, TrainSet
+from models.cooc_kernel import seed_cooccurrence
 from models.knn import sparse_from_csr, work_batches
 
 F32 = NDArray[np.float32]
@@ -230,17 +231,16 @@ def cooccurrence(stats: TrackStats, queries: Queries, cands: Candidates) -> tupl
         np.append(stats.df[cands.track], 0.0).astype(np.float64), cands.offsets[:-1]
     ) * (np.diff(cands.offsets) > 0)  # (b,) nonzeros of each query's candidate rows
     max_rows = max(1, DENSE_BUDGET // max(P, 1))
+    bt_ptr, bt_idx = stats.BT.indptr, stats.BT.indices  # (T + 1,), (nnz,) as scipy keeps them
     for sl in work_batches(work, COOC_WORK, max_rows):
         rows = np.arange(sl.start, sl.stop)
         sub = queries.subset(rows)
         Q = sparse_from_csr(sub.seed_offsets, sub.seed_ids, stats.n_tracks)  # (c, T) binary
-        seeds_in = (Q @ stats.BT).toarray()  # (c, P) seeds each playlist holds
+        seeds_in = (Q @ stats.BT).toarray().astype(np.float32, copy=False)  # (c, P)
         a, e = cands.offsets[sl.start], cands.offsets[sl.stop]
-        R = stats.BT[cands.track[a:e]]  # (pairs, P) the candidates' playlists
-        row = np.repeat(np.arange(e - a), np.diff(R.indptr))  # (nnz,) pair of each entry
-        vals = seeds_in[cands.query[a:e][row] - sl.start, R.indices]  # (nnz,)
-        total[a:e] = np.bincount(row, weights=vals, minlength=e - a)
-        anyseed[a:e] = np.bincount(row, weights=vals > 0, minlength=e - a)
+        tracks = cands.track[a:e].astype(np.int64)  # (pairs,)
+        rows_in = (cands.query[a:e] - sl.start).astype(np.int64)  # (pairs,) row in seeds_in
+        seed_cooccurrence(bt_ptr, bt_idx, seeds_in, tracks, rows_in, total[a:e], anyseed[a:e])
     return total, anyseed
 
 

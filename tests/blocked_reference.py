@@ -116,3 +116,16 @@ def assert_same_csr(got: sp.csr_matrix, want: sp.csr_matrix) -> None:
     np.testing.assert_array_equal(got.indptr, want.indptr)
     np.testing.assert_array_equal(got.indices, want.indices)
     np.testing.assert_array_equal(got.data, want.data)
+
+
+def numpy_cooccurrence(BT: sp.csr_matrix, Q: sp.csr_matrix, tracks: IntArray, rows: IntArray):  # type: ignore[no-untyped-def]
+    """`rerank`'s co-occurrence features as the numpy path computed them before the kernel:
+    the candidates' playlists gathered as rows, their seed counts looked up, summed per pair.
+    BT (T, P) track -> playlists, Q (c, T) the queries' seeds, tracks/rows (pairs,)."""
+    seeds_in = (Q @ BT).toarray()  # (c, P)
+    R = BT[tracks]  # (pairs, P)
+    row = np.repeat(np.arange(len(tracks)), np.diff(R.indptr))  # (nnz,)
+    vals = seeds_in[rows[row], R.indices]  # (nnz,)
+    total = np.bincount(row, weights=vals, minlength=len(tracks)).astype(np.float32)
+    anyseed = np.bincount(row, weights=vals > 0, minlength=len(tracks)).astype(np.float32)
+    return total, anyseed

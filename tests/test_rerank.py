@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from blocked_reference import numpy_cooccurrence
 from test_runner import write_mini_mpd
 from test_validation_run import hide_during
 
@@ -26,10 +27,12 @@ from harness.run.contract import (
 )
 from models import get_model
 from models.base import TrainSet
+from models.knn import sparse_from_csr
 from models.rerank import Labels
 from models.rerank_features import (
     TrackStats,
     artist_labels,
+    cooccurrence,
     labels,
     model_features,
     pair_features,
@@ -131,6 +134,24 @@ def test_pair_features_by_hand() -> None:
     assert_column(cols["cooc_mean"], [1.5, 1.5, 0.5, 0.5, 2, 1, 1])
     # share of the track's playlists holding a seed
     assert_column(cols["cooc_frac"], [1, 1, 0.5, 0.5, 2 / 3, 0.5, 1])
+
+
+def test_cooccurrence_kernel_equals_the_numpy_path() -> None:
+    """The compiled co-occurrence features equal the gathered-rows numpy path's bit for bit, on
+    random playlists where many candidates share playlists with several seeds."""
+    rng = np.random.default_rng(5)
+    lists = [[int(t) for t in rng.choice(40, size=rng.integers(1, 12))] for _ in range(300)]
+    stats = TrackStats(make_train(lists, ["x"] * 300, 40))
+    seeds = [[int(t) for t in rng.choice(40, size=rng.integers(1, 6))] for _ in range(30)]
+    queries = make_queries(seeds, [None] * 30, [5] * 30)
+    lists_a = np.stack([rng.permutation(40)[:15] for _ in range(30)]).astype(np.int32)
+    cands = union_candidates([lists_a], queries, 40)
+    total, anyseed = cooccurrence(stats, queries, cands)
+    Q = sparse_from_csr(queries.seed_offsets, queries.seed_ids, 40)
+    want = numpy_cooccurrence(stats.BT, Q, cands.track, cands.query)
+    assert total.any() and (anyseed < total).any()  # seeds counted more than once somewhere
+    np.testing.assert_array_equal(total, want[0])
+    np.testing.assert_array_equal(anyseed, want[1])
 
 
 def test_title_features_of_an_unknown_title_are_zero() -> None:
