@@ -109,3 +109,17 @@ def test_model_compare_runs_both_checkouts_interleaved_and_checks_scores(tmp_pat
     assert doc["runs"]["new"][0]["fit_s"] > 0 and 0 <= doc["runs"]["old"][1]["r_precision"] <= 1
     assert doc["new_over_old"] > 0 and doc["params"] == ["min_count=1"]
     assert doc["commits"]["old"] == doc["commits"]["new"] and doc["machine"]["cores"] >= 1
+
+
+def test_rerank_cooc_times_both_paths_and_checks_they_agree(tmp_path: Path) -> None:
+    _bench(tmp_path, "--stages", "synth,ingest,split")
+    out = tmp_path / "cooc.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "rerank_cooc.py"), "--n", "300", "--rounds", "2"]
+    cmd += ["--work", str(tmp_path / "work"), "--queries", "20", "--candidates", "30"]
+    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = orjson.loads(out.read_bytes())
+    assert doc["same_features"] and 0 < doc["queries"] <= 20
+    assert doc["pairs"] > doc["queries"] * 20  # 30 candidates less each query's seeds
+    assert [len(doc["seconds"][k]) for k in ("numpy", "kernel")] == [2, 2]
+    assert doc["kernel_over_numpy"] > 0 and doc["machine"]["cores"] >= 1
