@@ -36,7 +36,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
-from run import machine  # noqa: E402  (bench/ is not a package)
+from run import machine, write_doc  # noqa: E402  (bench/ is not a package)
 
 
 def _run(checkout: Path, work: Path, n: int) -> dict[str, Any]:
@@ -89,8 +89,7 @@ def compare_model(a: argparse.Namespace) -> int:
         "same_scores": same,
     }
     out = a.out or ROOT / f"model_compare_{a.model}.json"
-    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    write_doc(out, doc)
     return 0 if same else 1
 
 
@@ -161,8 +160,7 @@ def main() -> int:
         "new_over_old": round(med["new"] / med["old"], 3),
         "corpus_fields_that_differ": differ,
     }
-    a.out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    write_doc(a.out, doc)
     return 0 if not differ else 1
 
 

@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT.parent / "tests"))
 sys.path.insert(0, str(ROOT))
-from run import machine  # noqa: E402  (bench/ is not a package)
+from run import bench_train, machine, write_doc  # noqa: E402  (bench/ is not a package)
 
 
 def popular_candidates(stats: Any, queries: Any, m: int) -> Any:
@@ -59,15 +58,11 @@ def main() -> int:
 
     from blocked_reference import numpy_cooccurrence  # the old path, the tests' reference
 
-    from harness.challenge.split import load_split, train_set
-    from harness.data.ingest import load_corpus
     from models.knn import sparse_from_csr, work_batches
     from models.rerank_features import COOC_WORK, DENSE_BUDGET, TrackStats, cooccurrence
 
-    base = a.work / f"n{a.n}"
-    corpus = load_corpus(base / "mpd", cache_dir=base / "cache")
-    split = load_split(base / "split", corpus)
-    stats = TrackStats(train_set(corpus, split))
+    _, split, train = bench_train(a.work, a.n)
+    stats = TrackStats(train)
     queries = split.queries
     queries = queries.subset(np.flatnonzero(queries.n_seeds > 0)[: a.queries])
     cands = popular_candidates(stats, queries, a.candidates)
@@ -113,8 +108,7 @@ def main() -> int:
         "kernel_over_numpy": round(med["kernel"] / med["numpy"], 4),
         "same_features": same,
     }
-    a.out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    write_doc(a.out, doc)
     return 0 if same else 1
 
 

@@ -97,6 +97,24 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def write_doc(out: Path, doc: dict[str, Any]) -> None:
+    """A bench script's results file (indented JSON), echoed to stdout."""
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    out.write_bytes(text)
+    print(text.decode())
+
+
+def bench_train(work: Path, n: int) -> tuple[Any, Any, Any]:
+    """(corpus, split, training set) of the bench's corpus and split under WORK/n<N>."""
+    from harness.challenge.split import load_split, train_set
+    from harness.data.ingest import load_corpus
+
+    base = work / f"n{n}"
+    corpus = load_corpus(base / "mpd", cache_dir=base / "cache")
+    split = load_split(base / "split", corpus)
+    return corpus, split, train_set(corpus, split)
+
+
 def markdown(results: list[dict[str, Any]]) -> str:
     current = generator_version()
     sizes = sorted({r["n"] for r in results})

@@ -22,14 +22,14 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
+sys.path.insert(0, str(ROOT))
+from run import bench_train  # noqa: E402  (bench/ is not a package)
 
 
 def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from harness.challenge.split import load_split, train_set
-    from harness.data.ingest import load_corpus
     from models import get_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,9 +40,7 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--out", type=Path, default=ROOT / "sgns_profile.json")
     a = ap.parse_args()
-    base = a.work / f"n{a.n}"
-    corpus = load_corpus(base / "mpd", cache_dir=base / "cache")
-    train = train_set(corpus, load_split(base / "split", corpus))
+    train = bench_train(a.work, a.n)[2]
     model = get_model("sgns", epochs=a.epochs, device="cpu", threads=a.threads)
     warm = model.fit(train).fit_info_["words_per_s"]
     with profile(activities=[ProfilerActivity.CPU]) as prof:
