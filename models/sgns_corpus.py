@@ -158,7 +158,9 @@ def draw_batch(
         win = torch.randint(1, window + 1, t.shape, generator=gen, device=dev)  # (B,)
     col = torch.randint(len(c.neg_prob), (len(t), k), generator=gen, device=dev)  # (B, k)
     u = torch.rand(len(t), k, generator=gen, device=dev, dtype=c.neg_prob.dtype)  # (B, k)
-    neg = torch.where(u < c.neg_prob.take(col), col, c.neg_alias.take(col))  # (B, k)
+    flat = col.view(-1)  # (B·k,) index_select: faster than `take` for these lookups
+    prob = c.neg_prob.index_select(0, flat).view_as(u)  # (B, k)
+    neg = torch.where(u < prob, col, c.neg_alias.index_select(0, flat).view_as(col))  # (B, k)
     return Batch(t, seg, win, neg, window)
 
 
