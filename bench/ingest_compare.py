@@ -69,6 +69,7 @@ def compare_model(a: argparse.Namespace) -> int:
             runs[side].append(_run_model(checkout, a.work, a.n, a.model, a.p))
             print(side, runs[side][-1], flush=True)
     med = {s: statistics.median(r["fit_s"] for r in rs) for s, rs in runs.items()}
+    rec = {s: statistics.median(r["recommend_s"] for r in rs) for s, rs in runs.items()}
     same = all(
         r[k] == runs["old"][0][k]
         for rs in runs.values()
@@ -76,7 +77,8 @@ def compare_model(a: argparse.Namespace) -> int:
         for k in ("r_precision", "ndcg")
     )
     doc = {
-        "what": f"{a.model}'s fit of two checkouts, interleaved (bench/ingest_compare.py --model)",
+        "what": f"{a.model}'s fit and recommend, two checkouts interleaved "
+        "(bench/ingest_compare.py --model)",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "playlists": a.n,
@@ -86,6 +88,8 @@ def compare_model(a: argparse.Namespace) -> int:
         "runs": runs,
         "median_fit_s": med,
         "new_over_old": round(med["new"] / med["old"], 3),
+        "median_recommend_s": rec,
+        "recommend_new_over_old": round(rec["new"] / rec["old"], 3),
         "same_scores": same,
     }
     out = a.out or ROOT / f"model_compare_{a.model}.json"

@@ -17,7 +17,9 @@ are shared with `models/item_knn.py`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -130,6 +132,9 @@ class KNNRecommender(Recommender):
         "bm25" (BM25 score of the seeds against each playlist, k1=1.2, b=0.75, divided by the
         query's best possible score).
     work_budget : upper bound on the sparse-product work of one query batch (memory knob).
+    threads : query batches scored at once (0: every core); the result does not depend on it.
+        scipy's sparse products and numpy's partitions release the GIL; each batch in flight
+        holds its own temporaries (up to `work_budget` nonzeros).
     """
 
     determinism_note = "always: sparse products in a fixed order, ties go to the lower index"
@@ -142,11 +147,13 @@ class KNNRecommender(Recommender):
         alpha: float = 0.5,
         weighting: str = "idf",
         work_budget: int = 20_000_000,
+        threads: int = 0,
     ) -> None:
         self.k_neighbors = k_neighbors
         self.alpha = alpha
         self.weighting = weighting
         self.work_budget = work_budget
+        self.threads = threads
 
     def check_params(self) -> None:
         if self.weighting not in WEIGHTINGS:
@@ -157,6 +164,8 @@ class KNNRecommender(Recommender):
             raise ParameterError(f"knn: k_neighbors must be >= 1, got {self.k_neighbors}")
         if self.work_budget < 1:
             raise ParameterError(f"knn: work_budget must be >= 1, got {self.work_budget}")
+        if self.threads < 0:
+            raise ParameterError(f"knn: threads must be >= 0, got {self.threads}")
 
     def _fit(self, train: TrainSet) -> Self:
         B = sparse_from_csr(train.offsets, train.track_ids, train.n_tracks)  # (P, T) binary
@@ -247,11 +256,18 @@ class KNNRecommender(Recommender):
             queries.seed_offsets[with_seeds],
         )
         work = seed_pop + self.k_neighbors * 100.0
-        for sl in work_batches(work, self.work_budget, max_rows=1024):
+
+        def run(sl: slice) -> None:  # each batch writes only its own rows of out
             rows = with_seeds[sl]
             Q = query_matrix(queries, rows, self.n_tracks_)  # (b, T)
             S = self.similarities(Q)  # (b, P)
             W = self.neighbour_weights(S)  # (b, P), <= K per row
             scores = (W @ self.B_).tocsr()  # (b, T) votes
             recommend_rows(scores, queries, rows, k, out, out_scores)
+
+        batches = list(work_batches(work, self.work_budget, max_rows=1024))
+        threads = min(self.threads or os.cpu_count() or 1, len(batches))
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(run, batches):  # re-raises a batch's error here
+                pass
         return out, out_scores

@@ -108,6 +108,7 @@ def test_model_compare_runs_both_checkouts_interleaved_and_checks_scores(tmp_pat
     assert [len(doc["runs"][s]) for s in ("old", "new")] == [2, 2] and doc["same_scores"]
     assert doc["runs"]["new"][0]["fit_s"] > 0 and 0 <= doc["runs"]["old"][1]["r_precision"] <= 1
     assert doc["new_over_old"] > 0 and doc["params"] == ["min_count=1"]
+    assert doc["recommend_new_over_old"] > 0 and doc["median_recommend_s"]["old"] > 0
     assert doc["commits"]["old"] == doc["commits"]["new"] and doc["machine"]["cores"] >= 1
 
 

@@ -146,9 +146,12 @@ def test_knn_scores_match_dense(K: int, alpha: float) -> None:
 
 def test_knn_batching_does_not_change_output() -> None:
     _, train, queries = random_data(2)
-    big = KNNRecommender(k_neighbors=7).fit(train).recommend(queries, 20)
-    tiny = KNNRecommender(k_neighbors=7, work_budget=1).fit(train).recommend(queries, 20)
-    np.testing.assert_array_equal(big, tiny)
+    big = KNNRecommender(k_neighbors=7, threads=1).fit(train).recommend(queries, 20)
+    tiny = KNNRecommender(k_neighbors=7, work_budget=1, threads=1).fit(train)
+    np.testing.assert_array_equal(big, tiny.recommend(queries, 20))
+    for threads in (2, 3):  # one-query batches scored on several threads, rows in place
+        tiny.threads = threads
+        np.testing.assert_array_equal(big, tiny.recommend(queries, 20))
 
 
 def test_knn_seedless_rows_are_empty() -> None:
@@ -164,6 +167,8 @@ def test_knn_bad_params() -> None:
         KNNRecommender(weighting="tfidf").fit(train)
     with pytest.raises(ValueError, match="k_neighbors"):
         KNNRecommender(k_neighbors=0).fit(train)
+    with pytest.raises(ValueError, match="threads"):
+        KNNRecommender(threads=-1).fit(train)
 
 
 # ---------------------------------------------------------------- item_knn
