@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from models.base import IntArray, Queries, TrainSet
-from models.cooc_kernel import seed_cooccurrence
+from models.cooc_kernel import csr_lookup, seed_cooccurrence
 from models.knn import sparse_from_csr, work_batches
 
 F32 = NDArray[np.float32]
@@ -200,10 +200,17 @@ class TrackStats:
 
 
 def gather(m: sp.csr_matrix, rows: NDArray[np.int64], cols: NDArray[np.integer]) -> F32:
-    """m[rows[i], cols[i]] for each i (zeros where absent): (n,), by binary search in C."""
+    """m[rows[i], cols[i]] for each i (zeros where absent): (n,), by binary search in each row
+    (`csr_lookup`); m is made canonical (sorted, repeats summed) first if it is not."""
+    out = np.zeros(len(rows), np.float32)  # (n,)
     if not len(rows):
-        return np.zeros(0, np.float32)
-    return np.asarray(m[rows, cols], dtype=np.float32).ravel()
+        return out
+    if not m.has_canonical_format:
+        m = m.copy()
+        m.sum_duplicates()
+    # numba compiles for the matrix's own index dtypes: no copy of its arrays
+    csr_lookup(m.indptr, m.indices, m.data, rows.astype(np.int64), cols.astype(np.int64), out)
+    return out
 
 
 def share_of_seeds(

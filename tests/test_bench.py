@@ -124,3 +124,18 @@ def test_rerank_cooc_times_both_paths_and_checks_they_agree(tmp_path: Path) -> N
     assert doc["pairs"] > doc["queries"] * 20  # 30 candidates less each query's seeds
     assert [len(doc["seconds"][k]) for k in ("numpy", "kernel")] == [2, 2]
     assert doc["kernel_over_numpy"] > 0 and doc["machine"]["cores"] >= 1
+
+
+def test_pyspy_summary_counts_each_function_once_per_stack(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text("main (a.py:1);f (a.py:5);f (a.py:7);g (b.py:2) 3\nmain (a.py:1);h (c.py:9) 1\n")
+    out = tmp_path / "summary.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "pyspy_summary.py"), str(raw), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = orjson.loads(out.read_bytes())
+    shares = doc["inclusive_share_top"]
+    assert doc["samples"] == 4 and shares["main (a.py)"] == 1.0
+    assert shares["f (a.py)"] == 0.75 and shares["h (c.py)"] == 0.25  # recursion counted once
+    raw.write_text("no samples here\n")
+    assert subprocess.run(cmd, capture_output=True).returncode != 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from blocked_reference import numpy_cooccurrence
 from test_runner import write_mini_mpd
 from test_validation_run import hide_during
@@ -33,6 +34,7 @@ from models.rerank_features import (
     TrackStats,
     artist_labels,
     cooccurrence,
+    gather,
     labels,
     model_features,
     pair_features,
@@ -152,6 +154,31 @@ def test_cooccurrence_kernel_equals_the_numpy_path() -> None:
     assert total.any() and (anyseed < total).any()  # seeds counted more than once somewhere
     np.testing.assert_array_equal(total, want[0])
     np.testing.assert_array_equal(anyseed, want[1])
+
+
+def test_gather_equals_scipy_indexing() -> None:
+    """The binary-search lookup returns scipy's m[rows, cols] exactly: present and absent
+    entries, empty rows, first and last columns, and a matrix with repeated entries (summed)."""
+    rng = np.random.default_rng(7)
+    m = sp.random(30, 50, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    m[3, :] = 0
+    m.eliminate_zeros()
+    rows = rng.integers(0, 30, 2000)
+    cols = np.concatenate([rng.integers(0, 50, 1998), [0, 49]])
+    want = np.asarray(m[rows, cols], dtype=np.float32).ravel()
+    assert (want > 0).any() and (want == 0).any()
+    np.testing.assert_array_equal(gather(m, rows, cols), want)
+    i, j = rng.integers(0, 30, 400), rng.integers(0, 50, 400)  # repeats, unsorted rows
+    dup = sp.csr_matrix(
+        (
+            np.ones(400, np.float32),
+            j.astype(np.int32),
+            np.r_[0, np.cumsum(np.bincount(i, minlength=30))],
+        ),
+        shape=(30, 50),
+    )
+    assert not dup.has_canonical_format
+    np.testing.assert_array_equal(gather(dup, rows, cols), dup.toarray()[rows, cols])
 
 
 def test_title_features_of_an_unknown_title_are_zero() -> None:
