@@ -4,6 +4,7 @@ duplicates), the trial target's trip through the object store's format, the tria
 from __future__ import annotations
 
 import io
+import os
 import time
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def test_a_space_of_fixed_values_only_searches_nothing(tmp_path: Path) -> None:
 
 
 def test_threads_of_a_trial_come_from_the_model() -> None:
-    assert model_threads("knn", load_space("knn", None)) == 1
+    assert model_threads("title", load_space("title", None)) == 1  # no threads parameter
+    assert model_threads("knn", load_space("knn", None)) == (os.cpu_count() or 1)  # 0: all
+    assert model_threads("knn", parse_space("knn", {"threads": 1}, "x")) == 1
     sgns = parse_space("sgns", {"threads": 2, "dim": {"choices": [8, 16]}}, "x")
     assert model_threads("sgns", sgns) == 2
 
