@@ -31,7 +31,15 @@ from typing_extensions import Self
 
 from harness.errors import ParameterError, UsageError
 from models.base import IntArray, Queries, Recommender, TrainSet
-from models.sgns_corpus import Batch, Corpus, LinearDecay, batch_bounds, build_corpus, draw_batch
+from models.sgns_corpus import (
+    Batch,
+    Corpus,
+    LinearDecay,
+    batch_bounds,
+    build_corpus,
+    draw_batch,
+    rows,
+)
 from models.vectors import normalize_rows, recommend_from_vectors
 
 NEG_MODES = ("token", "pair")
@@ -124,14 +132,6 @@ class SkipGram(nn.Module):
         add_rows(self.out, b.tokens, dV)  # (B, d) rows
         add_rows(self.out, neg, dVn.reshape(len(neg), -1))  # (B·K, d) rows
         return loss, n_pairs
-
-
-def rows(table: Tensor, idx: Tensor) -> Tensor:
-    """table[idx] for an index of any shape: rows (idx.shape + table.shape[1:]).
-
-    index_select, not advanced indexing: on the CPU `table[idx]` (aten::index) took about 5x as
-    long for the same rows (bench/row_ops.py)."""
-    return table.index_select(0, idx.reshape(-1)).view(*idx.shape, *table.shape[1:])
 
 
 def add_rows(table: Tensor, idx: Tensor, src: Tensor, alpha: float = 1.0) -> None:

@@ -158,10 +158,16 @@ def draw_batch(
         win = torch.randint(1, window + 1, t.shape, generator=gen, device=dev)  # (B,)
     col = torch.randint(len(c.neg_prob), (len(t), k), generator=gen, device=dev)  # (B, k)
     u = torch.rand(len(t), k, generator=gen, device=dev, dtype=c.neg_prob.dtype)  # (B, k)
-    flat = col.view(-1)  # (B·k,) index_select: faster than `take` for these lookups
-    prob = c.neg_prob.index_select(0, flat).view_as(u)  # (B, k)
-    neg = torch.where(u < prob, col, c.neg_alias.index_select(0, flat).view_as(col))  # (B, k)
+    neg = torch.where(u < rows(c.neg_prob, col), col, rows(c.neg_alias, col))  # (B, k)
     return Batch(t, seg, win, neg, window)
+
+
+def rows(table: Tensor, idx: Tensor) -> Tensor:
+    """table[idx] for an index of any shape: rows (idx.shape + table.shape[1:]).
+
+    index_select, not advanced indexing: on the CPU `table[idx]` (aten::index) took about 5x as
+    long for the same rows (bench/row_ops.py)."""
+    return table.index_select(0, idx.reshape(-1)).view(*idx.shape, *table.shape[1:])
 
 
 @dataclass
