@@ -164,15 +164,21 @@ def sgns_speed_lines(results: list[dict[str, Any]]) -> str:
     rows = sorted((r for r in results if r["stage"] == "sgns_speed" and "words" in r), key=_n)
     if not rows:
         return ""
-    out = ["", "`sgns` (PyTorch CPU) vs gensim `w2v` at equal threads, same epochs and data "
-           "(words/s = track occurrences x epochs / fit seconds; R-precision of each):", ""]  # fmt: skip
+    out = ["", "`sgns` (PyTorch CPU) vs gensim `w2v` at equal threads on the same data "
+           "(words/s = track occurrences x epochs / fit seconds; R-precision of each; "
+           "fit time = gensim's fit seconds / sgns's, where their epochs differ):", ""]  # fmt: skip
     for r in rows:
+        se, we = r.get("sgns_epochs", r["epochs"]), r.get("w2v_epochs", r["epochs"])
+        how = f"{we} epochs" if se == we else f"sgns {se} / gensim {we} epochs"
+        if r.get("candidate_min_count"):
+            how += f", candidate_min_count {r['candidate_min_count']}"
         for t in (1, 2):
             sg, gs = r[f"sgns_t{t}"], r[f"w2v_t{t}"]
+            fit = f"; fit time {r[f'fit_time_ratio_t{t}']:.2f}x" if se != we else ""
             out.append(
-                f"- {r['n']:,} playlists, {r['epochs']} epochs, {t} thread(s): sgns "
+                f"- {r['n']:,} playlists, {how}, {t} thread(s): sgns "
                 f"{sg['words_per_s']:,} words/s vs gensim {gs['words_per_s']:,}: "
-                f"{r[f'speedup_t{t}']:.2f}x; R-precision {sg['r_precision']:.4f} vs "
+                f"{r[f'speedup_t{t}']:.2f}x{fit}; R-precision {sg['r_precision']:.4f} vs "
                 f"{gs['r_precision']:.4f} ({r[f'rprec_change_t{t}']:+.1%}) "
                 f"(load {r.get('load_avg_1m')}, {r.get('date')})"
             )
@@ -215,7 +221,16 @@ def main() -> int:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--stages", default="synth,ingest,reload,split,models,knn_speed,sgns_speed")
     ap.add_argument(
-        "--speed-epochs", type=int, default=None, help="sgns_speed's epochs (default: EPOCHS)"
+        "--speed-epochs",
+        type=int,
+        default=None,
+        help="sgns_speed: gensim's epochs, and sgns's unless --speed-sgns-epochs (default: EPOCHS)",
+    )
+    ap.add_argument(
+        "--speed-sgns-epochs", type=int, default=None, help="sgns_speed: sgns's own epochs"
+    )
+    ap.add_argument(
+        "--speed-cmc", type=int, default=0, help="sgns_speed: both models' candidate_min_count"
     )
     ap.add_argument("--no-gpu", action="store_true", help="skip the CUDA rows even with a GPU")
     ap.add_argument("--work", type=Path, default=ROOT / "out")
@@ -263,7 +278,9 @@ def main() -> int:
             save()
         if "sgns_speed" in stages:  # sgns against gensim at equal threads, interleaved
             epochs = a.speed_epochs or _epochs(n)
-            put(run_stage("sgns_speed", n, a.work, ["--epochs", str(epochs)]))
+            extra = ["--epochs", str(epochs), "--candidate-min-count", str(a.speed_cmc)]
+            extra += ["--sgns-epochs", str(a.speed_sgns_epochs or epochs)]
+            put(run_stage("sgns_speed", n, a.work, extra))
             save()
     print(
         f"wrote {a.results}, {a.results.with_suffix('.md')}, {a.results.with_name('scaling.png')}"

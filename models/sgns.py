@@ -40,6 +40,7 @@ from models.sgns_corpus import (
     draw_batch,
     rows,
 )
+from models.sgns_workers import train_workers
 from models.vectors import normalize_rows, recommend_from_vectors
 
 NEG_MODES = ("token", "pair")
@@ -198,8 +199,9 @@ class SGNSRecommender(Recommender):
     dim, window, negative, sample, epochs, min_count, candidate_min_count, seed :
         as in `w2v` (window 0 = the whole playlist, no shrinking).
     device : "auto" (CUDA when available, else CPU), "cpu" or "cuda".
-    threads : CPU threads, `w2v`'s workers (0: all cores); fixed for determinism. Default 1: on
-        the 2-core machine 1 thread fitted the default synthetic split in 64 s, 2 in 100 s.
+    threads : CPU worker processes, like `w2v`'s workers (0: all cores). 1, the default, is
+        byte-identical for a seed; more train Hogwild-style, each process on its share of the
+        batches (models/sgns_workers.py): faster (bench/results.md), not repeatable.
 
     Everything else is a `Knobs` field (`knobs`), left out of `get_params`, run keys and
     `clone`: bench/ sets them with `with_knobs`.
@@ -208,8 +210,8 @@ class SGNSRecommender(Recommender):
     cold_start = "title"
     deterministic = True
     determinism_note = (
-        "byte-identical on CPU for a seed and thread count; CUDA index_add_ uses atomics, "
-        "so CUDA runs are not bit-repeatable"
+        "byte-identical on CPU for a seed with threads=1; more threads are Hogwild processes "
+        "whose updates race, and CUDA index_add_ uses atomics: neither is bit-repeatable"
     )
     knobs: Knobs = Knobs()
 
@@ -241,6 +243,10 @@ class SGNSRecommender(Recommender):
         """Bench and tests only: change some `Knobs` fields of this model; returns self."""
         self.knobs = replace(self.knobs, **changes)
         return self
+
+    def n_workers(self) -> int:
+        """CPU worker processes: `threads`, 0 meaning every core."""
+        return self.threads or (os.cpu_count() or 1)
 
     def check_params(self) -> None:
         checks = {
@@ -277,8 +283,8 @@ class SGNSRecommender(Recommender):
         auto = "cuda" if torch.cuda.is_available() else "cpu"
         dev = torch.device(auto if self.device == "auto" else self.device)
         threads_before = torch.get_num_threads()
-        if dev.type == "cpu":
-            torch.set_num_threads(self.threads or (os.cpu_count() or 1))
+        if dev.type == "cpu":  # more than one thread: worker processes of one thread each
+            torch.set_num_threads(1)
         try:
             inp, vocab, counts, info = self._train(train, dev)
         finally:
@@ -294,7 +300,8 @@ class SGNSRecommender(Recommender):
         self.vectors_ = vectors
         self.candidates_ = counts >= self.candidate_min_count  # (n_tracks,)
         self.device_ = str(dev)
-        self.deterministic_ = dev.type == "cpu"  # CUDA index_add_ uses atomics
+        # CUDA index_add_ uses atomics; Hogwild workers race
+        self.deterministic_ = dev.type == "cpu" and info["threads"] == 1
         self.fit_info_: dict[str, Any] = info
         return self
 
@@ -319,11 +326,15 @@ class SGNSRecommender(Recommender):
         epoch_s: list[float] = []
         losses: list[float] = []
         n_trained = 0
+        workers = self.n_workers() if dev.type == "cpu" else 1
         t_train = time.perf_counter()
-        for e in range(self.epochs):
+        if workers > 1:
+            run = train_workers(self, model, c, decay, window, batch, workers)
+            losses, n_trained, epoch_s = run
+        for e in range(self.epochs if workers == 1 else 0):
             t0 = time.perf_counter()
-            loss, n_kept = self._epoch(model, c, gen, decay, window, batch)
-            losses.append(loss)
+            loss, pairs, n_kept = self._epoch(model, c, gen, decay, window, batch)
+            losses.append(float(loss.item()) / max(float(pairs.item()), 1.0))  # syncs
             n_trained += n_kept
             epoch_s.append(time.perf_counter() - t0)
             self._progress(e + 1, self.epochs, "epoch")
@@ -333,7 +344,7 @@ class SGNSRecommender(Recommender):
         _check_converging(losses, self._start_loss(len(c.vocab)), k.alpha, batch)
         info = {
             "device": str(dev),
-            "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+            "threads": workers if dev.type == "cpu" else None,
             "vocab_size": len(c.vocab),
             "raw_words_per_epoch": c.n_raw,
             "trained_words": n_trained,
@@ -356,25 +367,32 @@ class SGNSRecommender(Recommender):
         decay: LinearDecay,
         window: int,
         batch: int,
-    ) -> tuple[float, int]:
-        """One pass over the subsampled corpus; returns (loss per pair, tokens trained)."""
+        part: tuple[int, int] = (0, 1),
+        sub_gen: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor, int]:
+        """One pass over the subsampled corpus: every batch, or of worker part[0] of part[1]
+        every part[1]-th (the lr decays over all of them); subsampling draws from `sub_gen`
+        (default `gen`). Returns (summed loss, positive pairs, tokens trained)."""
         dev = c.tokens.device
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         pair_sum = torch.zeros((), dtype=torch.float64, device=dev)
         n_neg = self.negative * (2 * window if self.knobs.neg_mode == "pair" else 1)
         whole = self.window == 0
-        u = torch.rand(len(c.tokens), generator=gen, device=dev)  # (N',) subsampling draws
+        u_gen = gen if sub_gen is None else sub_gen
+        u = torch.rand(len(c.tokens), generator=u_gen, device=dev)  # (N',) subsampling draws
         kept = u < c.keep_p[c.tokens]  # (N',)
         tokens, seg = c.tokens[kept], c.seg[kept]  # (M,), (M,)
-        for lo, hi in batch_bounds(seg, batch):
-            b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c, gen)
-            loss, pairs = self._step(model, b, decay.lr())
-            loss_sum += loss
-            pair_sum += pairs
+        n_kept = 0
+        for i, (lo, hi) in enumerate(batch_bounds(seg, batch)):
+            if i % part[1] == part[0]:
+                b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c, gen)
+                loss, pairs = self._step(model, b, decay.lr())
+                loss_sum += loss
+                pair_sum += pairs
+                n_kept += hi - lo
             # raw progress: the share of the epoch's raw tokens this batch stands for
             decay.done += int(round(c.n_raw * (hi - lo) / max(len(tokens), 1)))
-        per_pair = float(loss_sum.item()) / max(float(pair_sum.item()), 1.0)  # syncs
-        return per_pair, len(tokens)
+        return loss_sum, pair_sum, n_kept
 
     def _step(self, model: SkipGram, b: Batch, lr: float) -> tuple[Tensor, Tensor]:
         """One update on a batch: (summed loss, positive pairs). bench/sgns_knobs.py overrides

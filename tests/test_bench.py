@@ -25,7 +25,7 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 
 
 def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path) -> None:
-    doc = _bench(tmp_path, "--models", "popular")
+    doc = _bench(tmp_path, "--models", "popular", "--speed-sgns-epochs", "6", "--speed-cmc", "2")
     rows = {r["stage"]: r for r in doc["results"]}
     assert list(rows) == [
         "synth", "ingest", "reload", "split", "model:popular", "knn_speed", "sgns_speed"
@@ -40,11 +40,17 @@ def test_bench_measures_every_stage_and_reruns_replace_their_rows(tmp_path: Path
     assert len(speed["item_knn_fit_s"]) == len(speed["cosine_fit_s"]) == 3
     assert speed["ratio"] > 0 and "| knn_speed |" not in md
     assert "- 300 playlists: item_knn [" in md
-    sg = rows["sgns_speed"]  # sgns against gensim at 1 and 2 threads, the same words
+    sg = rows["sgns_speed"]  # sgns (6 epochs) against gensim (5) at 1 and 2 threads
+    assert (sg["sgns_epochs"], sg["w2v_epochs"], sg["candidate_min_count"]) == (6, 5, 2)
     for t in (1, 2):
-        assert sg[f"sgns_t{t}"]["words_per_s"] > 0 and sg[f"w2v_t{t}"]["words_per_s"] > 0
-        assert 0 <= sg[f"sgns_t{t}"]["r_precision"] <= 1 and sg[f"speedup_t{t}"] > 0
-    assert "| sgns_speed |" not in md and "- 300 playlists, 5 epochs, 2 thread(s): sgns " in md
+        s_t, w_t = sg[f"sgns_t{t}"], sg[f"w2v_t{t}"]
+        # each model's words/s counts its own epochs (fit_s is rounded to 0.01 s)
+        assert abs(s_t["words_per_s"] * s_t["fit_s"] / (sg["occurrences"] * 6) - 1) < 0.05
+        assert abs(w_t["words_per_s"] * w_t["fit_s"] / (sg["occurrences"] * 5) - 1) < 0.05
+        assert 0 <= s_t["r_precision"] <= 1 and sg[f"speedup_t{t}"] > 0
+        assert sg[f"fit_time_ratio_t{t}"] == round(w_t["fit_s"] / s_t["fit_s"], 3)
+    line = "- 300 playlists, sgns 6 / gensim 5 epochs, candidate_min_count 2, 2 thread(s): sgns "
+    assert "| sgns_speed |" not in md and line in md and "x; fit time " in md
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     again = _bench(tmp_path, "--stages", "reload")

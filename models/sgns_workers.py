@@ -1,0 +1,166 @@
+"""`sgns` on several CPU cores: Hogwild! worker processes that share the embedding tables.
+
+Why processes, and why no locks: one batch's ops are too small for torch's intra-op threads
+(2 threads fitted 1.2-1.35x as fast as 1 in bench/results.md), and two Python threads per batch
+were slower than one, because torch holds the GIL while it dispatches each op. So each worker is
+a process with one torch thread. Worker w of T trains on batches w, w+T, w+2T, ... of every
+epoch (the same subsampled corpus and the same learning-rate schedule as one worker) and adds its
+updates into the shared tables without locks, as word2vec's and gensim's threads do (Hogwild!,
+Niu et al. 2011): two workers seldom update the same row at the same moment, and when they do one
+update can be lost. So more than one worker is faster but not bit-repeatable.
+
+What the workers share lives in files of a temporary folder that each maps (numpy memmap): the
+two tables, the corpus and the per-epoch sums. Not /dev/shm, which containers keep small, and
+nothing pickled. Worker 0 is the calling process; the others run
+`python -m models.sgns_workers FOLDER W`, which reads FOLDER/spec.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from harness.errors import UsageError
+from models.sgns_corpus import Corpus, LinearDecay
+
+if TYPE_CHECKING:
+    from models.sgns import SGNSRecommender, SkipGram
+
+CORPUS_TENSORS = ("tokens", "seg", "keep_p", "neg_prob", "neg_alias")
+SUMS = ("loss", "pairs", "tokens")  # per worker and epoch, in sums.npy (T, epochs, 3)
+
+
+def worker_seed(seed: int, *path: int) -> int:
+    """An independent 63-bit seed for one purpose (path) of a run seeded with `seed`."""
+    return int(np.random.SeedSequence([int(seed), *path]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def run_share(
+    est: SGNSRecommender,
+    model: SkipGram,
+    c: Corpus,
+    decay: LinearDecay,
+    window: int,
+    batch: int,
+    part: tuple[int, int],
+    sums: NDArray[np.float64],
+) -> list[float]:
+    """Worker part[0] of part[1]: every epoch on its share of the batches; writes its sums
+    (loss, positive pairs, tokens trained) into `sums` (T, epochs, 3) after each epoch and
+    returns its epoch seconds. The subsampling draw of epoch e is the same in every worker."""
+    gen = torch.Generator().manual_seed(worker_seed(est.seed, 0, part[0]))  # its own draws
+    epoch_s = []
+    for e in range(est.epochs):
+        t0 = time.perf_counter()
+        sub = torch.Generator().manual_seed(worker_seed(est.seed, 1, e))  # shared by all
+        loss, pairs, n_kept = est._epoch(model, c, gen, decay, window, batch, part, sub)
+        sums[part[0], e] = (float(loss.item()), float(pairs.item()), n_kept)
+        epoch_s.append(time.perf_counter() - t0)
+        if part[0] == 0:
+            est._progress(e + 1, est.epochs, "epoch")
+    return epoch_s
+
+
+def _mapped(path: Path, array: NDArray[Any] | None = None) -> NDArray[Any]:
+    """A writable shared mapping of path.npy, written from `array` first when given."""
+    if array is not None:
+        np.save(path, np.ascontiguousarray(array))
+    return np.load(path, mmap_mode="r+")
+
+
+def train_workers(
+    est: SGNSRecommender,
+    model: SkipGram,
+    c: Corpus,
+    decay: LinearDecay,
+    window: int,
+    batch: int,
+    n_workers: int,
+) -> tuple[list[float], int, list[float]]:
+    """Train `model` in place with n_workers Hogwild processes (this one is worker 0).
+
+    Returns (loss per pair by epoch, tokens trained, worker 0's epoch seconds)."""
+    from models.sgns import SGNSRecommender
+
+    if type(est) is not SGNSRecommender:  # the other workers run the base class's step
+        raise UsageError(f"sgns: threads={est.threads} trains SGNSRecommender only, not a subclass")
+    with tempfile.TemporaryDirectory(prefix="sgns-workers-") as tmp:
+        folder = Path(tmp)
+        spec = {
+            "params": est.get_params(),
+            "knobs": asdict(est.knobs),
+            "neg_per_slot": model.neg_per_slot,
+            "decay": asdict(decay),
+            "window": window,
+            "batch": batch,
+            "n_raw": c.n_raw,
+            "n_workers": n_workers,
+        }
+        (folder / "spec.json").write_text(json.dumps(spec))
+        for name in CORPUS_TENSORS:
+            np.save(folder / f"{name}.npy", getattr(c, name).numpy())
+        for name in ("inp", "out"):  # the parameters now live in the shared files
+            table = _mapped(folder / f"{name}.npy", getattr(model, name).detach().numpy())
+            getattr(model, name).data = torch.from_numpy(table)
+        sums = _mapped(folder / "sums.npy", np.zeros((n_workers, est.epochs, len(SUMS))))
+        procs = [_start(folder, w) for w in range(1, n_workers)]
+        try:
+            epoch_s = run_share(est, model, c, decay, window, batch, (0, n_workers), sums)
+            for w, p in enumerate(procs, start=1):
+                if p.wait() != 0:
+                    err = (folder / f"worker{w}.err").read_text().strip().splitlines()
+                    last = err[-1] if err else "no message"
+                    raise UsageError(f"sgns: worker {w} of {n_workers} failed: {last}")
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        for name in ("inp", "out"):  # copies, before the files go
+            getattr(model, name).data = getattr(model, name).data.clone()
+        total = np.asarray(sums).sum(axis=0)  # (epochs, 3)
+    losses = [float(x) / max(float(p), 1.0) for x, p in total[:, :2]]
+    return losses, int(total[:, 2].sum()), epoch_s
+
+
+def _start(folder: Path, w: int) -> subprocess.Popen[bytes]:
+    """Worker w as `python -m models.sgns_workers`, importing the same `models` as this one."""
+    paths = [p or os.getcwd() for p in sys.path]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "1"}
+    with open(folder / f"worker{w}.err", "wb") as err:
+        cmd = [sys.executable, "-m", "models.sgns_workers", str(folder), str(w)]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def _worker_main(folder: Path, w: int) -> None:
+    """Worker w >= 1: map what worker 0 wrote and train its share."""
+    from models.sgns import SGNSRecommender, SkipGram
+
+    torch.set_num_threads(1)
+    spec = json.loads((folder / "spec.json").read_text())
+    est = SGNSRecommender(**spec["params"]).with_knobs(**spec["knobs"])
+    tensors = {n: torch.from_numpy(_mapped(folder / f"{n}.npy")) for n in CORPUS_TENSORS}
+    empty = np.zeros(0, dtype=np.int64)
+    c = Corpus(counts=empty, vocab=empty, n_raw=spec["n_raw"], max_len=0, **tensors)
+    model = SkipGram(1, est.dim, torch.Generator())
+    model.inp.data = torch.from_numpy(_mapped(folder / "inp.npy"))
+    model.out.data = torch.from_numpy(_mapped(folder / "out.npy"))
+    model.neg_per_slot = spec["neg_per_slot"]
+    decay = LinearDecay(**spec["decay"])
+    sums = _mapped(folder / "sums.npy")
+    run_share(est, model, c, decay, spec["window"], spec["batch"], (w, spec["n_workers"]), sums)
+
+
+if __name__ == "__main__":
+    _worker_main(Path(sys.argv[1]), int(sys.argv[2]))
