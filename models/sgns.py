@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -367,12 +368,12 @@ class SGNSRecommender(Recommender):
         decay: LinearDecay,
         window: int,
         batch: int,
-        part: tuple[int, int] = (0, 1),
+        claims: Callable[[int], Iterable[int]] | None = None,
         sub_gen: torch.Generator | None = None,
     ) -> tuple[Tensor, Tensor, int]:
-        """One pass over the subsampled corpus: every batch, or of worker part[0] of part[1]
-        every part[1]-th (the lr decays over all of them); subsampling draws from `sub_gen`
-        (default `gen`). Returns (summed loss, positive pairs, tokens trained)."""
+        """One pass over the subsampled corpus: every batch, or those that `claims(n_batches)`
+        yields (a worker's share); the lr of batch i is the same either way. Subsampling draws
+        from `sub_gen` (default `gen`). Returns (summed loss, positive pairs, tokens trained)."""
         dev = c.tokens.device
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         pair_sum = torch.zeros((), dtype=torch.float64, device=dev)
@@ -382,16 +383,20 @@ class SGNSRecommender(Recommender):
         u = torch.rand(len(c.tokens), generator=u_gen, device=dev)  # (N',) subsampling draws
         kept = u < c.keep_p[c.tokens]  # (N',)
         tokens, seg = c.tokens[kept], c.seg[kept]  # (M,), (M,)
+        bounds = batch_bounds(seg, batch)
+        # raw progress: the share of the epoch's raw tokens each batch stands for
+        raw = [int(round(c.n_raw * (hi - lo) / max(len(tokens), 1))) for lo, hi in bounds]
+        done = np.concatenate([[0], np.cumsum(raw, dtype=np.int64)]) + decay.done  # (n+1,)
         n_kept = 0
-        for i, (lo, hi) in enumerate(batch_bounds(seg, batch)):
-            if i % part[1] == part[0]:
-                b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c, gen)
-                loss, pairs = self._step(model, b, decay.lr())
-                loss_sum += loss
-                pair_sum += pairs
-                n_kept += hi - lo
-            # raw progress: the share of the epoch's raw tokens this batch stands for
-            decay.done += int(round(c.n_raw * (hi - lo) / max(len(tokens), 1)))
+        for i in range(len(bounds)) if claims is None else claims(len(bounds)):
+            lo, hi = bounds[i]
+            decay.done = int(done[i])
+            b = draw_batch(tokens[lo:hi], seg[lo:hi], window, whole, n_neg, c, gen)
+            loss, pairs = self._step(model, b, decay.lr())
+            loss_sum += loss
+            pair_sum += pairs
+            n_kept += hi - lo
+        decay.done = int(done[-1])
         return loss_sum, pair_sum, n_kept
 
     def _step(self, model: SkipGram, b: Batch, lr: float) -> tuple[Tensor, Tensor]:

@@ -1,17 +1,18 @@
 """`sgns` on several CPU cores: Hogwild! worker processes that share the embedding tables.
 
-Why processes, and why no locks: one batch's ops are too small for torch's intra-op threads
-(2 threads fitted 1.2-1.35x as fast as 1 in bench/results.md), and two Python threads per batch
-were slower than one, because torch holds the GIL while it dispatches each op. So each worker is
-a process with one torch thread. Worker w of T trains on batches w, w+T, w+2T, ... of every
-epoch (the same subsampled corpus and the same learning-rate schedule as one worker) and adds its
-updates into the shared tables without locks, as word2vec's and gensim's threads do (Hogwild!,
-Niu et al. 2011): two workers seldom update the same row at the same moment, and when they do one
-update can be lost. So more than one worker is faster but not bit-repeatable.
+Why processes, and why no locks on the tables: one batch's ops are too small for torch's
+intra-op threads (2 threads fitted 1.2-1.35x as fast as 1 in bench/results.md), and two Python
+threads per batch were slower than one, because torch holds the GIL while it dispatches each op.
+So each worker is a process with one torch thread. The workers claim the batches of each epoch a
+few at a time (`Claims`; the same subsampled corpus, and batch i gets the learning rate it gets
+with one worker) and add their updates into the shared tables without locks, as word2vec's and
+gensim's threads do (Hogwild!, Niu et al. 2011): two workers seldom update the same row at the
+same moment, and when they do one update can be lost. So more than one worker is faster but not
+bit-repeatable.
 
 What the workers share lives in files of a temporary folder that each maps (numpy memmap): the
-two tables, the corpus and the per-epoch sums. Not /dev/shm, which containers keep small, and
-nothing pickled. Worker 0 is the calling process; the others run
+two tables, the corpus, the claim counters and the per-epoch sums. Not /dev/shm, which containers
+keep small, and nothing pickled. Worker 0 is the calling process; the others run
 `python -m models.sgns_workers FOLDER W`, which reads FOLDER/spec.json.
 """
 
@@ -23,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +49,33 @@ def worker_seed(seed: int, *path: int) -> int:
     return int(np.random.SeedSequence([int(seed), *path]).generate_state(2, np.uint64)[0] >> 1)
 
 
+class Claims:
+    """Hands out each epoch's batches CHUNK at a time from one counter per epoch, kept in a
+    mapped file and moved under a file lock: a worker that starts late (a new process imports
+    torch for seconds) or shares its core with another job takes fewer batches, where a fixed
+    split would leave the others waiting for it."""
+
+    CHUNK = 4  # batches per claim: one lock round trip per ~4 ms of training
+
+    def __init__(self, folder: Path) -> None:
+        self.counters = _mapped(folder / "claims.npy")  # (epochs,) int64 next unclaimed batch
+        self.lock_path = folder / "claims.lock"
+
+    def take(self, epoch: int, n_batches: int) -> Iterator[int]:
+        """The batch indices of `epoch` this worker trains, until none is left."""
+        import fcntl  # POSIX only, and only for threads > 1
+
+        with open(self.lock_path, "a+b") as lock:
+            while True:
+                fcntl.lockf(lock, fcntl.LOCK_EX)
+                first = int(self.counters[epoch])
+                self.counters[epoch] = first + self.CHUNK
+                fcntl.lockf(lock, fcntl.LOCK_UN)
+                if first >= n_batches:
+                    return
+                yield from range(first, min(first + self.CHUNK, n_batches))
+
+
 def run_share(
     est: SGNSRecommender,
     model: SkipGram,
@@ -53,21 +83,23 @@ def run_share(
     decay: LinearDecay,
     window: int,
     batch: int,
-    part: tuple[int, int],
-    sums: NDArray[np.float64],
+    worker: int,
+    folder: Path,
 ) -> list[float]:
-    """Worker part[0] of part[1]: every epoch on its share of the batches; writes its sums
-    (loss, positive pairs, tokens trained) into `sums` (T, epochs, 3) after each epoch and
-    returns its epoch seconds. The subsampling draw of epoch e is the same in every worker."""
-    gen = torch.Generator().manual_seed(worker_seed(est.seed, 0, part[0]))  # its own draws
+    """Worker `worker`: every epoch on the batches it claims; writes its sums (loss, positive
+    pairs, tokens trained) into FOLDER/sums.npy (T, epochs, 3) after each epoch and returns its
+    epoch seconds. The subsampling draw of epoch e is the same in every worker."""
+    gen = torch.Generator().manual_seed(worker_seed(est.seed, 0, worker))  # its own draws
+    claims, sums = Claims(folder), _mapped(folder / "sums.npy")
     epoch_s = []
     for e in range(est.epochs):
         t0 = time.perf_counter()
         sub = torch.Generator().manual_seed(worker_seed(est.seed, 1, e))  # shared by all
-        loss, pairs, n_kept = est._epoch(model, c, gen, decay, window, batch, part, sub)
-        sums[part[0], e] = (float(loss.item()), float(pairs.item()), n_kept)
+        share = partial(claims.take, e)
+        loss, pairs, n_kept = est._epoch(model, c, gen, decay, window, batch, share, sub)
+        sums[worker, e] = (float(loss.item()), float(pairs.item()), n_kept)
         epoch_s.append(time.perf_counter() - t0)
-        if part[0] == 0:
+        if worker == 0:
             est._progress(e + 1, est.epochs, "epoch")
     return epoch_s
 
@@ -114,9 +146,10 @@ def train_workers(
             table = _mapped(folder / f"{name}.npy", getattr(model, name).detach().numpy())
             getattr(model, name).data = torch.from_numpy(table)
         sums = _mapped(folder / "sums.npy", np.zeros((n_workers, est.epochs, len(SUMS))))
+        _mapped(folder / "claims.npy", np.zeros(est.epochs, dtype=np.int64))
         procs = [_start(folder, w) for w in range(1, n_workers)]
         try:
-            epoch_s = run_share(est, model, c, decay, window, batch, (0, n_workers), sums)
+            epoch_s = run_share(est, model, c, decay, window, batch, 0, folder)
             for w, p in enumerate(procs, start=1):
                 if p.wait() != 0:
                     err = (folder / f"worker{w}.err").read_text().strip().splitlines()
@@ -158,8 +191,7 @@ def _worker_main(folder: Path, w: int) -> None:
     model.out.data = torch.from_numpy(_mapped(folder / "out.npy"))
     model.neg_per_slot = spec["neg_per_slot"]
     decay = LinearDecay(**spec["decay"])
-    sums = _mapped(folder / "sums.npy")
-    run_share(est, model, c, decay, spec["window"], spec["batch"], (w, spec["n_workers"]), sums)
+    run_share(est, model, c, decay, spec["window"], spec["batch"], w, folder)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Tests for models/sgns_workers.py: `sgns` with threads > 1 trains in Hogwild worker processes
-that share the tables through mapped files. Checked: the workers split every epoch's batches
-between them under one learning-rate schedule, a two-worker fit really trains, a failed worker
+that share the tables through mapped files. Checked: a worker's share of an epoch's batches
+gets the learning rates those batches get in a one-worker epoch, the claims hand out every batch
+once, a two-worker fit really trains, a failed worker
 is one clear error, nothing is left in the temporary folder, subclasses are refused."""
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,31 +36,40 @@ class Recording(SGNSRecommender):
         return torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64)
 
 
-def test_workers_split_the_batches_of_one_schedule() -> None:
+def test_a_share_of_the_batches_gets_the_learning_rates_of_the_whole_epoch() -> None:
     train = two_clusters(n_playlists=40)
     est = Recording(dim=4, window=2, epochs=1, min_count=1, sample=1e-2, seed=1)
     c = build_corpus(train, 1, 1e-2, -0.5, torch.device("cpu"))
     model = SkipGram(len(c.vocab), 4, torch.Generator().manual_seed(0))
 
-    def run(part: tuple[int, int]) -> tuple[list[tuple[tuple[int, ...], float]], int, float]:
+    def run(claims: Callable[[int], Iterable[int]] | None) -> tuple[list[Any], int, int]:
         est.steps = []
         decay = LinearDecay(0.025, 0.0001, total=c.n_raw)
         sub = torch.Generator().manual_seed(7)  # the same subsampling draw in every worker
-        gen = torch.Generator().manual_seed(part[0])
-        _, pairs, n_kept = est._epoch(model, c, gen, decay, 2, 24, part, sub)
+        _, pairs, n_kept = est._epoch(model, c, torch.Generator(), decay, 2, 24, claims, sub)
         assert float(pairs) == len(est.steps)
-        return est.steps, n_kept, decay.lr()
+        return est.steps, n_kept, decay.done
 
-    whole, n_whole, lr_end = run((0, 1))
-    a, n_a, lr_a = run((0, 2))
-    b, n_b, lr_b = run((1, 2))
-    assert len(whole) >= 4 and a and b
-    assert [t for t, _ in whole[0::2]] == [t for t, _ in a]  # every other batch each ...
-    assert [t for t, _ in whole[1::2]] == [t for t, _ in b]
-    assert [lr for _, lr in whole[0::2]] == [lr for _, lr in a]  # ... at the same lr
-    assert [lr for _, lr in whole[1::2]] == [lr for _, lr in b]
-    assert n_a + n_b == n_whole
-    assert lr_a == lr_b == lr_end  # each worker's schedule ran over all batches
+    whole, n_whole, done = run(None)
+    odd, n_odd, done_odd = run(lambda n: range(1, n, 2))
+    even, n_even, _ = run(lambda n: range(0, n, 2))
+    assert len(whole) >= 4 and abs(done - c.n_raw) <= len(whole)  # an epoch, rounded per batch
+    assert [t for t, _ in whole[1::2]] == [t for t, _ in odd]
+    assert [lr for _, lr in whole[1::2]] == [lr for _, lr in odd]  # at the same rates
+    assert [lr for _, lr in whole[0::2]] == [lr for _, lr in even]
+    assert n_odd + n_even == n_whole and done_odd == done
+
+
+def test_claims_hand_out_every_batch_once(tmp_path: Path) -> None:
+    np.save(tmp_path / "claims.npy", np.zeros(2, dtype=np.int64))
+    a, b = sgns_workers.Claims(tmp_path), sgns_workers.Claims(tmp_path)  # two workers
+    got: dict[str, list[int]] = {"a": [], "b": []}
+    ia, ib = a.take(0, 23), b.take(0, 23)
+    for i in range(30):  # interleaved; a takes two claims for each of b's
+        it, key = (ib, "b") if i % 3 == 2 else (ia, "a")
+        got[key] += [x for _, x in zip(range(a.CHUNK), it, strict=False)]
+    assert sorted(got["a"] + got["b"]) == list(range(23)) and len(got["b"]) >= a.CHUNK
+    assert list(a.take(1, 5)) == [0, 1, 2, 3, 4] and list(b.take(1, 5)) == []  # epoch 1 apart
 
 
 def test_two_workers_train_and_clean_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
