@@ -41,7 +41,7 @@ from models.sgns_corpus import (
     draw_batch,
     rows,
 )
-from models.sgns_workers import train_workers
+from models.sgns_workers import Job, train_workers
 from models.vectors import normalize_rows, recommend_from_vectors
 
 NEG_MODES = ("token", "pair")
@@ -330,8 +330,8 @@ class SGNSRecommender(Recommender):
         workers = self.n_workers() if dev.type == "cpu" else 1
         t_train = time.perf_counter()
         if workers > 1:
-            run = train_workers(self, model, c, decay, window, batch, workers)
-            losses, n_trained, epoch_s = run
+            job = Job(self, model, c, decay, window, batch)
+            losses, n_trained, epoch_s = train_workers(job, workers)
         for e in range(self.epochs if workers == 1 else 0):
             t0 = time.perf_counter()
             loss, pairs, n_kept = self._epoch(model, c, gen, decay, window, batch)

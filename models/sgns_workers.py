@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,19 +76,24 @@ class Claims:
                 yield from range(first, min(first + self.CHUNK, n_batches))
 
 
-def run_share(
-    est: SGNSRecommender,
-    model: SkipGram,
-    c: Corpus,
-    decay: LinearDecay,
-    window: int,
-    batch: int,
-    worker: int,
-    folder: Path,
-) -> list[float]:
+@dataclass
+class Job:
+    """What the workers train: the estimator (settings and step), the model (its tables), the
+    corpus, the lr schedule, the window and the batch size, as `SGNSRecommender._train` set them."""
+
+    est: SGNSRecommender
+    model: SkipGram
+    c: Corpus
+    decay: LinearDecay
+    window: int
+    batch: int
+
+
+def run_share(job: Job, worker: int, folder: Path) -> list[float]:
     """Worker `worker`: every epoch on the batches it claims; writes its sums (loss, positive
     pairs, tokens trained) into FOLDER/sums.npy (T, epochs, 3) after each epoch and returns its
     epoch seconds. The subsampling draw of epoch e is the same in every worker."""
+    est = job.est
     gen = torch.Generator().manual_seed(worker_seed(est.seed, 0, worker))  # its own draws
     claims, sums = Claims(folder), _mapped(folder / "sums.npy")
     epoch_s = []
@@ -96,7 +101,9 @@ def run_share(
         t0 = time.perf_counter()
         sub = torch.Generator().manual_seed(worker_seed(est.seed, 1, e))  # shared by all
         share = partial(claims.take, e)
-        loss, pairs, n_kept = est._epoch(model, c, gen, decay, window, batch, share, sub)
+        loss, pairs, n_kept = est._epoch(
+            job.model, job.c, gen, job.decay, job.window, job.batch, share, sub
+        )
         sums[worker, e] = (float(loss.item()), float(pairs.item()), n_kept)
         epoch_s.append(time.perf_counter() - t0)
         if worker == 0:
@@ -111,18 +118,11 @@ def _mapped(path: Path, array: NDArray[Any] | None = None) -> NDArray[Any]:
     return np.load(path, mmap_mode="r+")
 
 
-def train_workers(
-    est: SGNSRecommender,
-    model: SkipGram,
-    c: Corpus,
-    decay: LinearDecay,
-    window: int,
-    batch: int,
-    n_workers: int,
-) -> tuple[list[float], int, list[float]]:
-    """Train `model` in place with n_workers Hogwild processes (this one is worker 0).
+def train_workers(job: Job, n_workers: int) -> tuple[list[float], int, list[float]]:
+    """Train `job.model` in place with n_workers Hogwild processes (this one is worker 0).
 
     Returns (loss per pair by epoch, tokens trained, worker 0's epoch seconds)."""
+    est, model, c, decay = job.est, job.model, job.c, job.decay
     from models.sgns import SGNSRecommender
 
     if type(est) is not SGNSRecommender:  # the other workers run the base class's step
@@ -134,8 +134,8 @@ def train_workers(
             "knobs": asdict(est.knobs),
             "neg_per_slot": model.neg_per_slot,
             "decay": asdict(decay),
-            "window": window,
-            "batch": batch,
+            "window": job.window,
+            "batch": job.batch,
             "n_raw": c.n_raw,
             "n_workers": n_workers,
         }
@@ -149,7 +149,7 @@ def train_workers(
         _mapped(folder / "claims.npy", np.zeros(est.epochs, dtype=np.int64))
         procs = [_start(folder, w) for w in range(1, n_workers)]
         try:
-            epoch_s = run_share(est, model, c, decay, window, batch, 0, folder)
+            epoch_s = run_share(job, 0, folder)
             for w, p in enumerate(procs, start=1):
                 if p.wait() != 0:
                     err = (folder / f"worker{w}.err").read_text().strip().splitlines()
@@ -191,7 +191,7 @@ def _worker_main(folder: Path, w: int) -> None:
     model.out.data = torch.from_numpy(_mapped(folder / "out.npy"))
     model.neg_per_slot = spec["neg_per_slot"]
     decay = LinearDecay(**spec["decay"])
-    run_share(est, model, c, decay, spec["window"], spec["batch"], w, folder)
+    run_share(Job(est, model, c, decay, spec["window"], spec["batch"]), w, folder)
 
 
 if __name__ == "__main__":

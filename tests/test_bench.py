@@ -118,14 +118,38 @@ def test_model_compare_runs_both_checkouts_interleaved_and_checks_scores(tmp_pat
     assert doc["commits"]["old"] == doc["commits"]["new"] and doc["machine"]["cores"] >= 1
 
 
-def test_rerank_cooc_times_both_paths_and_checks_they_agree(tmp_path: Path) -> None:
+def _script(tmp_path: Path, script: str, *args: str) -> dict[str, Any]:
+    """Run bench/SCRIPT on the toy bench corpus (made first) with --out; its results file."""
     _bench(tmp_path, "--stages", "synth,ingest,split")
-    out = tmp_path / "cooc.json"
-    cmd = [sys.executable, str(ROOT / "bench" / "rerank_cooc.py"), "--n", "300", "--rounds", "2"]
-    cmd += ["--work", str(tmp_path / "work"), "--queries", "20", "--candidates", "30"]
-    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True)
+    out = tmp_path / f"{script}.json"
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / script),
+        "--n",
+        "300",
+        "--work",
+        str(tmp_path / "work"),
+    ]
+    proc = subprocess.run([*cmd, *args, "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    doc = orjson.loads(out.read_bytes())
+    doc: dict[str, Any] = orjson.loads(out.read_bytes())
+    return doc
+
+
+def test_sgns_workers_times_one_worker_against_two_interleaved(tmp_path: Path) -> None:
+    args = ("--epochs", "2", "--min-count", "1", "--rounds", "2")
+    doc = _script(tmp_path, "sgns_workers.py", *args)
+    assert [f["threads"] for f in doc["fits"]] == [1, 2, 1, 2]  # interleaved
+    assert [f["deterministic"] for f in doc["fits"]] == [True, False, True, False]
+    assert all(len(f["epoch_s"]) == 2 and 0 <= f["r_precision"] <= 1 for f in doc["fits"])
+    assert doc["summary"]["1"]["fit_speedup"] == 1.0 and doc["summary"]["2"]["fit_speedup"] > 0
+    assert "--epochs 2" in doc["command"] and doc["machine"]["cores"] >= 1
+
+
+def test_rerank_cooc_times_both_paths_and_checks_they_agree(tmp_path: Path) -> None:
+    doc = _script(
+        tmp_path, "rerank_cooc.py", "--rounds", "2", "--queries", "20", "--candidates", "30"
+    )
     assert doc["same_features"] and 0 < doc["queries"] <= 20
     assert doc["pairs"] > doc["queries"] * 20  # 30 candidates less each query's seeds
     assert [len(doc["seconds"][k]) for k in ("numpy", "kernel")] == [2, 2]

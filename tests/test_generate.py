@@ -255,3 +255,17 @@ def _moved_without_data(root: Path, tmp: Path) -> Path:
     doc["data"]["path"] = str(tmp / "gone")
     (run / "run.json").write_bytes(orjson.dumps(doc))
     return run
+
+
+def test_a_fit_that_says_it_is_not_repeatable_is_not_checked() -> None:
+    """sgns on two workers (Hogwild) or gensim on two: the class is deterministic, the fit not."""
+    from harness.run.generate import Fitted
+    from models import get_model
+
+    model = get_model("sgns", threads=2)
+    fitted = Fitted("sgns", model, None, None, None, {}, None)  # type: ignore[arg-type]
+    assert fitted.repeatable  # before fitting the class decides
+    model.deterministic_ = False
+    assert not fitted.repeatable
+    model.deterministic_ = True
+    assert fitted.repeatable

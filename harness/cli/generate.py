@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     fitted = refit(run_dir, args.model, cache_dir=args.cache_dir, reporter=reporter)
     seeds = seed_ids(fitted.corpus, list(args.seed_tracks))
-    if not args.no_check and fitted.split is not None and fitted.model.deterministic:
+    if not args.no_check and fitted.split is not None and fitted.repeatable:
         same, n = check_refit(fitted, run_dir)
         verdict = "matches" if same == n else "DIFFERS from"
         err.print(

@@ -58,6 +58,13 @@ class Fitted:
     split: Any  # harness.challenge.split.Split, or None for a challenge-set run
     _title: Recommender | None = None
 
+    @property
+    def repeatable(self) -> bool:
+        """Whether a refit should reproduce the run's recommendations: the model's class says
+        so, and so does this fit (`deterministic_`; False for gensim or sgns on several
+        workers, or a GPU fit)."""
+        return bool(self.model.deterministic and getattr(self.model, "deterministic_", True))
+
     def title_model(self) -> Recommender:
         """The shared cold-start baseline (fitted on first use), as in the runner."""
         if self._title is None:

@@ -285,7 +285,7 @@ class Store:
         split = self.tests(name).split if info.scored else None
         fitted = refit(info.path, model, corpus=self.corpus(name), split=split)
         check = None
-        if fitted.split is not None and fitted.model.deterministic:
+        if fitted.split is not None and fitted.repeatable:
             check = check_refit(fitted, info.path)
         return Generator(fitted, check)
 
