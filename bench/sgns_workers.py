@@ -69,10 +69,14 @@ def main() -> int:
     fits = [fit_once(c, s, train, t, a) for _ in range(a.rounds) for t in counts]
     med = {
         t: {
-            key: statistics.median(f[key] for f in fits if f["threads"] == t)
+            key: round(statistics.median(f[key] for f in fits if f["threads"] == t), 5)
             for key in ("fit_s", "train_s", "words_per_s", "r_precision")
         }
-        | {"epoch_s": statistics.median(e for f in fits if f["threads"] == t for e in f["epoch_s"])}
+        | {
+            "epoch_s": round(
+                statistics.median(e for f in fits if f["threads"] == t for e in f["epoch_s"]), 5
+            )
+        }
         for t in counts
     }
     one = med[counts[0]]
