@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -41,7 +42,7 @@ from models.sgns_corpus import (
     draw_batch,
     rows,
 )
-from models.sgns_workers import Job, train_workers
+from models.sgns_workers import Job, train_workers, worker_main
 from models.vectors import normalize_rows, recommend_from_vectors
 
 NEG_MODES = ("token", "pair")
@@ -330,6 +331,10 @@ class SGNSRecommender(Recommender):
         workers = self.n_workers() if dev.type == "cpu" else 1
         t_train = time.perf_counter()
         if workers > 1:
+            if type(self) is not SGNSRecommender:  # the other workers run this class's step
+                raise UsageError(
+                    f"sgns: threads={self.threads} trains SGNSRecommender only, not a subclass"
+                )
             job = Job(self, model, c, decay, window, batch)
             losses, n_trained, epoch_s = train_workers(job, workers)
         for e in range(self.epochs if workers == 1 else 0):
@@ -414,3 +419,7 @@ class SGNSRecommender(Recommender):
         dev = self.device_ if self.device_ != "cuda" or torch.cuda.is_available() else "cpu"
         v, chunk, cand = self.vectors_, self.knobs.chunk, self.candidates_
         return recommend_from_vectors(v, queries, k, chunk=chunk, device=dev, candidates=cand)
+
+
+if __name__ == "__main__":  # a worker process of `threads` > 1 (models/sgns_workers.py)
+    worker_main(sys.argv[1:], SGNSRecommender, SkipGram)

@@ -1,7 +1,7 @@
 """`sgns` on several CPU cores: Hogwild! worker processes that share the embedding tables.
 
 Why processes, and why no locks on the tables: one batch's ops are too small for torch's
-intra-op threads (2 threads fitted 1.2-1.35x as fast as 1 in bench/results.md), and two Python
+intra-op threads (2 threads fitted 1.16-1.35x as fast as 1, docs/sgns.md), and two Python
 threads per batch were slower than one, because torch holds the GIL while it dispatches each op.
 So each worker is a process with one torch thread. The workers claim the batches of each epoch a
 few at a time (`Claims`; the same subsampled corpus, and batch i gets the learning rate it gets
@@ -13,7 +13,7 @@ bit-repeatable.
 What the workers share lives in files of a temporary folder that each maps (numpy memmap): the
 two tables, the corpus, the claim counters and the per-epoch sums. Not /dev/shm, which containers
 keep small, and nothing pickled. Worker 0 is the calling process; the others run
-`python -m models.sgns_workers FOLDER W`, which reads FOLDER/spec.json.
+`python -m models.sgns FOLDER W` (`worker_main`), which reads FOLDER/spec.json.
 """
 
 from __future__ import annotations
@@ -24,21 +24,45 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch import Tensor, nn
 
 from harness.errors import UsageError
 from models.sgns_corpus import Corpus, LinearDecay
 
-if TYPE_CHECKING:
-    from models.sgns import SGNSRecommender, SkipGram
+
+class Trainer(Protocol):
+    """What the workers need of `SGNSRecommender` (not imported here: it imports this)."""
+
+    seed: int
+    epochs: int
+    threads: int
+    knobs: Any
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+
+    def _epoch(
+        self,
+        model: Any,
+        c: Corpus,
+        gen: torch.Generator,
+        decay: LinearDecay,
+        window: int,
+        batch: int,
+        claims: Callable[[int], Iterable[int]] | None = None,
+        sub_gen: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor, int]: ...
+
+    def _progress(self, done: int, total: int, unit: str) -> None: ...
+
 
 CORPUS_TENSORS = ("tokens", "seg", "keep_p", "neg_prob", "neg_alias")
 SUMS = ("loss", "pairs", "tokens")  # per worker and epoch, in sums.npy (T, epochs, 3)
@@ -81,8 +105,8 @@ class Job:
     """What the workers train: the estimator (settings and step), the model (its tables), the
     corpus, the lr schedule, the window and the batch size, as `SGNSRecommender._train` set them."""
 
-    est: SGNSRecommender
-    model: SkipGram
+    est: Trainer
+    model: nn.Module  # a SkipGram: its `inp` and `out` tables
     c: Corpus
     decay: LinearDecay
     window: int
@@ -123,10 +147,8 @@ def train_workers(job: Job, n_workers: int) -> tuple[list[float], int, list[floa
 
     Returns (loss per pair by epoch, tokens trained, worker 0's epoch seconds)."""
     est, model, c, decay = job.est, job.model, job.c, job.decay
-    from models.sgns import SGNSRecommender
-
-    if type(est) is not SGNSRecommender:  # the other workers run the base class's step
-        raise UsageError(f"sgns: threads={est.threads} trains SGNSRecommender only, not a subclass")
+    if os.name != "posix":  # Claims locks with fcntl
+        raise UsageError(f"sgns: threads={est.threads} needs Linux or macOS here; use threads=1")
     with tempfile.TemporaryDirectory(prefix="sgns-workers-") as tmp:
         folder = Path(tmp)
         spec = {
@@ -168,31 +190,31 @@ def train_workers(job: Job, n_workers: int) -> tuple[list[float], int, list[floa
 
 
 def _start(folder: Path, w: int) -> subprocess.Popen[bytes]:
-    """Worker w as `python -m models.sgns_workers`, importing the same `models` as this one."""
+    """Worker w as `python -m models.sgns`, importing the same `models` as this one."""
     paths = [p or os.getcwd() for p in sys.path]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "1"}
     with open(folder / f"worker{w}.err", "wb") as err:
-        cmd = [sys.executable, "-m", "models.sgns_workers", str(folder), str(w)]
+        cmd = [sys.executable, "-m", "models.sgns", str(folder), str(w)]
         return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
-def _worker_main(folder: Path, w: int) -> None:
-    """Worker w >= 1: map what worker 0 wrote and train its share."""
-    from models.sgns import SGNSRecommender, SkipGram
-
+def worker_main(
+    argv: list[str],
+    make_est: Callable[..., Any],
+    make_model: Callable[[int, int, torch.Generator], nn.Module],
+) -> None:
+    """Worker W >= 1 (argv: FOLDER W): map what worker 0 wrote and train its share. Called by
+    `python -m models.sgns FOLDER W` with the estimator and model classes."""
+    folder, w = Path(argv[0]), int(argv[1])
     torch.set_num_threads(1)
     spec = json.loads((folder / "spec.json").read_text())
-    est = SGNSRecommender(**spec["params"]).with_knobs(**spec["knobs"])
+    est = make_est(**spec["params"]).with_knobs(**spec["knobs"])
     tensors = {n: torch.from_numpy(_mapped(folder / f"{n}.npy")) for n in CORPUS_TENSORS}
     empty = np.zeros(0, dtype=np.int64)
     c = Corpus(counts=empty, vocab=empty, n_raw=spec["n_raw"], max_len=0, **tensors)
-    model = SkipGram(1, est.dim, torch.Generator())
+    model = make_model(1, est.dim, torch.Generator())
     model.inp.data = torch.from_numpy(_mapped(folder / "inp.npy"))
     model.out.data = torch.from_numpy(_mapped(folder / "out.npy"))
     model.neg_per_slot = spec["neg_per_slot"]
     decay = LinearDecay(**spec["decay"])
     run_share(Job(est, model, c, decay, spec["window"], spec["batch"]), w, folder)
-
-
-if __name__ == "__main__":
-    _worker_main(Path(sys.argv[1]), int(sys.argv[2]))

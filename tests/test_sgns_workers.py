@@ -116,3 +116,9 @@ def test_worker_seeds_differ_by_purpose() -> None:
     assert len(seeds) == 8 and all(0 <= s < 2**63 for s in seeds)
     assert sgns_workers.worker_seed(0, 0, 1) == sgns_workers.worker_seed(0, 0, 1)
     assert sgns_workers.worker_seed(1, 0, 1) != sgns_workers.worker_seed(0, 0, 1)
+
+
+def test_workers_outside_posix_are_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sgns_workers.os, "name", "nt")
+    with pytest.raises(UsageError, match="threads=2 needs Linux or macOS here; use threads=1"):
+        SGNSRecommender(dim=4, epochs=1, threads=2, min_count=1, device="cpu").fit(two_clusters(20))
