@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -49,17 +49,7 @@ class Trainer(Protocol):
 
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...
 
-    def _epoch(
-        self,
-        model: Any,
-        c: Corpus,
-        gen: torch.Generator,
-        decay: LinearDecay,
-        window: int,
-        batch: int,
-        claims: Callable[[int], Iterable[int]] | None = None,
-        sub_gen: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor, int]: ...
+    def _epoch(self, *args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, int]: ...
 
     def _progress(self, done: int, total: int, unit: str) -> None: ...
 
