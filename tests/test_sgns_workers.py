@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from test_sgns import two_clusters  # pytest puts tests/ on sys.path
 from torch import Tensor
 
 from harness.errors import UsageError
 from models import sgns_workers
 from models.sgns import Batch, SGNSRecommender, SkipGram
 from models.sgns_corpus import LinearDecay, build_corpus
-from tests.test_sgns import two_clusters
 
 
 class Recording(SGNSRecommender):
