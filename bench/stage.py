@@ -321,7 +321,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model")
-    ap.add_argument("--epochs", type=int, default=3, help="sgns_speed: epochs of both models")
+    ap.add_argument(
+        "--epochs", type=int, default=3, help="sgns_speed: gensim's epochs (sgns's too by default)"
+    )
     ap.add_argument("--sgns-epochs", type=int, default=None, help="sgns_speed: sgns's epochs")
     ap.add_argument("--candidate-min-count", type=int, default=0, help="sgns_speed: both models")
     ap.add_argument("-p", action="append", default=[], metavar="KEY=VALUE")

@@ -246,10 +246,6 @@ class SGNSRecommender(Recommender):
         self.knobs = replace(self.knobs, **changes)
         return self
 
-    def n_workers(self) -> int:
-        """CPU worker processes: `threads`, 0 meaning every core."""
-        return self.threads or (os.cpu_count() or 1)
-
     def check_params(self) -> None:
         checks = {
             "dim": self.dim >= 1,
@@ -328,7 +324,7 @@ class SGNSRecommender(Recommender):
         epoch_s: list[float] = []
         losses: list[float] = []
         n_trained = 0
-        workers = self.n_workers() if dev.type == "cpu" else 1
+        workers = (self.threads or os.cpu_count() or 1) if dev.type == "cpu" else 1  # 0: all
         t_train = time.perf_counter()
         if workers > 1:
             if type(self) is not SGNSRecommender:  # the other workers run this class's step
