@@ -1,8 +1,9 @@
 """`sgns` on several CPU cores: Hogwild! worker processes that share the embedding tables.
 
 Why processes, and why no locks on the tables: one batch's ops are too small for torch's
-intra-op threads (2 threads fitted 1.16-1.35x as fast as 1, docs/sgns.md), and two Python
-threads per batch were slower than one, because torch holds the GIL while it dispatches each op.
+intra-op threads (2 threads fitted 1.16-1.35x as fast as 1: bench/results.json at 4c94f86), and
+two Python threads per batch were slower than one, because torch holds the GIL while it
+dispatches each op.
 So each worker is a process with one torch thread. The workers claim the batches of each epoch a
 few at a time (`Claims`; the same subsampled corpus, and batch i gets the learning rate it gets
 with one worker) and add their updates into the shared tables without locks, as word2vec's and
