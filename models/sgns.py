@@ -161,7 +161,9 @@ def _check_converging(losses: list[float], start: float, alpha: float, batch: in
         raise UsageError(
             f"sgns: training diverged: loss per pair by epoch [{per_epoch}] against "
             f"{start:.3g} before the first step (limit {DIVERGED_FACTOR:g}x); lower alpha={alpha}"
-            f" or the batch ({batch:,} tokens); knobs alpha, batch_tokens, gpu_batch_scale"
+            f" or the batch ({batch:,} tokens): Knobs alpha, batch_tokens, gpu_batch_scale, set"
+            " in Python with SGNSRecommender(...).with_knobs(...), not on the command line"
+            " (docs/sgns.md)"
         )
 
 

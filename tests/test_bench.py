@@ -169,3 +169,14 @@ def test_pyspy_summary_counts_each_function_once_per_stack(tmp_path: Path) -> No
     assert shares["f (a.py)"] == 0.75 and shares["h (c.py)"] == 0.25  # recursion counted once
     raw.write_text("no samples here\n")
     assert subprocess.run(cmd, capture_output=True).returncode != 0
+
+
+def test_sgns_batch_times_the_step_at_each_batch_size(tmp_path: Path) -> None:
+    args = ("--batch-tokens", "64,256", "--rounds", "2", "--min-count", "1")
+    doc = _script(tmp_path, "sgns_batch.py", *args)
+    assert list(doc["summary"]) == ["64", "256"]
+    assert all(len(v) == 2 and min(v) > 0 for v in doc["rounds_us_per_token"].values())
+    first, second = doc["summary"]["64"], doc["summary"]["256"]
+    assert first["speed_vs_first_min"] == 1.0 and second["speed_vs_first_min"] > 0
+    assert first["batches"] > second["batches"] >= 1  # smaller batches, more of them
+    assert doc["tokens_timed"] > 0 and "--rounds 2" in doc["command"]

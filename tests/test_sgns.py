@@ -288,8 +288,9 @@ def test_a_diverged_fit_is_refused_though_its_vectors_are_finite() -> None:
     train = two_clusters(n_playlists=400, per=50)
     kw: dict[str, Any] = {"dim": 16, "window": 3, "epochs": 3, "sample": 0, "min_count": 1}
     SGNSRecommender(**kw).with_knobs(alpha=0.2).fit(train)  # still converges
-    with pytest.raises(UsageError, match=r"diverged: loss per pair by epoch \[\d\.\d+e\+\d+"):
+    with pytest.raises(UsageError, match=r"diverged: loss per pair by epoch \[\d\.\d+e\+\d+") as e:
         SGNSRecommender(**kw).with_knobs(alpha=0.3).fit(train)
+    assert "with_knobs(...), not on the command line" in str(e.value)  # says how to set them
 
 
 def test_divergence_limit_on_the_measured_h100_runs() -> None:
