@@ -97,6 +97,17 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def doc_header(what: str) -> dict[str, Any]:
+    """The first keys of a bench script's results file: what, data, when, how, where."""
+    return {
+        "what": what,
+        "data": "synthetic MPD (bench corpus)",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "machine": machine(),
+    }
+
+
 def write_doc(out: Path, doc: dict[str, Any]) -> None:
     """A bench script's results file (indented JSON), echoed to stdout."""
     text = orjson.dumps(doc, option=orjson.OPT_INDENT_2)

@@ -16,7 +16,6 @@ All data synthetic when the corpus is.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from run import bench_train, machine, write_doc  # noqa: E402  (bench/ is not a package)
+from run import bench_train, doc_header, write_doc  # noqa: E402  (bench/ is not a package)
 
 
 def main() -> int:
@@ -82,11 +81,9 @@ def main() -> int:
             "batches": len(batches[bt]),
         }
     doc = {
-        "what": "sgns CPU step, microseconds per token by batch size (one thread), interleaved",
-        "data": "synthetic MPD (bench corpus)",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/sgns_batch.py", *sys.argv[1:]]),
-        "machine": machine(),
+        **doc_header(
+            "sgns CPU step, microseconds per token by batch size (one thread), interleaved"
+        ),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "torch": torch.__version__,
         "n": a.n,

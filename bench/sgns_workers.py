@@ -13,7 +13,6 @@ epoch (`fit_info_`), words/s, R-precision. The medians per thread count and thei
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import sys
@@ -25,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from run import bench_train, machine, write_doc  # noqa: E402  (bench/ is not a package)
+from run import bench_train, doc_header, write_doc  # noqa: E402  (bench/ is not a package)
 from stage import _recommend_and_score  # noqa: E402
 
 
@@ -89,11 +88,7 @@ def main() -> int:
         for t, m in med.items()
     }
     doc = {
-        "what": "sgns fit on 1 CPU worker against Hogwild worker processes, interleaved",
-        "data": "synthetic MPD (bench corpus)",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/sgns_workers.py", *sys.argv[1:]]),
-        "machine": machine(),
+        **doc_header("sgns fit on 1 CPU worker against Hogwild worker processes, interleaved"),
         "torch": torch.__version__,
         "n": a.n,
         "epochs": a.epochs,
