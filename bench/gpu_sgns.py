@@ -14,8 +14,11 @@ Needs only numpy, torch (and what `models` imports: scikit-learn); not gensim, m
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import resource
 import subprocess
 import sys
 import time
@@ -210,6 +213,9 @@ def main() -> int:
         return 0
     t_all = time.perf_counter()
     res: dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if k != "out"}}
+    res["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    res["command"] = " ".join(["bench/gpu_sgns.py", *sys.argv[1:]])
+    res["machine"] = {"cores": os.cpu_count(), "platform": platform.platform()}
     res["torch"] = torch.__version__
     res["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     probe = None
@@ -283,6 +289,8 @@ def main() -> int:
         }
         print("cpu rss probe", res["cpu_rss_probe"], flush=True)
     res["total_s"] = round(time.perf_counter() - t_all, 1)
+    # this process's high-water mark: the corpus arrays, the fits and the purity checks
+    res["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     save(args.out, res)
     print(json.dumps(res, indent=2))
     return 0

@@ -180,3 +180,21 @@ def test_sgns_batch_times_the_step_at_each_batch_size(tmp_path: Path) -> None:
     assert first["speed_vs_first_min"] == 1.0 and second["speed_vs_first_min"] > 0
     assert first["batches"] > second["batches"] >= 1  # smaller batches, more of them
     assert doc["tokens_timed"] > 0 and "--rounds 2" in doc["command"]
+
+
+def test_fresh_clone_times_a_command_in_a_clone_of_head(tmp_path: Path) -> None:
+    """bench/fresh_clone.py runs the command in a fresh clone of HEAD and keeps its evidence
+    (here a tiny evaluate instead of `nox -s evaluate`, which would build a virtualenv)."""
+    out = tmp_path / "fresh.json"
+    job = "python -m harness evaluate --synthetic tiny --models popular --out runs/t"
+    cmd = [sys.executable, str(ROOT / "bench" / "fresh_clone.py"), "--out", str(out)]
+    cmd += ["--command", job, "--run", "runs/t", "--marker", "split:"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = orjson.loads(out.read_bytes())
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True)
+    assert doc["commit"] == head.stdout.decode().strip() and doc["returncode"] == 0
+    assert 0 < doc["install_s"] <= doc["wall_s"] and doc["job_s"] >= 0
+    assert doc["timed"] == job and doc["pip_cache"] is False
+    assert [m["name"] for m in doc["leaderboard"]["models"]] == ["popular"]
+    assert doc["data"]["synthetic"] is True

@@ -52,3 +52,19 @@ def test_gpu_evaluate_runs_at_toy_size_on_the_cpu(tmp_path: Path) -> None:
     assert {m["name"] for m in doc["leaderboard"]["models"]} == {"popular", "sgns"}
     assert doc["wall_s"] > 0 and doc["peak_rss_mb"] > 0 and doc["command"].startswith("python")
     assert (tmp_path / "work" / "data" / "synthetic").is_dir()  # the data went to --work
+
+
+def test_gpu_sgns_runs_at_toy_size_on_the_cpu(tmp_path: Path) -> None:
+    """bench/gpu_sgns.py's smoke size on the CPU: a fit per run, its purity, and the evidence
+    (date, command, machine, peak RSS) in OUT/gpu_sgns.json."""
+    cmd = [sys.executable, str(ROOT / "bench" / "gpu_sgns.py"), "--playlists", "1500",
+           "--tracks", "5000", "--clusters", "50", "--device", "cpu", "--epochs", "1",
+           "--threads", "1", "--out", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = orjson.loads((tmp_path / "gpu_sgns.json").read_bytes())
+    (run,) = doc["runs"]
+    assert run["device"] == "cpu" and len(run["epoch_s"]) == 1 and 0 <= run["purity"]["all"] <= 1
+    assert doc["corpus"]["playlists"] == 1500 and doc["gpu"] is None
+    assert doc["peak_rss_gib"] > 0 and doc["command"].startswith("bench/gpu_sgns.py --playlists")
+    assert doc["machine"]["cores"] >= 1 and doc["date"][:2] == "20"
