@@ -24,10 +24,13 @@ from typing import Any
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 from run import machine  # noqa: E402  (bench/ is not a package)
 
-REPO = Path(__file__).resolve().parent.parent
+from harness.atomic import write_json  # noqa: E402
+
 MODEL_FIELDS = (
     "fit_s", "recommend_s", "peak_rss_mb", "params", "versions", "deterministic", "fit_info"
 )  # fmt: skip
@@ -116,9 +119,7 @@ def timed_evaluate(
         **(extra or {}),
         **(summary(run) if rc == 0 else {}),
     }
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    tmp.replace(out)
+    write_json(out, doc)
     print(f"wrote {out}: rc {rc}, {wall:.0f} s, peak {peak_mb:.0f} MB")
     return rc
 

@@ -27,12 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from evaluate_run import REPO, summary  # noqa: E402  (bench/ is not a package)
 from run import machine  # noqa: E402
+
+from harness.atomic import write_json  # noqa: E402  (evaluate_run put the checkout on the path)
 
 COMMAND = "nox -s evaluate"
 RUN = "runs/synthetic-default-s0"
@@ -98,9 +98,7 @@ def main() -> int:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         **board,
     }
-    tmp_out = a.out.with_name(a.out.name + ".tmp")
-    tmp_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    tmp_out.replace(a.out)
+    write_json(a.out, doc)
     print(f"wrote {a.out}: rc {result['returncode']}, {result['wall_s']:.0f} s")
     return int(result["returncode"] != 0)
 

@@ -109,10 +109,12 @@ def doc_header(what: str) -> dict[str, Any]:
 
 
 def write_doc(out: Path, doc: dict[str, Any]) -> None:
-    """A bench script's results file (indented JSON), echoed to stdout."""
-    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-    out.write_bytes(text)
-    print(text.decode())
+    """A bench script's results file (indented JSON, written atomically), echoed to stdout."""
+    sys.path.insert(0, str(ROOT.parent))
+    from harness.atomic import write_json
+
+    write_json(out, doc)
+    print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
 
 
 def bench_train(work: Path, n: int) -> tuple[Any, Any, Any]:
